@@ -1,0 +1,178 @@
+// Package config holds the node's configuration: one JSON document decoded over
+// defaults, then overridden by the environment and by command-line flags.
+package config
+
+// Config is the whole configuration of a node. JSON keys are snake_case; every
+// field is documented in docs/config.md.
+type Config struct {
+	// Identity is where the node's private key lives.
+	Identity Identity `json:"identity"`
+	// Listen is the list of multiaddrs the node listens on.
+	Listen []string `json:"listen"`
+	// Announce, when not empty, replaces the advertised addresses.
+	Announce []string `json:"announce"`
+	// NoAnnounce removes matching addresses (or subnets, as /ip4/10.0.0.0/ipcidr/8)
+	// from what is advertised.
+	NoAnnounce []string `json:"no_announce"`
+	// AnnouncePrivate advertises private and loopback addresses too.
+	AnnouncePrivate bool `json:"announce_private"`
+	// TLS is the certificate for /wss, /tls/ws and /tls/sni/<name>/ws listeners.
+	TLS TLS `json:"tls"`
+
+	Relay       Relay       `json:"relay"`
+	Resources   Resources   `json:"resources"`
+	ConnManager ConnManager `json:"conn_manager"`
+	Registry    Registry    `json:"registry"`
+	Rendezvous  Rendezvous  `json:"rendezvous"`
+	WSStar      WSStar      `json:"wsstar"`
+
+	HTTP    HTTP    `json:"http"`
+	Metrics Metrics `json:"metrics"`
+	Pprof   Pprof   `json:"pprof"`
+	Log     Log     `json:"log"`
+
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+}
+
+// Identity configures the node's key file.
+type Identity struct {
+	// KeyFile is the path of the Ed25519 private key (libp2p protobuf encoding).
+	KeyFile string `json:"key_file"`
+	// RequireExisting makes a missing key file a fatal error instead of creating one.
+	RequireExisting bool `json:"require_existing"`
+}
+
+// TLS names PEM files; both or neither must be set.
+type TLS struct {
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+}
+
+// Relay configures the circuit relay v2 service.
+type Relay struct {
+	Enabled bool `json:"enabled"`
+	// LimitDuration and LimitData cap each relayed connection; zero means unlimited.
+	LimitDuration Duration `json:"limit_duration"`
+	LimitData     int64    `json:"limit_data"`
+
+	ReservationTTL  Duration `json:"reservation_ttl"`
+	MaxReservations int      `json:"max_reservations"`
+	// MaxCircuits is the number of open relayed connections per peer.
+	MaxCircuits int `json:"max_circuits"`
+	// MaxActiveCircuits is the number of relayed connections the node carries in
+	// total; it sizes the resource manager scopes of the relay.
+	MaxActiveCircuits int `json:"max_active_circuits"`
+	BufferSize        int `json:"buffer_size"`
+	// MaxReservationsPerIP and MaxReservationsPerASN: zero means no cap.
+	MaxReservationsPerIP  int `json:"max_reservations_per_ip"`
+	MaxReservationsPerASN int `json:"max_reservations_per_asn"`
+
+	// ACL, when either list is non-empty, allows reservations only from the
+	// listed peers or from addresses inside the listed subnets.
+	ACL RelayACL `json:"acl"`
+}
+
+// RelayACL lists who may reserve a relay slot.
+type RelayACL struct {
+	AllowPeers   []string `json:"allow_peers"`
+	AllowSubnets []string `json:"allow_subnets"`
+}
+
+// Resources sizes go-libp2p's resource manager.
+type Resources struct {
+	// MaxConnections is the number of connections the node accepts in total
+	// (inbound and outbound).
+	MaxConnections int `json:"max_connections"`
+	// MaxStreams is the number of streams across all connections.
+	MaxStreams int `json:"max_streams"`
+	// MaxMemoryMB is the memory the resource manager may hand out, in MiB.
+	MaxMemoryMB int `json:"max_memory_mb"`
+	// MaxFileDescriptors bounds the sockets the node may hold.
+	MaxFileDescriptors int `json:"max_file_descriptors"`
+	// ConnsPerIP caps concurrent connections from one IPv4 address (/32) or
+	// IPv6 /56; loopback is exempt.
+	ConnsPerIP int `json:"conns_per_ip"`
+	// ConnRatePerIP and ConnBurstPerIP limit new connections per IP (token bucket).
+	ConnRatePerIP  float64 `json:"conn_rate_per_ip"`
+	ConnBurstPerIP int     `json:"conn_burst_per_ip"`
+	// TrustedSubnets are exempt from the per-IP caps and rate limits (a TLS
+	// proxy in front of the node, for example).
+	TrustedSubnets []string `json:"trusted_subnets"`
+}
+
+// ConnManager configures connection trimming.
+type ConnManager struct {
+	LowWater    int      `json:"low_water"`
+	HighWater   int      `json:"high_water"`
+	GracePeriod Duration `json:"grace_period"`
+}
+
+// Registry caps the namespace registry shared by both discovery protocols.
+type Registry struct {
+	MaxRegistrationsPerPeer int `json:"max_registrations_per_peer"`
+	MaxRegistrations        int `json:"max_registrations"`
+	MaxNamespaces           int `json:"max_namespaces"`
+	MaxAddrsPerRecord       int `json:"max_addrs_per_record"`
+	MaxRecordSize           int `json:"max_record_size"`
+}
+
+// Rendezvous configures /rendezvous/1.0.0.
+type Rendezvous struct {
+	Enabled    bool     `json:"enabled"`
+	MinTTL     Duration `json:"min_ttl"`
+	DefaultTTL Duration `json:"default_ttl"`
+	MaxTTL     Duration `json:"max_ttl"`
+	// DiscoverLimit is the number of results when a DISCOVER names none;
+	// MaxDiscoverLimit caps what a client may ask.
+	DiscoverLimit    int `json:"discover_limit"`
+	MaxDiscoverLimit int `json:"max_discover_limit"`
+	// RequestRate and RequestBurst form a per-peer token bucket.
+	RequestRate  float64 `json:"request_rate"`
+	RequestBurst int     `json:"request_burst"`
+	// PresenceBinding drops registrations reachable only through this node's
+	// relay once the peer has been disconnected for PresenceGrace.
+	PresenceBinding bool     `json:"presence_binding"`
+	PresenceGrace   Duration `json:"presence_grace"`
+}
+
+// WSStar configures the live /ws-star/1.0.0 protocol.
+type WSStar struct {
+	Enabled           bool     `json:"enabled"`
+	DefaultMaxPeers   int      `json:"default_max_peers"`
+	MaxPeers          int      `json:"max_peers"`
+	FlushInterval     Duration `json:"flush_interval"`
+	MaxJoinsPerStream int      `json:"max_joins_per_stream"`
+	MaxStreamsPerPeer int      `json:"max_streams_per_peer"`
+	MaxViews          int      `json:"max_views"`
+	// MaxPendingEvents ends a view with OVERFLOW when its unsent changes exceed it.
+	MaxPendingEvents int      `json:"max_pending_events"`
+	JoinRate         float64  `json:"join_rate"`
+	JoinBurst        int      `json:"join_burst"`
+	WriteTimeout     Duration `json:"write_timeout"`
+}
+
+// HTTP configures the HTTP endpoints served on the WebSocket port.
+type HTTP struct {
+	// Enabled serves /, /healthz (and /metrics, see Metrics) on the node's port.
+	Enabled bool `json:"enabled"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	Enabled bool `json:"enabled"`
+	// Addr, when set (host:port), serves /metrics on a separate listener instead
+	// of the node's port.
+	Addr string `json:"addr"`
+}
+
+// Pprof configures the profiling listener; off when Addr is empty.
+type Pprof struct {
+	Addr string `json:"addr"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `json:"level"`
+	Format string `json:"format"`
+}
