@@ -14,10 +14,29 @@ import (
 // test ends. Extra options are applied after the defaults.
 func New(tb testing.TB, opts ...libp2p.Option) host.Host {
 	tb.Helper()
+	return NewWith(tb, true, nil, opts...)
+}
+
+// NewClient returns a host that does not listen (like a browser) but can dial
+// and be reached through circuit relay addresses.
+func NewClient(tb testing.TB, opts ...libp2p.Option) host.Host {
+	tb.Helper()
+	return NewWith(tb, false, nil, opts...)
+}
+
+// NewWith is New or NewClient with options for the WebSocket transport (a
+// TLS client configuration, for example).
+func NewWith(tb testing.TB, listen bool, wsOpts []any, opts ...libp2p.Option) host.Host {
+	tb.Helper()
 	base := []libp2p.Option{
-		libp2p.Transport(websocket.New),
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0/ws"),
+		libp2p.Transport(websocket.New, wsOpts...),
 		libp2p.DisableMetrics(),
+	}
+	if listen {
+		base = append(base, libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0/ws"))
+	} else {
+		// NoListenAddrs also turns the circuit transport off; turn it back on.
+		base = append(base, libp2p.NoListenAddrs, libp2p.EnableRelay())
 	}
 	h, err := libp2p.New(append(base, opts...)...)
 	if err != nil {
@@ -25,12 +44,6 @@ func New(tb testing.TB, opts ...libp2p.Option) host.Host {
 	}
 	tb.Cleanup(func() { _ = h.Close() })
 	return h
-}
-
-// NewClient returns a host that does not listen (like a browser).
-func NewClient(tb testing.TB, opts ...libp2p.Option) host.Host {
-	tb.Helper()
-	return New(tb, append([]libp2p.Option{libp2p.NoListenAddrs}, opts...)...)
 }
 
 // Connect connects a to b, failing the test on error.

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ws-star/rendezvous/config"
+)
+
+// cliFlags holds the flags shared by run, init and id. Only flags given on
+// the command line override the configuration.
+type cliFlags struct {
+	fs         *flag.FlagSet
+	configPath string
+	overrides  config.Overrides
+}
+
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+func newFlags(stderr io.Writer) *cliFlags {
+	f := &cliFlags{fs: flag.NewFlagSet("rendezvous", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.configPath, "config", "", "JSON configuration `file` (env RENDEZVOUS_CONFIG); see docs/config.md")
+	fs.Int("port", 9090, "TCP `port` for WebSockets (env PORT); 0 picks a free port")
+	fs.String("host", "0.0.0.0", "IP `address` to listen on (env HOST); \"::\" for IPv6")
+	fs.String("identity", "identity.key", "private key `file`, created on first run (env RENDEZVOUS_IDENTITY)")
+	fs.Bool("require-identity", false, "fail instead of creating a key when the identity file is missing")
+	fs.Var(new(stringList), "announce", "advertise this `multiaddr` instead of the listen addresses; repeatable (env RENDEZVOUS_ANNOUNCE, comma separated)")
+	fs.String("cert", "", "TLS certificate PEM `file`; with --key the port serves secure WebSockets (/tls/ws)")
+	fs.String("key", "", "TLS private key PEM `file` (goes with --cert)")
+	fs.String("metrics-addr", "", "serve /metrics on this separate `host:port` instead of the node's port (env RENDEZVOUS_METRICS_ADDR)")
+	fs.Bool("disable-metrics", false, "turn Prometheus metrics off (env DISABLE_METRICS=true)")
+	fs.String("log-level", "info", "log `level`: debug, info, warn or error (env RENDEZVOUS_LOG_LEVEL)")
+	fs.String("log-format", "text", "log `format`: text or json (env RENDEZVOUS_LOG_FORMAT)")
+	fs.Usage = func() { printUsage(stderr, f) }
+	return f
+}
+
+func (f *cliFlags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageErr("%v", err)
+	}
+	if f.fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", f.fs.Arg(0))
+	}
+	var err error
+	f.fs.Visit(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		v := fl.Value.String()
+		o := &f.overrides
+		switch fl.Name {
+		case "port":
+			p, perr := strconv.Atoi(v)
+			if perr != nil {
+				err = usageErr("--port: %q is not a number", v)
+				return
+			}
+			o.Port = &p
+		case "host":
+			o.Host = &v
+		case "identity":
+			o.KeyFile = &v
+		case "require-identity":
+			b := v == "true"
+			o.RequireIdentity = &b
+		case "announce":
+			o.Announce = []string(*fl.Value.(*stringList))
+		case "cert":
+			o.CertFile = &v
+		case "key":
+			o.KeyFilePEM = &v
+		case "metrics-addr":
+			o.MetricsAddr = &v
+		case "disable-metrics":
+			b := v == "true"
+			o.DisableMetrics = &b
+		case "log-level":
+			o.LogLevel = &v
+		case "log-format":
+			o.LogFormat = &v
+		}
+	})
+	return err
+}
+
+func printUsage(w io.Writer, f *cliFlags) {
+	fmt.Fprint(w, `Usage:
+  rendezvous [flags]          run the node
+  rendezvous init [flags]     write a complete default config (--config, default rendezvous.json) and a key
+  rendezvous id [flags]       print the peer ID and addresses without starting
+  rendezvous health           probe /healthz of a local node (for container health checks)
+  rendezvous version          print the version
+
+The node listens on /ip4/<host>/tcp/<port>/ws (/tls/ws with --cert and --key), prints its
+/p2p/ multiaddrs on stdout, one a line, and serves /, /healthz and /metrics over HTTP on the
+same port. Precedence: defaults < config file < environment < flags.
+
+Flags (both --port=9090 and --port 9090 work):
+`)
+	f.fs.SetOutput(w)
+	f.fs.PrintDefaults()
+}

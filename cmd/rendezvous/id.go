@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ws-star/rendezvous/node"
+)
+
+// runID prints the peer ID and the addresses the node would advertise,
+// without starting it: the announced addresses when configured, else the
+// listen addresses.
+func runID(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags(stderr)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f, getenv)
+	if err != nil {
+		return err
+	}
+	key, err := node.LoadKey(cfg.Identity.KeyFile)
+	if err != nil {
+		return err
+	}
+	id, err := peerIDOf(key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id)
+	addrs := cfg.Announce
+	if len(addrs) == 0 {
+		addrs = cfg.Listen
+	}
+	p2p, err := ma.NewComponent("p2p", id.String())
+	if err != nil {
+		return err
+	}
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return usageErr("address %q: %v", s, err)
+		}
+		fmt.Fprintln(stdout, a.Encapsulate(p2p))
+	}
+	return nil
+}
+
+func peerIDOf(key crypto.PrivKey) (peer.ID, error) {
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("identity key: %w", err)
+	}
+	return id, nil
+}

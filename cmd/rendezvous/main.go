@@ -1,0 +1,145 @@
+// Command rendezvous runs a ws-star rendezvous node: a libp2p relay and
+// rendezvous point for browser peers on WebSockets.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/node"
+)
+
+// exitUsage is returned for bad flags and bad configuration; exitFailure for
+// a node that could not start or stopped with an error.
+const (
+	exitUsage   = 2
+	exitFailure = 1
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// cliError carries the exit code with the message printed on one line.
+type cliError struct {
+	code int
+	err  error
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+
+func usageErr(format string, a ...any) error {
+	return &cliError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = runNode(args, stdout, stderr, getenv)
+	case "init":
+		err = runInit(args, stdout, stderr, getenv)
+	case "id":
+		err = runID(args, stdout, stderr, getenv)
+	case "health":
+		err = runHealth(args, stdout, stderr, getenv)
+	case "version":
+		fmt.Fprintln(stdout, "rendezvous", node.Version)
+	case "help":
+		printUsage(stdout, newFlags(io.Discard))
+	default:
+		err = usageErr("unknown command %q (want run, init, id, health, version or help)", cmd)
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "rendezvous:", oneLine(err))
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return exitFailure
+}
+
+// oneLine keeps an error on a single line, so a log collector shows all of
+// it in one record.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// loadConfig applies defaults < file < environment < flags and validates.
+func loadConfig(f *cliFlags, getenv func(string) string) (config.Config, error) {
+	cfg := config.Default()
+	path := f.configPath
+	if path == "" {
+		path = getenv("RENDEZVOUS_CONFIG")
+	}
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return cfg, &cliError{code: exitUsage, err: err}
+		}
+	}
+	env, err := config.FromEnv(getenv)
+	if err != nil {
+		return cfg, &cliError{code: exitUsage, err: err}
+	}
+	if err := cfg.Apply(env.Merge(f.overrides)); err != nil {
+		return cfg, &cliError{code: exitUsage, err: err}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, &cliError{code: exitUsage, err: fmt.Errorf("invalid configuration: %w", err)}
+	}
+	return cfg, nil
+}
+
+func runNode(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags(stderr)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := node.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return &cliError{code: exitUsage, err: err}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	n, err := node.New(ctx, cfg, node.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	// Scripts read the node's addresses from stdout, one a line.
+	for _, a := range n.Addrs() {
+		fmt.Fprintln(stdout, a)
+	}
+	<-ctx.Done()
+	stop() // a second signal now kills the process at once
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.D())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
+	defer cancel()
+	if err := n.Close(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package node
+
+func autoFDs() int { return 4096 }

@@ -1,0 +1,281 @@
+// Package node assembles the rendezvous node: a go-libp2p host on
+// WebSockets with a persistent identity, the circuit relay v2 service, the
+// discovery protocols, and the HTTP endpoints served on the same port.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/config"
+)
+
+// Version is set at build time with -ldflags "-X github.com/ws-star/rendezvous/node.Version=...".
+var Version = "dev"
+
+// Node is a running rendezvous node.
+type Node struct {
+	Host  host.Host
+	Relay *relay.Relay
+
+	cfg          config.Config
+	log          *slog.Logger
+	metrics      *prometheus.Registry
+	started      time.Time
+	reservations *reservationSet
+	statsFn      func(*Status)
+	servers      []*http.Server
+	sideAddrs    map[string]string
+	closers      []func() error // run in reverse order by Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Option adjusts how a node is built.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// New builds and starts a node from a validated configuration. It fails when
+// any configured listen address is not really listening.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err error) {
+	o := options{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	n := &Node{cfg: cfg, log: o.log, started: time.Now(), reservations: newReservationSet()}
+	defer func() {
+		if err != nil {
+			_ = n.Close(context.Background())
+		}
+	}()
+
+	key, created, err := LoadOrCreateKey(cfg.Identity.KeyFile, cfg.Identity.RequireExisting)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		n.log.Info("created a new identity key", "path", cfg.Identity.KeyFile)
+	}
+	listen, err := parseAddrs(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	announce, err := parseAddrs(cfg.Announce)
+	if err != nil {
+		return nil, fmt.Errorf("announce: %w", err)
+	}
+	noAnnounce, err := parseAddrs(cfg.NoAnnounce)
+	if err != nil {
+		return nil, fmt.Errorf("no_announce: %w", err)
+	}
+
+	rm, _, err := newResourceManager(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(cfg.ConnManager.LowWater, cfg.ConnManager.HighWater,
+		connmgr.WithGracePeriod(cfg.ConnManager.GracePeriod.D()))
+	if err != nil {
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+
+	if cfg.Metrics.Enabled {
+		n.metrics = newMetricsRegistry()
+	}
+	wsOpts := []any{
+		ws.WithHTTPServerConfig(func(s *http.Server) {
+			s.ReadHeaderTimeout = 10 * time.Second
+			s.IdleTimeout = 60 * time.Second
+			s.MaxHeaderBytes = 16 << 10
+		}),
+	}
+	if cfg.HTTP.Enabled {
+		metricsHere := cfg.Metrics.Enabled && cfg.Metrics.Addr == ""
+		wsOpts = append(wsOpts, ws.WithHTTPHandler(n.httpHandler(metricsHere)))
+	}
+	if cfg.TLS.CertFile != "" {
+		cr, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, n.log)
+		if err != nil {
+			return nil, err
+		}
+		wsOpts = append(wsOpts, ws.WithTLSConfig(cr.tlsConfig()))
+	}
+
+	policy := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate)
+	hostOpts := []libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrs(listen...),
+		libp2p.Transport(ws.New, wsOpts...),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.AddrsFactory(policy.filter),
+		// Infrastructure: the relay must serve from the first second, not
+		// after AutoNAT has made up its mind.
+		libp2p.ForceReachabilityPublic(),
+		// This node relays for others; it never dials through a relay.
+		libp2p.DisableRelay(),
+		libp2p.Ping(true),
+		libp2p.UserAgent("ws-star-rendezvous/" + Version),
+	}
+	if n.metrics != nil {
+		hostOpts = append(hostOpts, libp2p.PrometheusRegisterer(n.metrics))
+	} else {
+		hostOpts = append(hostOpts, libp2p.DisableMetrics())
+	}
+	h, err := libp2p.New(hostOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	n.Host = h
+	n.closers = append(n.closers, h.Close)
+	if err := checkListening(listen, h.Network().ListenAddresses()); err != nil {
+		return nil, err
+	}
+
+	var reg prometheus.Registerer
+	if n.metrics != nil {
+		reg = n.metrics
+		n.registerNodeMetrics(reg)
+	}
+	if cfg.Relay.Enabled {
+		r, err := startRelay(h, cfg.Relay, reg, n.reservations)
+		if err != nil {
+			return nil, err
+		}
+		n.Relay = r
+		n.closers = append(n.closers, r.Close)
+	}
+	if err := n.startServices(reg); err != nil {
+		return nil, err
+	}
+	if err := n.startSideListeners(); err != nil {
+		return nil, err
+	}
+	n.log.Info("node started", "peer_id", h.ID(), "listen", h.Network().ListenAddresses(), "advertised", h.Addrs())
+	return n, nil
+}
+
+// startSideListeners serves /metrics and pprof on their own addresses when
+// configured.
+func (n *Node) startSideListeners() error {
+	if n.cfg.Metrics.Enabled && n.cfg.Metrics.Addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.metricsHandler())
+		if err := n.serve("metrics", n.cfg.Metrics.Addr, mux); err != nil {
+			return err
+		}
+	}
+	if n.cfg.Pprof.Addr != "" {
+		if err := n.serve("pprof", n.cfg.Pprof.Addr, pprofHandler()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) serve(name, addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s listener %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	n.servers = append(n.servers, srv)
+	if n.sideAddrs == nil {
+		n.sideAddrs = make(map[string]string)
+	}
+	n.sideAddrs[name] = l.Addr().String()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http listener stopped", "listener", name, "err", err)
+		}
+	}()
+	n.log.Info("http listener started", "listener", name, "addr", l.Addr().String())
+	return nil
+}
+
+// SideListenerAddr returns the bound address of the "metrics" or "pprof"
+// listener, or "" when it is not running.
+func (n *Node) SideListenerAddr(name string) string { return n.sideAddrs[name] }
+
+// Addrs returns the node's advertised addresses with /p2p/<id> appended, the
+// form a client pastes.
+func (n *Node) Addrs() []ma.Multiaddr {
+	if n.Host == nil {
+		return nil
+	}
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.Host.ID(), Addrs: n.Host.Addrs()})
+	if err != nil {
+		return nil
+	}
+	return addrs
+}
+
+// Uptime is the time since the node started.
+func (n *Node) Uptime() time.Duration { return time.Since(n.started) }
+
+// Metrics is the registry every component reports to (nil when disabled).
+func (n *Node) Metrics() *prometheus.Registry { return n.metrics }
+
+// Close shuts the node down: discovery services first (so they can tell
+// their peers), then the relay, the host and the HTTP listeners. It returns
+// when done or when ctx expires. It is idempotent.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		done := make(chan error, 1)
+		go func() {
+			var errs []error
+			for i := len(n.closers) - 1; i >= 0; i-- {
+				if err := n.closers[i](); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			for _, s := range n.servers {
+				if err := s.Shutdown(ctx); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			done <- errors.Join(errs...)
+		}()
+		select {
+		case n.closeErr = <-done:
+		case <-ctx.Done():
+			n.closeErr = fmt.Errorf("shutdown did not finish in time: %w", ctx.Err())
+		}
+	})
+	return n.closeErr
+}
+
+func parseAddrs(ss []string) ([]ma.Multiaddr, error) {
+	out := make([]ma.Multiaddr, 0, len(ss))
+	for _, s := range ss {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -1,0 +1,175 @@
+package node
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/config"
+)
+
+// reservationProtectTag protects a peer holding a relay reservation from the
+// connection manager: trimming it would silently make it unreachable.
+const reservationProtectTag = "relay-reservation"
+
+// startRelay starts the circuit relay v2 service. By default relayed
+// connections are unlimited, so clients see ordinary connections (as the
+// legacy websocket-star relay behaved for its browser peers).
+func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *reservationSet) (*relay.Relay, error) {
+	rc := relay.DefaultResources()
+	rc.ReservationTTL = c.ReservationTTL.D()
+	rc.MaxReservations = c.MaxReservations
+	rc.MaxCircuits = c.MaxCircuits
+	rc.BufferSize = c.BufferSize
+	// The relay has no "no cap" value: a cap equal to the total is none.
+	rc.MaxReservationsPerIP = capOrTotal(c.MaxReservationsPerIP, c.MaxReservations)
+	rc.MaxReservationsPerASN = capOrTotal(c.MaxReservationsPerASN, c.MaxReservations)
+	rc.Limit = nil
+	if c.LimitDuration > 0 || c.LimitData > 0 {
+		rc.Limit = &relay.RelayLimit{Duration: c.LimitDuration.D(), Data: c.LimitData}
+	}
+	acl, err := newRelayACL(h, c.ACL, rs)
+	if err != nil {
+		return nil, err
+	}
+	opts := []relay.Option{
+		relay.WithResources(rc),
+		relay.WithACL(acl),
+		// The node's advertised addresses are already curated by the address
+		// policy; on a loopback or LAN deployment they are all a client can dial.
+		relay.WithReservationAddressFilter(func(ma.Multiaddr) bool { return true }),
+	}
+	if reg != nil {
+		opts = append(opts, relay.WithMetricsTracer(relay.NewMetricsTracer(relay.WithRegisterer(reg))))
+	}
+	r, err := relay.New(h, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("relay service: %w", err)
+	}
+	h.Network().Notify(acl.notifiee())
+	return r, nil
+}
+
+func capOrTotal(v, total int) int {
+	if v <= 0 {
+		return total
+	}
+	return v
+}
+
+// relayACL allows reservations from the configured peers and subnets (all,
+// when both lists are empty) and protects reserving peers in the connection
+// manager until they disconnect, which ends their reservation.
+type relayACL struct {
+	h       host.Host
+	rs      *reservationSet
+	peers   map[peer.ID]struct{}
+	subnets []netip.Prefix
+}
+
+func newRelayACL(h host.Host, c config.RelayACL, rs *reservationSet) (*relayACL, error) {
+	a := &relayACL{h: h, rs: rs}
+	if len(c.AllowPeers) > 0 {
+		a.peers = make(map[peer.ID]struct{}, len(c.AllowPeers))
+		for _, s := range c.AllowPeers {
+			p, err := peer.Decode(s)
+			if err != nil {
+				return nil, fmt.Errorf("relay.acl.allow_peers: %q: %w", s, err)
+			}
+			a.peers[p] = struct{}{}
+		}
+	}
+	for _, s := range c.AllowSubnets {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("relay.acl.allow_subnets: %q: %w", s, err)
+		}
+		a.subnets = append(a.subnets, p.Masked())
+	}
+	return a, nil
+}
+
+func (a *relayACL) restricted() bool { return a.peers != nil || len(a.subnets) > 0 }
+
+func (a *relayACL) AllowReserve(p peer.ID, addr ma.Multiaddr) bool {
+	if a.restricted() && !a.allowed(p, addr) {
+		return false
+	}
+	a.h.ConnManager().Protect(p, reservationProtectTag)
+	a.rs.add(p)
+	return true
+}
+
+func (a *relayACL) allowed(p peer.ID, addr ma.Multiaddr) bool {
+	if _, ok := a.peers[p]; ok {
+		return true
+	}
+	ip, err := manet.ToIP(addr)
+	if err != nil {
+		return false
+	}
+	ipa, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	ipa = ipa.Unmap()
+	for _, s := range a.subnets {
+		if s.Contains(ipa) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowConnect lets anyone dial a peer that holds a reservation: the
+// reservation is the destination's consent.
+func (a *relayACL) AllowConnect(peer.ID, ma.Multiaddr, peer.ID) bool { return true }
+
+func (a *relayACL) notifiee() network.Notifiee {
+	return &network.NotifyBundle{
+		DisconnectedF: func(n network.Network, c network.Conn) {
+			p := c.RemotePeer()
+			if n.Connectedness(p) != network.Connected {
+				a.h.ConnManager().Unprotect(p, reservationProtectTag)
+				a.rs.remove(p)
+			}
+		},
+	}
+}
+
+// reservationSet tracks the peers that were granted a reservation and are
+// still connected (a reservation ends with the peer's last connection).
+type reservationSet struct {
+	mu    sync.Mutex
+	peers map[peer.ID]struct{}
+}
+
+func newReservationSet() *reservationSet {
+	return &reservationSet{peers: make(map[peer.ID]struct{})}
+}
+
+func (s *reservationSet) add(p peer.ID) {
+	s.mu.Lock()
+	s.peers[p] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *reservationSet) remove(p peer.ID) {
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+}
+
+func (s *reservationSet) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.peers)
+}

@@ -1,0 +1,83 @@
+package node
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// certReloader serves a certificate from PEM files and picks up replaced
+// files (a renewal) without a restart. Files are checked at most once per
+// checkEvery, on a handshake; a broken new pair keeps the old one in service.
+type certReloader struct {
+	certFile, keyFile string
+	checkEvery        time.Duration
+	log               *slog.Logger
+
+	mu        sync.Mutex
+	cert      *tls.Certificate
+	certMod   time.Time
+	keyMod    time.Time
+	lastCheck time.Time
+}
+
+func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile, checkEvery: time.Second, log: log}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *certReloader) load() error {
+	cm, km, err := r.modTimes()
+	if err != nil {
+		return err
+	}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return fmt.Errorf("tls: load %s and %s: %w", r.certFile, r.keyFile, err)
+	}
+	r.cert, r.certMod, r.keyMod = &cert, cm, km
+	return nil
+}
+
+func (r *certReloader) modTimes() (cert, key time.Time, err error) {
+	cs, err := os.Stat(r.certFile)
+	if err != nil {
+		return cert, key, fmt.Errorf("tls: %w", err)
+	}
+	ks, err := os.Stat(r.keyFile)
+	if err != nil {
+		return cert, key, fmt.Errorf("tls: %w", err)
+	}
+	return cs.ModTime(), ks.ModTime(), nil
+}
+
+// GetCertificate is a tls.Config callback.
+func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.lastCheck) >= r.checkEvery {
+		r.lastCheck = now
+		cm, km, err := r.modTimes()
+		if err == nil && (!cm.Equal(r.certMod) || !km.Equal(r.keyMod)) {
+			if err := r.load(); err != nil {
+				r.log.Warn("certificate files changed but could not be loaded; keeping the old certificate", "err", err)
+			} else {
+				r.log.Info("certificate reloaded", "cert", r.certFile)
+			}
+		}
+	}
+	return r.cert, nil
+}
+
+func (r *certReloader) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: r.GetCertificate,
+	}
+}
