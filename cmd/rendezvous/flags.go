@@ -16,6 +16,7 @@ type cliFlags struct {
 	fs         *flag.FlagSet
 	configPath string
 	overrides  config.Overrides
+	helpOut    io.Writer
 }
 
 type stringList []string
@@ -26,10 +27,12 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
-func newFlags(stderr io.Writer) *cliFlags {
-	f := &cliFlags{fs: flag.NewFlagSet("rendezvous", flag.ContinueOnError)}
+// newFlags defines the flags; help goes to helpOut, errors are returned for
+// the caller to print on one line.
+func newFlags(helpOut io.Writer) *cliFlags {
+	f := &cliFlags{fs: flag.NewFlagSet("rendezvous", flag.ContinueOnError), helpOut: helpOut}
 	fs := f.fs
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.configPath, "config", "", "JSON configuration `file` (env RENDEZVOUS_CONFIG); see docs/config.md")
 	fs.Int("port", 9090, "TCP `port` for WebSockets (env PORT); 0 picks a free port")
 	fs.String("host", "0.0.0.0", "IP `address` to listen on (env HOST); \"::\" for IPv6")
@@ -42,13 +45,14 @@ func newFlags(stderr io.Writer) *cliFlags {
 	fs.Bool("disable-metrics", false, "turn Prometheus metrics off (env DISABLE_METRICS=true)")
 	fs.String("log-level", "info", "log `level`: debug, info, warn or error (env RENDEZVOUS_LOG_LEVEL)")
 	fs.String("log-format", "text", "log `format`: text or json (env RENDEZVOUS_LOG_FORMAT)")
-	fs.Usage = func() { printUsage(stderr, f) }
+	fs.Usage = func() {}
 	return f
 }
 
 func (f *cliFlags) parse(args []string) error {
 	if err := f.fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
+			printUsage(f.helpOut, f)
 			return err
 		}
 		return usageErr("%v", err)

@@ -10,7 +10,7 @@ import (
 // runInit writes a complete default configuration and an identity key, so an
 // operator starts from a file that lists every setting.
 func runInit(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	f := newFlags(stderr)
+	f := newFlags(stdout)
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -25,7 +25,10 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
 // cliError carries the exit code with the message printed on one line.
@@ -40,7 +43,8 @@ func usageErr(format string, a ...any) error {
 	return &cliError{code: exitUsage, err: fmt.Errorf(format, a...)}
 }
 
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// run executes one command line; ctx ends a running node.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -48,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	var err error
 	switch cmd {
 	case "run":
-		err = runNode(args, stdout, stderr, getenv)
+		err = runNode(ctx, args, stdout, stderr, getenv)
 	case "init":
 		err = runInit(args, stdout, stderr, getenv)
 	case "id":
@@ -79,7 +83,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 // oneLine keeps an error on a single line, so a log collector shows all of
 // it in one record.
 func oneLine(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	s := strings.ReplaceAll(err.Error(), ":\n", ": ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
 // loadConfig applies defaults < file < environment < flags and validates.
@@ -103,13 +108,13 @@ func loadConfig(f *cliFlags, getenv func(string) string) (config.Config, error) 
 		return cfg, &cliError{code: exitUsage, err: err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, &cliError{code: exitUsage, err: fmt.Errorf("invalid configuration: %w", err)}
+		return cfg, &cliError{code: exitUsage, err: err}
 	}
 	return cfg, nil
 }
 
-func runNode(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	f := newFlags(stderr)
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags(stdout)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -121,9 +126,6 @@ func runNode(args []string, stdout, stderr io.Writer, getenv func(string) string
 	if err != nil {
 		return &cliError{code: exitUsage, err: err}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	n, err := node.New(ctx, cfg, node.WithLogger(log))
 	if err != nil {
 		return err
@@ -133,7 +135,7 @@ func runNode(args []string, stdout, stderr io.Writer, getenv func(string) string
 		fmt.Fprintln(stdout, a)
 	}
 	<-ctx.Done()
-	stop() // a second signal now kills the process at once
+	signal.Reset(os.Interrupt, syscall.SIGTERM) // a second signal kills at once
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.D())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
 	defer cancel()

@@ -1,0 +1,86 @@
+package config
+
+import "time"
+
+// Default returns the configuration used for every key a file leaves out. It
+// is sized for a public node serving at least 10,000 browser peers.
+//
+// Empty lists are empty slices rather than nil so that a written default
+// file shows them as [] and loads back equal.
+func Default() Config {
+	return Config{
+		Identity:   Identity{KeyFile: "identity.key"},
+		Listen:     []string{"/ip4/0.0.0.0/tcp/9090/ws"},
+		Announce:   []string{},
+		NoAnnounce: []string{},
+		Relay: Relay{
+			Enabled: true,
+			// Browsers reach each other only through the relay; a limited
+			// circuit would be cut after 2 min / 128 KiB and js-libp2p refuses
+			// streams on it unless each protocol opts in.
+			LimitDuration:     0,
+			LimitData:         0,
+			ReservationTTL:    Duration(time.Hour),
+			MaxReservations:   16384,
+			MaxCircuits:       16,
+			MaxActiveCircuits: 4096,
+			BufferSize:        2048,
+			// Behind a TLS proxy every browser arrives from the proxy's IP, so
+			// any per-IP or per-ASN cap would cap the whole node.
+			MaxReservationsPerIP:  0,
+			MaxReservationsPerASN: 0,
+			ACL:                   RelayACL{AllowPeers: []string{}, AllowSubnets: []string{}},
+		},
+		Resources: Resources{
+			MaxConnections:     20000,
+			MaxStreams:         100000,
+			MaxMemoryMB:        0,
+			MaxFileDescriptors: 0,
+			ConnsPerIP:         64,
+			ConnRatePerIP:      1.0,
+			ConnBurstPerIP:     64,
+			TrustedSubnets:     []string{},
+		},
+		ConnManager: ConnManager{
+			LowWater:    16000,
+			HighWater:   18000,
+			GracePeriod: Duration(time.Minute),
+		},
+		Registry: Registry{
+			MaxRegistrationsPerPeer: 32,
+			MaxRegistrations:        100000,
+			MaxNamespaces:           10000,
+			MaxAddrsPerRecord:       32,
+			MaxRecordSize:           4096,
+		},
+		Rendezvous: Rendezvous{
+			Enabled:          true,
+			MinTTL:           Duration(time.Minute),
+			DefaultTTL:       Duration(2 * time.Hour),
+			MaxTTL:           Duration(72 * time.Hour),
+			DiscoverLimit:    100,
+			MaxDiscoverLimit: 1000,
+			RequestRate:      10,
+			RequestBurst:     20,
+			PresenceBinding:  true,
+			PresenceGrace:    Duration(30 * time.Second),
+		},
+		WSStar: WSStar{
+			Enabled:           true,
+			DefaultMaxPeers:   64,
+			MaxPeers:          256,
+			FlushInterval:     Duration(100 * time.Millisecond),
+			MaxJoinsPerStream: 16,
+			MaxStreamsPerPeer: 4,
+			MaxViews:          100000,
+			MaxPendingEvents:  1024,
+			JoinRate:          5,
+			JoinBurst:         20,
+			WriteTimeout:      Duration(10 * time.Second),
+		},
+		HTTP:            HTTP{Enabled: true},
+		Metrics:         Metrics{Enabled: true},
+		Log:             Log{Level: "info", Format: "text"},
+		ShutdownTimeout: Duration(10 * time.Second),
+	}
+}

@@ -1,0 +1,218 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// DefaultPort is the port of the listen address built from a host or port
+// override alone, as the legacy server's --port default.
+const DefaultPort = 9090
+
+// Overrides are the settings the environment and command-line flags may
+// change. A nil field leaves the configuration alone.
+type Overrides struct {
+	// Host and Port replace the whole listen list with one WebSocket address.
+	Host *string
+	Port *int
+	// KeyFile is identity.key_file.
+	KeyFile *string
+	// Announce, when not nil, replaces announce.
+	Announce []string
+	// CertFile and KeyFilePEM are tls.cert_file and tls.key_file.
+	CertFile   *string
+	KeyFilePEM *string
+	// MetricsAddr is metrics.addr.
+	MetricsAddr *string
+	// DisableMetrics sets metrics.enabled to its negation.
+	DisableMetrics *bool
+	LogLevel       *string
+	LogFormat      *string
+	// RequireIdentity is identity.require_existing.
+	RequireIdentity *bool
+}
+
+// Environment variables read by FromEnv. PORT, HOST and DISABLE_METRICS keep
+// the legacy server's names.
+const (
+	EnvPort           = "PORT"
+	EnvHost           = "HOST"
+	EnvDisableMetrics = "DISABLE_METRICS"
+	EnvIdentity       = "RENDEZVOUS_IDENTITY"
+	EnvAnnounce       = "RENDEZVOUS_ANNOUNCE"
+	EnvLogLevel       = "RENDEZVOUS_LOG_LEVEL"
+	EnvLogFormat      = "RENDEZVOUS_LOG_FORMAT"
+	EnvMetricsAddr    = "RENDEZVOUS_METRICS_ADDR"
+)
+
+// FromEnv reads overrides through getenv (os.Getenv in production). An empty
+// variable counts as unset.
+func FromEnv(getenv func(string) string) (Overrides, error) {
+	var o Overrides
+	str := func(name string) *string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return &v
+		}
+		return nil
+	}
+	if v := str(EnvPort); v != nil {
+		p, err := parsePort(*v)
+		if err != nil {
+			return Overrides{}, fmt.Errorf("config: %s=%q: %w", EnvPort, *v, err)
+		}
+		o.Port = &p
+	}
+	o.Host = str(EnvHost)
+	o.KeyFile = str(EnvIdentity)
+	o.LogLevel = str(EnvLogLevel)
+	o.LogFormat = str(EnvLogFormat)
+	o.MetricsAddr = str(EnvMetricsAddr)
+	if v := str(EnvAnnounce); v != nil {
+		o.Announce = SplitList(*v)
+	}
+	if v := str(EnvDisableMetrics); v != nil {
+		// The legacy server disabled metrics for any non-empty value, even
+		// "0" and "false"; here those mean what they say.
+		b, err := parseBool(*v)
+		if err != nil {
+			return Overrides{}, fmt.Errorf("config: %s=%q: %w", EnvDisableMetrics, *v, err)
+		}
+		o.DisableMetrics = &b
+	}
+	return o, nil
+}
+
+// SplitList splits a comma-separated list, dropping blanks around and
+// between items.
+func SplitList(s string) []string {
+	out := []string{}
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean (use true/false, 1/0, yes/no or on/off)")
+}
+
+func parsePort(s string) (int, error) {
+	p, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("port must be a number from 0 to 65535")
+	}
+	return p, nil
+}
+
+// Merge returns o with every field that later sets replaced by later's value.
+func (o Overrides) Merge(later Overrides) Overrides {
+	pick(&o.Host, later.Host)
+	pick(&o.Port, later.Port)
+	pick(&o.KeyFile, later.KeyFile)
+	if later.Announce != nil {
+		o.Announce = later.Announce
+	}
+	pick(&o.CertFile, later.CertFile)
+	pick(&o.KeyFilePEM, later.KeyFilePEM)
+	pick(&o.MetricsAddr, later.MetricsAddr)
+	pick(&o.DisableMetrics, later.DisableMetrics)
+	pick(&o.LogLevel, later.LogLevel)
+	pick(&o.LogFormat, later.LogFormat)
+	pick(&o.RequireIdentity, later.RequireIdentity)
+	return o
+}
+
+func pick[T any](dst **T, later *T) {
+	if later != nil {
+		*dst = later
+	}
+}
+
+// Apply writes the set fields of o into c. When Host or Port is set, listen
+// becomes exactly one address on that host (default 0.0.0.0) and port
+// (default 9090): /tls/ws when a TLS certificate and key are configured
+// (after o's own TLS fields), /ws otherwise. On error c is unchanged.
+func (c *Config) Apply(o Overrides) error {
+	n := *c
+	if o.KeyFile != nil {
+		n.Identity.KeyFile = *o.KeyFile
+	}
+	if o.RequireIdentity != nil {
+		n.Identity.RequireExisting = *o.RequireIdentity
+	}
+	if o.Announce != nil {
+		n.Announce = append([]string{}, o.Announce...)
+	}
+	if o.CertFile != nil {
+		n.TLS.CertFile = *o.CertFile
+	}
+	if o.KeyFilePEM != nil {
+		n.TLS.KeyFile = *o.KeyFilePEM
+	}
+	if o.MetricsAddr != nil {
+		n.Metrics.Addr = *o.MetricsAddr
+	}
+	if o.DisableMetrics != nil {
+		n.Metrics.Enabled = !*o.DisableMetrics
+	}
+	if o.LogLevel != nil {
+		n.Log.Level = *o.LogLevel
+	}
+	if o.LogFormat != nil {
+		n.Log.Format = *o.LogFormat
+	}
+	if o.Host != nil || o.Port != nil {
+		host, port := "0.0.0.0", DefaultPort
+		if o.Host != nil {
+			host = *o.Host
+		}
+		if o.Port != nil {
+			port = *o.Port
+		}
+		addr, err := listenAddr(host, port, n.TLS.CertFile != "" && n.TLS.KeyFile != "")
+		if err != nil {
+			return err
+		}
+		n.Listen = []string{addr}
+	}
+	*c = n
+	return nil
+}
+
+// listenAddr builds a WebSocket listen multiaddr. go-libp2p binds IP
+// addresses only, so a DNS name is refused here rather than at startup.
+func listenAddr(host string, port int, tls bool) (string, error) {
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("config: port %d: must be from 0 to 65535", port)
+	}
+	var proto string
+	h := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(host), "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		h, proto = "127.0.0.1", "ip4"
+	} else {
+		ip, err := netip.ParseAddr(h)
+		if err != nil || ip.Zone() != "" {
+			return "", fmt.Errorf("config: host %q: must be an IPv4 or IPv6 address or \"localhost\" (go-libp2p cannot listen on a DNS name)", host)
+		}
+		ip = ip.Unmap()
+		h, proto = ip.String(), "ip6"
+		if ip.Is4() {
+			proto = "ip4"
+		}
+	}
+	suffix := "/ws"
+	if tls {
+		suffix = "/tls/ws"
+	}
+	return fmt.Sprintf("/%s/%s/tcp/%d%s", proto, h, port, suffix), nil
+}

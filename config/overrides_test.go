@@ -1,0 +1,276 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFromEnvReadsEveryVariable(t *testing.T) {
+	o, err := FromEnv(env(map[string]string{
+		"PORT":                    "8080",
+		"HOST":                    "127.0.0.1",
+		"DISABLE_METRICS":         "true",
+		"RENDEZVOUS_IDENTITY":     "/data/id.key",
+		"RENDEZVOUS_ANNOUNCE":     " /dns4/a.example.com/tcp/443/wss , ,/ip4/192.0.2.1/tcp/9090/ws",
+		"RENDEZVOUS_LOG_LEVEL":    "debug",
+		"RENDEZVOUS_LOG_FORMAT":   "json",
+		"RENDEZVOUS_METRICS_ADDR": "127.0.0.1:9100",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Overrides{
+		Host:           ptr("127.0.0.1"),
+		Port:           ptr(8080),
+		KeyFile:        ptr("/data/id.key"),
+		Announce:       []string{"/dns4/a.example.com/tcp/443/wss", "/ip4/192.0.2.1/tcp/9090/ws"},
+		MetricsAddr:    ptr("127.0.0.1:9100"),
+		DisableMetrics: ptr(true),
+		LogLevel:       ptr("debug"),
+		LogFormat:      ptr("json"),
+	}
+	if !reflect.DeepEqual(o, want) {
+		t.Fatalf("got  %+v\nwant %+v", o, want)
+	}
+}
+
+func TestFromEnvWithNothingSetChangesNothing(t *testing.T) {
+	o, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o, Overrides{}) {
+		t.Fatalf("got %+v", o)
+	}
+	c := Default()
+	if err := c.Apply(o); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Fatal("empty overrides changed the config")
+	}
+}
+
+func TestDisableMetricsMeansWhatItSays(t *testing.T) {
+	for _, tt := range []struct {
+		value   string
+		enabled bool
+	}{
+		{"true", false}, {"TRUE", false}, {"1", false}, {"yes", false}, {"on", false},
+		// The legacy server disabled metrics for these too.
+		{"0", true}, {"false", true}, {"False", true}, {"no", true}, {"off", true},
+		{"", true},
+	} {
+		o, err := FromEnv(env(map[string]string{"DISABLE_METRICS": tt.value}))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.value, err)
+		}
+		c := Default()
+		if err := c.Apply(o); err != nil {
+			t.Fatal(err)
+		}
+		if c.Metrics.Enabled != tt.enabled {
+			t.Errorf("DISABLE_METRICS=%q: metrics.enabled = %v, want %v", tt.value, c.Metrics.Enabled, tt.enabled)
+		}
+	}
+}
+
+func TestFromEnvRefusesJunkNamingTheVariable(t *testing.T) {
+	for _, tt := range []struct{ name, value string }{
+		{"DISABLE_METRICS", "disabled"},
+		{"DISABLE_METRICS", "2"},
+		{"PORT", "http"},
+		{"PORT", "65536"},
+		{"PORT", "-1"},
+	} {
+		_, err := FromEnv(env(map[string]string{tt.name: tt.value}))
+		if err == nil || !strings.Contains(err.Error(), tt.name+"=") {
+			t.Errorf("%s=%q: err = %v, want one naming %s", tt.name, tt.value, err, tt.name)
+		}
+	}
+}
+
+func TestPrecedenceIsFileThenEnvThenFlags(t *testing.T) {
+	c, err := Load(writeTemp(t, `{
+  "identity": {"key_file": "from-file.key"},
+  "log": {"level": "warn", "format": "json"},
+  "metrics": {"addr": "127.0.0.1:9000"},
+  "announce": ["/dns4/file.example.com/tcp/443/wss"]
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envO, err := FromEnv(env(map[string]string{
+		"RENDEZVOUS_IDENTITY":     "from-env.key",
+		"RENDEZVOUS_LOG_LEVEL":    "error",
+		"RENDEZVOUS_METRICS_ADDR": "127.0.0.1:9100",
+		"PORT":                    "7000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := Overrides{LogLevel: ptr("debug"), Port: ptr(7001), RequireIdentity: ptr(true)}
+	if err := c.Apply(envO.Merge(flags)); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ what, got, want string }{
+		{"identity.key_file (env beats file)", c.Identity.KeyFile, "from-env.key"},
+		{"log.level (flag beats env beats file)", c.Log.Level, "debug"},
+		{"log.format (file beats default)", c.Log.Format, "json"},
+		{"metrics.addr (env beats file)", c.Metrics.Addr, "127.0.0.1:9100"},
+		{"announce (file, nothing overrides)", strings.Join(c.Announce, ","), "/dns4/file.example.com/tcp/443/wss"},
+		{"listen (flag port beats env port)", strings.Join(c.Listen, ","), "/ip4/0.0.0.0/tcp/7001/ws"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %q, want %q", ch.what, ch.got, ch.want)
+		}
+	}
+	if !c.Identity.RequireExisting {
+		t.Error("identity.require_existing from the flag was not applied")
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMergeLaterWinsFieldByField(t *testing.T) {
+	a := Overrides{
+		Host: ptr("127.0.0.1"), Port: ptr(1), KeyFile: ptr("a"), Announce: []string{"/ip4/1.2.3.4/tcp/1/ws"},
+		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
+		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
+	}
+	b := Overrides{
+		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
+		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
+		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
+	}
+	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
+		t.Errorf("a.Merge(b) = %+v, want b", got)
+	}
+	if got := a.Merge(Overrides{}); !reflect.DeepEqual(got, a) {
+		t.Errorf("a.Merge(empty) = %+v, want a", got)
+	}
+	if got := (Overrides{}).Merge(a); !reflect.DeepEqual(got, a) {
+		t.Errorf("empty.Merge(a) = %+v, want a", got)
+	}
+	// Every field takes part: a field added to Overrides but forgotten in
+	// Merge makes this fail.
+	rb := reflect.ValueOf(b)
+	for i := range rb.NumField() {
+		if rb.Field(i).IsNil() {
+			t.Errorf("test value b leaves %s unset", rb.Type().Field(i).Name)
+		}
+	}
+}
+
+func TestApplyAnnounceReplacesAndEmptyClears(t *testing.T) {
+	c := Default()
+	c.Announce = []string{"/dns4/old.example.com/tcp/443/wss"}
+	if err := c.Apply(Overrides{Announce: []string{"/dns4/new.example.com/tcp/443/wss"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Announce, ",") != "/dns4/new.example.com/tcp/443/wss" {
+		t.Fatalf("announce = %v", c.Announce)
+	}
+	if err := c.Apply(Overrides{Announce: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Announce) != 0 {
+		t.Fatalf("announce = %v", c.Announce)
+	}
+}
+
+func TestHostAndPortBuildTheListenAddress(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		host       *string
+		port       *int
+		cert, key  string
+		fileListen []string
+		want       string
+	}{
+		{name: "port only", port: ptr(8080), want: "/ip4/0.0.0.0/tcp/8080/ws"},
+		{name: "host only", host: ptr("127.0.0.1"), want: "/ip4/127.0.0.1/tcp/9090/ws"},
+		{name: "port zero for tests", host: ptr("127.0.0.1"), port: ptr(0), want: "/ip4/127.0.0.1/tcp/0/ws"},
+		{name: "localhost", host: ptr("localhost"), port: ptr(1), want: "/ip4/127.0.0.1/tcp/1/ws"},
+		{name: "ipv6 any", host: ptr("::"), port: ptr(9090), want: "/ip6/::/tcp/9090/ws"},
+		{name: "ipv6 bracketed", host: ptr("[::1]"), port: ptr(9090), want: "/ip6/::1/tcp/9090/ws"},
+		{name: "ipv4-mapped ipv6", host: ptr("::ffff:10.0.0.1"), port: ptr(9090), want: "/ip4/10.0.0.1/tcp/9090/ws"},
+		{name: "tls cert and key", port: ptr(443), cert: "c.pem", key: "k.pem", want: "/ip4/0.0.0.0/tcp/443/tls/ws"},
+		{name: "cert without key stays plain", port: ptr(443), cert: "c.pem", want: "/ip4/0.0.0.0/tcp/443/ws"},
+		{name: "replaces every file address", port: ptr(5),
+			fileListen: []string{"/ip4/0.0.0.0/tcp/1/ws", "/ip6/::/tcp/2/ws"}, want: "/ip4/0.0.0.0/tcp/5/ws"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			if tt.fileListen != nil {
+				c.Listen = tt.fileListen
+			}
+			o := Overrides{Host: tt.host, Port: tt.port}
+			if tt.cert != "" {
+				o.CertFile = &tt.cert
+			}
+			if tt.key != "" {
+				o.KeyFilePEM = &tt.key
+			}
+			if err := c.Apply(o); err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Listen) != 1 || c.Listen[0] != tt.want {
+				t.Fatalf("listen = %v, want [%s]", c.Listen, tt.want)
+			}
+			if _, err := c.ListenAddrs(); err != nil {
+				t.Fatal(err)
+			}
+			if c.UsesTLS() != strings.HasSuffix(tt.want, "/tls/ws") {
+				t.Errorf("UsesTLS() = %v for %s", c.UsesTLS(), tt.want)
+			}
+		})
+	}
+}
+
+func TestTLSFromFileMakesPortFlagListenOnTLS(t *testing.T) {
+	c, err := Load(writeTemp(t, `{"tls": {"cert_file": "c.pem", "key_file": "k.pem"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(Overrides{Port: ptr(8443)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Listen, ","); got != "/ip4/0.0.0.0/tcp/8443/tls/ws" {
+		t.Fatalf("listen = %s", got)
+	}
+}
+
+func TestApplyRefusesBadHostOrPortAndChangesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		o    Overrides
+		want string
+	}{
+		{"dns name", Overrides{Host: ptr("rdv.example.com"), LogLevel: ptr("debug")}, `host "rdv.example.com"`},
+		{"empty host", Overrides{Host: ptr("")}, `host ""`},
+		{"ipv6 zone", Overrides{Host: ptr("fe80::1%eth0")}, "host"},
+		{"port too big", Overrides{Port: ptr(65536), LogLevel: ptr("debug")}, "port 65536"},
+		{"negative port", Overrides{Port: ptr(-1)}, "port -1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			err := c.Apply(tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if !reflect.DeepEqual(c, Default()) {
+				t.Error("a failed Apply changed the config")
+			}
+		})
+	}
+}
