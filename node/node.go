@@ -24,6 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/registry"
 )
 
 // Version is set at build time with -ldflags "-X github.com/ws-star/rendezvous/node.Version=...".
@@ -31,8 +34,11 @@ var Version = "dev"
 
 // Node is a running rendezvous node.
 type Node struct {
-	Host  host.Host
-	Relay *relay.Relay
+	Host       host.Host
+	Relay      *relay.Relay
+	Registry   *registry.Memory
+	Rendezvous *rendezvous.Service
+	WSStar     *wsstar.Service
 
 	cfg          config.Config
 	log          *slog.Logger
@@ -79,17 +85,17 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	if created {
 		n.log.Info("created a new identity key", "path", cfg.Identity.KeyFile)
 	}
-	listen, err := parseAddrs(cfg.Listen)
+	listen, err := cfg.ListenAddrs()
 	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
-	announce, err := parseAddrs(cfg.Announce)
+	announce, err := cfg.AnnounceAddrs()
 	if err != nil {
-		return nil, fmt.Errorf("announce: %w", err)
+		return nil, err
 	}
-	noAnnounce, err := parseAddrs(cfg.NoAnnounce)
+	noAnnounce, err := cfg.NoAnnounceAddrs()
 	if err != nil {
-		return nil, fmt.Errorf("no_announce: %w", err)
+		return nil, err
 	}
 
 	rm, _, err := newResourceManager(cfg)
@@ -266,16 +272,4 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 	})
 	return n.closeErr
-}
-
-func parseAddrs(ss []string) ([]ma.Multiaddr, error) {
-	out := make([]ma.Multiaddr, 0, len(ss))
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", s, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
 }

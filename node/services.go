@@ -1,8 +1,86 @@
 package node
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
-// startServices starts the discovery protocols on the host.
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/registry"
+)
+
+// startServices starts the registry and the discovery protocols on the host.
+// Both protocols share one registry, so a peer registered through
+// /rendezvous/1.0.0 appears in live views and the other way round.
 func (n *Node) startServices(reg prometheus.Registerer) error {
+	c := n.cfg
+	regOpts := []registry.Option{
+		registry.WithLimits(registry.Limits{
+			MaxRegistrationsPerPeer: c.Registry.MaxRegistrationsPerPeer,
+			MaxRegistrations:        c.Registry.MaxRegistrations,
+			MaxNamespaces:           c.Registry.MaxNamespaces,
+			MaxNamespaceLen:         255,
+			MaxAddrsPerRecord:       c.Registry.MaxAddrsPerRecord,
+			MaxRecordSize:           c.Registry.MaxRecordSize,
+		}),
+		registry.WithLogger(n.log.With("component", "registry")),
+	}
+	if reg != nil {
+		regOpts = append(regOpts, registry.WithRegisterer(reg))
+	}
+	mem := registry.NewMemory(regOpts...)
+	n.Registry = mem
+	n.closers = append(n.closers, mem.Close)
+
+	if c.Rendezvous.Enabled {
+		r := c.Rendezvous
+		opts := []rendezvous.Option{
+			rendezvous.WithTTLBounds(r.MinTTL.D(), r.DefaultTTL.D(), r.MaxTTL.D()),
+			rendezvous.WithDiscoverLimits(r.DiscoverLimit, r.MaxDiscoverLimit),
+			rendezvous.WithRequestRate(r.RequestRate, r.RequestBurst),
+			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
+			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
+		}
+		if reg != nil {
+			opts = append(opts, rendezvous.WithRegisterer(reg))
+		}
+		svc, err := rendezvous.New(n.Host, mem, opts...)
+		if err != nil {
+			return err
+		}
+		n.Rendezvous = svc
+		n.closers = append(n.closers, svc.Close)
+	}
+
+	if c.WSStar.Enabled {
+		w := c.WSStar
+		opts := []wsstar.Option{
+			wsstar.WithDefaultMaxPeers(w.DefaultMaxPeers),
+			wsstar.WithMaxPeers(w.MaxPeers),
+			wsstar.WithFlushInterval(w.FlushInterval.D()),
+			wsstar.WithMaxJoinsPerStream(w.MaxJoinsPerStream),
+			wsstar.WithMaxStreamsPerPeer(w.MaxStreamsPerPeer),
+			wsstar.WithMaxViews(w.MaxViews),
+			wsstar.WithMaxPendingEvents(w.MaxPendingEvents),
+			wsstar.WithJoinRate(rate.Limit(w.JoinRate), w.JoinBurst),
+			wsstar.WithWriteTimeout(w.WriteTimeout.D()),
+			wsstar.WithLogger(n.log.With("component", "wsstar")),
+		}
+		if reg != nil {
+			opts = append(opts, wsstar.WithRegisterer(reg))
+		}
+		svc, err := wsstar.New(n.Host, mem, opts...)
+		if err != nil {
+			return err
+		}
+		n.WSStar = svc
+		// Closed last-in first-out: the live protocol says goodbye first.
+		n.closers = append(n.closers, svc.Close)
+	}
+
+	n.statsFn = func(s *Status) {
+		st := mem.Stats()
+		s.Registrations, s.Namespaces = st.Registrations, st.Namespaces
+	}
 	return nil
 }

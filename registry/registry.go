@@ -1,7 +1,8 @@
 // Package registry is the single source of truth for who is in which
 // namespace. Both discovery protocols (/rendezvous/1.0.0 and /ws-star/1.0.0)
-// read and write it. It needs no network: time is injected, and membership
-// changes are published as events.
+// read and write it. It needs no network: it reads the clock through package
+// time (so tests drive it with testing/synctest), and membership changes are
+// published as events.
 //
 // Registry is an interface so that a shared backend can later let several nodes
 // serve one namespace space; Memory is the in-process implementation.
@@ -40,6 +41,12 @@ const (
 )
 
 // Registration is one peer's membership in one namespace.
+//
+// A member can be held by two sources at once: a rendezvous TTL hold and a live
+// hold. It stays a member while either exists. Registrations returned by the
+// registry describe the holds: Source is SourceLive while a live hold exists
+// (the member then outlives Expiry), SourceRendezvous otherwise; Expiry is the
+// TTL hold's expiry, zero when there is none.
 type Registration struct {
 	Namespace string
 	Peer      peer.ID
@@ -47,12 +54,17 @@ type Registration struct {
 	// Envelope is the signed peer record exactly as received (nil if none).
 	Envelope []byte
 	Format   RecordFormat
-	Source   Source
-	// Expiry is the absolute expiry; zero means it lasts until removed.
+	// Source names the hold a Register call adds or refreshes.
+	Source Source
+	// Expiry is the absolute expiry of the TTL hold; Register requires it in
+	// the future for SourceRendezvous and ignores it for SourceLive.
 	Expiry time.Time
-	// Seq is assigned by the registry: strictly increasing within a namespace
-	// each time the registration is added or replaced. DISCOVER cookies are
-	// cursors over it.
+	// Seq is assigned by the registry each time the registration is added or
+	// refreshed. One counter serves all namespaces, so Seq is strictly
+	// increasing both within a namespace and across them, and DISCOVER cookies
+	// (with or without a namespace) are cursors over it. The counter starts at
+	// the wall clock in nanoseconds, so cursors issued before a restart still
+	// page correctly (they see everything registered since).
 	Seq uint64
 }
 
@@ -96,20 +108,29 @@ var (
 	ErrRecordTooLarge    = errors.New("registry: signed record too large")
 	ErrNoAddrs           = errors.New("registry: no addresses")
 	ErrClosed            = errors.New("registry: closed")
+	// ErrInvalidPeer: the peer ID is empty or malformed.
+	ErrInvalidPeer = errors.New("registry: invalid peer ID")
+	// ErrInvalidSource: Source is neither SourceRendezvous nor SourceLive.
+	ErrInvalidSource = errors.New("registry: invalid source")
+	// ErrInvalidExpiry: a rendezvous hold without an expiry in the future.
+	ErrInvalidExpiry = errors.New("registry: invalid expiry")
 )
 
 // Registry is the namespace store. Implementations are safe for concurrent use.
 type Registry interface {
-	// Register adds or replaces the registration of r.Peer in r.Namespace and
-	// returns it as stored (with Seq set). A registration from one source does
-	// not replace a live one from the other: see the implementation's docs.
+	// Register adds or refreshes r.Source's hold on r.Peer's membership of
+	// r.Namespace, replaces the addresses and record (newest wins), and returns
+	// the registration as stored (with Seq set). A hold from one source never
+	// drops the other's.
 	Register(r Registration) (Registration, error)
-	// Unregister removes p from ns; it reports whether p was a member.
+	// Unregister drops src's hold on p's membership of ns; p leaves (with
+	// reason) when no hold remains. It reports whether such a hold existed.
 	Unregister(ns string, p peer.ID, src Source, reason LeftReason) bool
 	// Get returns p's registration in ns.
 	Get(ns string, p peer.ID) (Registration, bool)
 	// Discover returns up to limit registrations of ns (all namespaces when ns
 	// is "") with Seq > after, in Seq order, and the cursor to continue from.
+	// A limit <= 0 returns nothing: callers apply their own default.
 	Discover(ns string, after uint64, limit int) (regs []Registration, next uint64)
 	// Members returns the number of members of ns.
 	Members(ns string) int
@@ -117,9 +138,10 @@ type Registry interface {
 	// leaving out those for which skip returns true (skip may be nil). Its cost
 	// grows with n and the number skipped, not with the namespace size.
 	Random(ns string, n int, skip func(peer.ID) bool) []Registration
-	// Subscribe delivers every event of ns to fn, in order, starting with no
-	// replay. fn must not block; it runs on the registry's goroutine or the
-	// caller's. The returned func cancels the subscription.
+	// Subscribe delivers every event of ns (of all namespaces when ns is "")
+	// to fn, in order, starting with no replay. fn must not block and must not
+	// call into the registry; see the implementation for where it runs. The
+	// returned func cancels the subscription and may be called from fn.
 	Subscribe(ns string, fn func(Event)) (cancel func())
 	// Close stops expiry and drops subscribers; it is idempotent.
 	Close() error
