@@ -134,6 +134,10 @@ type Rendezvous struct {
 	// relay once the peer has been disconnected for PresenceGrace.
 	PresenceBinding bool     `json:"presence_binding"`
 	PresenceGrace   Duration `json:"presence_grace"`
+	// StreamTimeout closes a rendezvous stream idle this long between requests.
+	StreamTimeout Duration `json:"stream_timeout"`
+	// MaxStreamsPerPeer caps concurrent rendezvous streams of one peer.
+	MaxStreamsPerPeer int `json:"max_streams_per_peer"`
 }
 
 // WSStar configures the live /ws-star/1.0.0 protocol.

@@ -146,6 +146,8 @@ func (c Config) Validate() error {
 	v.rate("rendezvous.request_rate", rv.RequestRate)
 	v.intRange("rendezvous.request_burst", rv.RequestBurst, 1, math.MaxInt32)
 	v.durRange("rendezvous.presence_grace", rv.PresenceGrace, 0, time.Hour, "")
+	v.durRange("rendezvous.stream_timeout", rv.StreamTimeout, time.Second, 10*time.Minute, "")
+	v.intRange("rendezvous.max_streams_per_peer", rv.MaxStreamsPerPeer, 1, 1024)
 
 	ws := c.WSStar
 	v.intRange("wsstar.default_max_peers", ws.DefaultMaxPeers, 1, MaxLivePeers)

@@ -39,6 +39,8 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			rendezvous.WithDiscoverLimits(r.DiscoverLimit, r.MaxDiscoverLimit),
 			rendezvous.WithRequestRate(r.RequestRate, r.RequestBurst),
 			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
+			rendezvous.WithStreamTimeout(r.StreamTimeout.D()),
+			rendezvous.WithMaxStreamsPerPeer(r.MaxStreamsPerPeer),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
 		}
 		if reg != nil {
