@@ -2,9 +2,11 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,8 +155,9 @@ func (m *Memory) Register(r Registration) (Registration, error) {
 			return Registration{}, m.reject(r, err)
 		}
 		if ns == nil {
-			ns = &namespace{name: r.Namespace, members: make(map[peer.ID]*entry)}
-			m.namespaces[r.Namespace] = ns
+			// Clone: the caller's string may share a larger request buffer.
+			ns = &namespace{name: strings.Clone(r.Namespace), members: make(map[peer.ID]*entry)}
+			m.namespaces[ns.name] = ns
 		}
 		e = &entry{ns: ns, peer: r.Peer, heapIdx: -1, listIdx: len(ns.list)}
 		ns.members[r.Peer] = e
@@ -189,7 +192,9 @@ func (m *Memory) Register(r Registration) (Registration, error) {
 
 	m.armLocked()
 	if kind != 0 {
-		m.log.Debug("registry: member", "kind", kind, "ns", r.Namespace, "peer", r.Peer, "source", r.Source)
+		if m.log.Enabled(context.Background(), slog.LevelDebug) {
+			m.log.Debug("registry: member", "kind", kind, "ns", r.Namespace, "peer", r.Peer, "source", r.Source)
+		}
 		m.emitLocked(Event{Kind: kind, Reg: e.registration()})
 		m.metrics.setCounts(m.total, len(m.namespaces))
 	}
@@ -211,7 +216,9 @@ func (m *Memory) admitLocked(p peer.ID, newNamespace bool) error {
 
 func (m *Memory) reject(r Registration, err error) error {
 	m.metrics.rejected(err)
-	m.log.Debug("registry: rejected", "ns_len", len(r.Namespace), "peer", r.Peer, "err", err)
+	if m.log.Enabled(context.Background(), slog.LevelDebug) {
+		m.log.Debug("registry: rejected", "ns_len", len(r.Namespace), "peer", r.Peer, "err", err)
+	}
 	return err
 }
 
@@ -275,7 +282,9 @@ func (m *Memory) removeLocked(e *entry, reason LeftReason) {
 	} else {
 		ns.log.supersede()
 	}
-	m.log.Debug("registry: member", "kind", "left", "ns", ns.name, "peer", e.peer, "reason", reason)
+	if m.log.Enabled(context.Background(), slog.LevelDebug) {
+		m.log.Debug("registry: member", "kind", Left, "ns", ns.name, "peer", e.peer, "reason", reason)
+	}
 	m.emitLocked(ev)
 	m.metrics.setCounts(m.total, len(m.namespaces))
 }

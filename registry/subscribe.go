@@ -2,17 +2,6 @@ package registry
 
 import "sync/atomic"
 
-// Event delivery in Memory is synchronous: fn runs on the goroutine that
-// caused the event (a Register, Unregister or read that expired a hold, or
-// the expiry timer) while that goroutine holds the registry lock. That gives
-// a single total order of events with no queue to grow, and it means that a
-// snapshot (Discover, Random) taken right after Subscribe misses nothing.
-// The price: fn must return quickly (hand the event to a buffered channel
-// with a non-blocking send, say) and must not call any method of the
-// registry, which would deadlock. Cancelling from inside fn is allowed.
-// Events of one namespace share their Reg slices among subscribers: fn must
-// not modify them.
-
 type subscription struct {
 	ns   string
 	fn   func(Event)
@@ -20,9 +9,21 @@ type subscription struct {
 	dead atomic.Bool
 }
 
-// Subscribe implements Registry; see the package notes on delivery above.
-// With ns == "" fn receives the events of every namespace. Once cancel has
-// returned, fn is not called again by any event raised afterwards.
+// Subscribe implements Registry. With ns == "" fn receives the events of
+// every namespace.
+//
+// Delivery is synchronous: fn runs on the goroutine that caused the event (a
+// Register, an Unregister, any call that expired a TTL hold, or the expiry
+// timer) while that goroutine holds the registry lock. That gives one total
+// order of events with no queue to grow, and a snapshot (Discover, Random)
+// taken right after Subscribe misses nothing. The price: fn must return
+// quickly (hand the event over with a non-blocking channel send, say) and
+// must not call any method of the registry, which would deadlock; calling
+// cancel from fn is allowed. The subscribers of an event share its Reg
+// slices: fn must not modify them.
+//
+// Once cancel has returned, fn is not called for any later event; a call
+// already running on another goroutine may still finish.
 func (m *Memory) Subscribe(ns string, fn func(Event)) (cancel func()) {
 	m.mu.Lock()
 	defer m.unlock()
