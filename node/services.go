@@ -83,6 +83,9 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	n.statsFn = func(s *Status) {
 		st := mem.Stats()
 		s.Registrations, s.Namespaces = st.Registrations, st.Namespaces
+		if n.WSStar != nil {
+			s.Views = n.WSStar.Stats().Views
+		}
 	}
 	return nil
 }

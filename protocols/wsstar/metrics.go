@@ -1,0 +1,77 @@
+package wsstar
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
+)
+
+type metrics struct {
+	views      prometheus.Gauge
+	announced  prometheus.Gauge
+	streams    prometheus.Gauge
+	joins      *prometheus.CounterVec
+	events     *prometheus.CounterVec
+	closes     *prometheus.CounterVec
+	batchSize  prometheus.Histogram
+	eventsKind [4]prometheus.Counter
+	collectors []prometheus.Collector
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		views: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rendezvous_wsstar_views", Help: "Open /ws-star/1.0.0 views (accepted joins).",
+		}),
+		announced: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rendezvous_wsstar_announced_members", Help: "Namespace memberships held by /ws-star/1.0.0 announces.",
+		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rendezvous_wsstar_streams", Help: "Open /ws-star/1.0.0 streams.",
+		}),
+		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rendezvous_wsstar_joins_total", Help: "Joins by answered status.",
+		}, []string{"status"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rendezvous_wsstar_events_sent_total", Help: "Peer events sent, snapshots included, by kind.",
+		}, []string{"kind"}),
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rendezvous_wsstar_closes_total", Help: "Views ended by the node, by Closed reason.",
+		}, []string{"reason"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "rendezvous_wsstar_flush_batch_events",
+			Help:    "Events per flushed (non-snapshot) Peers batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
+		}),
+	}
+	for k := pb.PeerEvent_JOINED; k <= pb.PeerEvent_LEFT; k++ {
+		m.eventsKind[k] = m.events.WithLabelValues(k.String())
+	}
+	for _, r := range []pb.Closed_CloseReason{pb.Closed_OVERFLOW, pb.Closed_SHUTDOWN, pb.Closed_POLICY} {
+		m.closes.WithLabelValues(r.String())
+	}
+	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize}
+	if reg == nil {
+		return m, nil
+	}
+	for i, c := range m.collectors {
+		if err := reg.Register(c); err != nil {
+			for _, done := range m.collectors[:i] {
+				reg.Unregister(done)
+			}
+			return nil, errors.Join(errors.New("wsstar: register metrics"), err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		reg.Unregister(c)
+	}
+}

@@ -1,0 +1,186 @@
+package wsstar
+
+import (
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/ws-star/rendezvous/registry"
+)
+
+// Signed peer records learned by identify, kept per connected peer. go-libp2p
+// does not store them in the peerstore; it hands them over in
+// EvtPeerIdentificationCompleted.
+const (
+	maxRecords    = 1 << 16
+	maxRecordSize = 4096
+	// maxAnnounceAddrs bounds a live member's addresses (circuit ones first).
+	maxAnnounceAddrs = 16
+)
+
+type identifyRecord struct {
+	env []byte
+	seq uint64
+}
+
+func (s *Service) identifyLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e, ok := <-s.sub.Out():
+			if !ok {
+				return
+			}
+			ev := e.(event.EvtPeerIdentificationCompleted)
+			if ev.SignedPeerRecord == nil {
+				continue
+			}
+			s.identified(ev)
+		}
+	}
+}
+
+func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
+	rec, err := ev.SignedPeerRecord.Record()
+	if err != nil {
+		return
+	}
+	pr, ok := rec.(*peer.PeerRecord)
+	if !ok || pr.PeerID != ev.Peer {
+		return
+	}
+	b, err := ev.SignedPeerRecord.Marshal()
+	if err != nil || len(b) > maxRecordSize {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.h.Network().Connectedness(ev.Peer) != network.Connected {
+		return
+	}
+	old, had := s.records[ev.Peer]
+	if had && old.seq >= pr.Seq {
+		return
+	}
+	if !had && len(s.records) >= maxRecords {
+		return
+	}
+	s.records[ev.Peer] = identifyRecord{env: b, seq: pr.Seq}
+	// A peer that announced before identify finished gets its record and
+	// public addresses now; views see UPDATED.
+	if ps := s.peers[ev.Peer]; ps != nil {
+		for ns := range ps.announces {
+			if err := s.announce(ns, ev.Peer); err != nil {
+				s.log.Debug("re-announce failed", "peer", ev.Peer, "ns", ns, "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) disconnected(n network.Network, c network.Conn) {
+	p := c.RemotePeer()
+	if n.Connectedness(p) == network.Connected {
+		return
+	}
+	s.mu.Lock()
+	delete(s.records, p)
+	if ps := s.peers[p]; ps != nil && ps.streams == 0 {
+		delete(s.peers, p)
+	}
+	s.mu.Unlock()
+}
+
+// announce registers p in ns as a live member; it runs under s.mu.
+func (s *Service) announce(ns string, p peer.ID) error {
+	r := registry.Registration{
+		Namespace: ns,
+		Peer:      p,
+		Addrs:     s.announceAddrs(p),
+		Source:    registry.SourceLive,
+	}
+	if rec, ok := s.records[p]; ok {
+		r.Envelope, r.Format = rec.env, registry.FormatPeerRecord
+	}
+	_, err := s.reg.Register(r)
+	return err
+}
+
+// announceAddrs are p's circuit addresses through this node, then its own
+// public addresses learned by identify.
+func (s *Service) announceAddrs(p peer.ID) []ma.Multiaddr {
+	circuit, err := ma.NewMultiaddr("/p2p/" + s.h.ID().String() + "/p2p-circuit")
+	if err != nil {
+		return nil
+	}
+	var out []ma.Multiaddr
+	for _, a := range s.h.Addrs() {
+		if len(out) == maxAnnounceAddrs {
+			return out
+		}
+		out = append(out, a.Encapsulate(circuit))
+	}
+	for _, a := range s.h.Peerstore().Addrs(p) {
+		if len(out) == maxAnnounceAddrs {
+			break
+		}
+		if manet.IsPublicAddr(a) && !containsAddr(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func containsAddr(list []ma.Multiaddr, a ma.Multiaddr) bool {
+	for _, b := range list {
+		if b.Equal(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// memberBody encodes a member's event fields; identify's record stands in
+// for a registration without one.
+func (s *Service) memberBody(m *member) []byte {
+	var fallback []byte
+	if rec, ok := s.records[m.id]; ok {
+		fallback = rec.env
+	}
+	return encodeMember(m, fallback, s.cfg.maxPeers)
+}
+
+// encodeMember encodes a member's event fields within the per-event budget
+// that keeps a full snapshot of maxPeers under the message cap: over budget,
+// the record goes first, then addresses from the end.
+func encodeMember(m *member, fallbackRecord []byte, maxPeers int) []byte {
+	budget := (MaxServerMessageSize - 1024) / maxPeers
+	addrs := make([][]byte, 0, len(m.reg.Addrs))
+	for _, a := range m.reg.Addrs {
+		// Addresses go without a trailing /p2p/<member>: the event names it.
+		if rest, last := ma.SplitLast(a); last != nil && last.Code() == ma.P_P2P && len(rest) > 0 {
+			if id, err := peer.IDFromBytes(last.RawValue()); err == nil && id == m.id {
+				a = rest
+			}
+		}
+		addrs = append(addrs, a.Bytes())
+	}
+	env := m.reg.Envelope
+	if len(env) == 0 {
+		env = fallbackRecord
+	}
+	b := eventBody([]byte(m.id), addrs, env)
+	if len(b)+16 <= budget {
+		return b
+	}
+	for {
+		b = eventBody([]byte(m.id), addrs, nil)
+		if len(b)+16 <= budget || len(addrs) == 0 {
+			return b
+		}
+		addrs = addrs[:len(addrs)-1]
+	}
+}

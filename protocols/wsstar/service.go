@@ -1,0 +1,245 @@
+// Package wsstar implements /ws-star/1.0.0, the live discovery protocol: a
+// peer joins a namespace over a long-lived stream and is told who joins and
+// who leaves, within a flush interval, through a bounded view of the
+// namespace. Membership lives in the shared registry, so peers registered
+// through /rendezvous/1.0.0 are members too. See docs/protocol.md.
+package wsstar
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
+	"github.com/ws-star/rendezvous/registry"
+)
+
+// ProtoID is the protocol id of the live protocol.
+const ProtoID = "/ws-star/1.0.0"
+
+// ServiceName is the resource manager service scope of the protocol's streams.
+const ServiceName = "rendezvous.ws-star"
+
+// protectTag keeps the connection manager from trimming peers with a live
+// stream: their membership would end with it.
+const protectTag = "ws-star"
+
+// viewEntryBytes is what one shown member costs a view, roughly (map entries
+// on both sides of the view-member index); reserved on the stream scope.
+const viewEntryBytes = 128
+
+// shutdownGrace bounds how long Close waits for Closed{SHUTDOWN} to be written.
+const shutdownGrace = 2 * time.Second
+
+// Service serves /ws-star/1.0.0 on a host.
+type Service struct {
+	h   host.Host
+	reg registry.Registry
+	cfg config
+	log *slog.Logger
+	m   *metrics
+
+	mu       sync.Mutex
+	t        *viewTable
+	sessions map[*session]struct{}
+	peers    map[peer.ID]*peerState
+	records  map[peer.ID]identifyRecord
+	dirty    map[*session]struct{}
+	armed    bool
+	timer    *time.Timer
+	closed   bool
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	sub       event.Subscription
+	notifiee  *network.NotifyBundle
+	closeOnce sync.Once
+}
+
+// peerState is kept while a peer is connected and has opened a stream.
+type peerState struct {
+	streams   int
+	limiter   *rate.Limiter
+	announces map[string]int // ns -> announcing views over all its streams
+}
+
+// Stats are the service's counts, for status pages.
+type Stats struct {
+	Views      int
+	Namespaces int
+	Streams    int
+}
+
+// New starts the service on h, reading and writing membership in reg.
+func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.defaultMaxPeers > cfg.maxPeers {
+		cfg.defaultMaxPeers = cfg.maxPeers
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	m, err := newMetrics(cfg.registerer)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		m.unregister(cfg.registerer)
+		return nil, err
+	}
+	s := &Service{
+		h:        h,
+		reg:      reg,
+		cfg:      cfg,
+		log:      cfg.logger.With("protocol", ProtoID),
+		m:        m,
+		t:        newViewTable(reg, cfg.maxPendingEvents),
+		sessions: make(map[*session]struct{}),
+		peers:    make(map[peer.ID]*peerState),
+		records:  make(map[peer.ID]identifyRecord),
+		dirty:    make(map[*session]struct{}),
+		sub:      sub,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.t.body = s.memberBody
+	s.t.dirty = s.viewDirty
+	s.t.overflow = s.viewOverflowed
+	s.notifiee = &network.NotifyBundle{DisconnectedF: s.disconnected}
+	h.Network().Notify(s.notifiee)
+
+	s.wg.Add(2)
+	go s.applyLoop()
+	go s.identifyLoop()
+	h.SetStreamHandler(ProtoID, s.handleStream)
+	return s, nil
+}
+
+// Stats returns the current counts.
+func (s *Service) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Views: s.t.count, Namespaces: len(s.t.nss), Streams: len(s.sessions)}
+}
+
+// applyLoop moves registry events into the views. The registry calls its
+// subscribers under its own lock, so the callback only queues and this
+// goroutine does the work.
+func (s *Service) applyLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.t.notify:
+		}
+		q := s.t.takeQueued()
+		s.mu.Lock()
+		if !s.closed {
+			for _, ev := range q {
+				s.t.apply(ev)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// viewDirty runs under s.mu when a view gets its first change since a flush.
+// One timer per service, armed only while something is pending, so an idle
+// node does no periodic work.
+func (s *Service) viewDirty(v *view) {
+	sess := v.owner.(*session)
+	s.dirty[sess] = struct{}{}
+	if !s.armed {
+		s.armed = true
+		if s.timer == nil {
+			s.timer = time.AfterFunc(s.cfg.flushInterval, s.flushDue)
+		} else {
+			s.timer.Reset(s.cfg.flushInterval)
+		}
+	}
+}
+
+// flushDue hands every dirty stream to its writer.
+func (s *Service) flushDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = false
+	for sess := range s.dirty {
+		sess.flushDue = true
+		sess.wakeWriter()
+	}
+	clear(s.dirty)
+}
+
+// viewOverflowed runs under s.mu after the table freed v.
+func (s *Service) viewOverflowed(v *view) {
+	sess := v.owner.(*session)
+	sv := sess.views[v.ns.name]
+	if sv == nil || sv.v != v {
+		return
+	}
+	s.log.Debug("view overflowed", "peer", sess.peer, "ns", v.ns.name, "max_pending", s.cfg.maxPendingEvents)
+	s.m.closes.WithLabelValues(pb.Closed_OVERFLOW.String()).Inc()
+	s.endViewLocked(sess, sv, registry.ReasonDisconnected)
+	sess.queue(closedFrame(v.ns.name, pb.Closed_OVERFLOW, "too many pending changes"))
+}
+
+// Close stops serving: every joined namespace gets Closed{SHUTDOWN}, then the
+// streams are closed, waiting at most a short grace for the writes. It is
+// idempotent.
+func (s *Service) Close() error {
+	s.closeOnce.Do(s.close)
+	return nil
+}
+
+func (s *Service) close() {
+	s.h.RemoveStreamHandler(ProtoID)
+	s.mu.Lock()
+	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+		for _, sv := range sess.views {
+			sess.queue(closedFrame(sv.v.ns.name, pb.Closed_SHUTDOWN, "node shutting down"))
+			s.m.closes.WithLabelValues(pb.Closed_SHUTDOWN.String()).Inc()
+			s.endViewLocked(sess, sv, registry.ReasonDisconnected)
+		}
+		sess.closing = true
+		sess.wakeWriter()
+	}
+	s.mu.Unlock()
+
+	deadline := time.NewTimer(min(shutdownGrace, s.cfg.writeTimeout))
+	for _, sess := range sessions {
+		select {
+		case <-sess.writerDone:
+		case <-deadline.C:
+		}
+	}
+	deadline.Stop()
+	for _, sess := range sessions {
+		_ = sess.str.Reset()
+	}
+	s.cancel()
+	_ = s.sub.Close()
+	s.h.Network().StopNotify(s.notifiee)
+	s.wg.Wait()
+	s.m.unregister(s.cfg.registerer)
+}

@@ -1,0 +1,362 @@
+package wsstar
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
+	"github.com/ws-star/rendezvous/registry"
+)
+
+// idleTimeout closes a stream that has joined nothing for this long: an idle
+// stream would otherwise hold one of its peer's stream slots forever.
+const idleTimeout = time.Minute
+
+// session is one /ws-star/1.0.0 stream. Its fields are guarded by s.mu,
+// except str, which only the reader and writer goroutines use.
+type session struct {
+	s    *Service
+	str  network.Stream
+	peer peer.ID
+	ps   *peerState
+
+	views     map[string]*sessionView
+	ctrl      [][]byte // acks, snapshots and Closed, in order
+	ctrlBytes int
+	flushDue  bool
+	closing   bool // the writer sends ctrl, then closes the stream
+	reset     bool // ... or resets it
+
+	wake       chan struct{}
+	drained    chan struct{} // the writer took the control queue
+	writerDone chan struct{}
+}
+
+// maxCtrlBytes is how much of acks and snapshots may wait for the writer
+// before the reader stops reading: a client that sends joins but does not
+// read cannot grow the queue.
+const maxCtrlBytes = 256 << 10
+
+type sessionView struct {
+	v        *view
+	announce bool
+	mem      int // bytes reserved on the stream scope
+}
+
+func (sess *session) queue(frame []byte) {
+	if frame == nil {
+		return
+	}
+	sess.ctrl = append(sess.ctrl, frame)
+	sess.ctrlBytes += len(frame)
+	sess.wakeWriter()
+}
+
+func (sess *session) wakeWriter() {
+	select {
+	case sess.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) handleStream(str network.Stream) {
+	if err := str.Scope().SetService(ServiceName); err != nil {
+		s.log.Debug("stream refused by resource manager", "peer", str.Conn().RemotePeer(), "err", err)
+		_ = str.Reset()
+		return
+	}
+	p := str.Conn().RemotePeer()
+	sess := &session{
+		s:          s,
+		str:        str,
+		peer:       p,
+		views:      make(map[string]*sessionView),
+		wake:       make(chan struct{}, 1),
+		drained:    make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = str.Reset()
+		return
+	}
+	ps := s.peers[p]
+	if ps == nil {
+		ps = &peerState{
+			limiter:   rate.NewLimiter(s.cfg.joinRate, s.cfg.joinBurst),
+			announces: make(map[string]int),
+		}
+		s.peers[p] = ps
+	}
+	if ps.streams >= s.cfg.maxStreamsPerPeer {
+		s.mu.Unlock()
+		s.refuseStream(str, p)
+		return
+	}
+	ps.streams++
+	sess.ps = ps
+	if ps.streams == 1 {
+		s.h.ConnManager().Protect(p, protectTag)
+	}
+	s.sessions[sess] = struct{}{}
+	s.m.streams.Set(float64(len(s.sessions)))
+	s.mu.Unlock()
+
+	go sess.writeLoop()
+	err := sess.readLoop()
+	// End of input is a clean leave (js-libp2p's close() only closes its
+	// sending side) unless the whole connection went: a muxer that loses its
+	// connection also ends its streams' input with EOF.
+	clean := errors.Is(err, io.EOF) && !str.Conn().IsClosed()
+	reason := registry.ReasonDisconnected
+	if clean {
+		reason = registry.ReasonUnregistered
+	}
+	s.log.Debug("stream ended", "peer", p, "err", err, "clean", clean)
+	s.endSession(sess, reason, !clean)
+}
+
+// refuseStream answers the first Join of a stream over the per-peer cap with
+// E_NOT_AUTHORIZED instead of a silent reset, then closes it.
+func (s *Service) refuseStream(str network.Stream, p peer.ID) {
+	s.log.Debug("too many streams", "peer", p)
+	_ = str.SetDeadline(time.Now().Add(min(s.cfg.writeTimeout, 5*time.Second)))
+	b, err := readFrame(bufio.NewReader(str), MaxClientMessageSize)
+	if err == nil {
+		if msg, err := DecodeClientMessage(b); err == nil && msg.GetJoin() != nil {
+			s.m.joins.WithLabelValues(pb.JoinAck_E_NOT_AUTHORIZED.String()).Inc()
+			_, _ = str.Write(ackFrame(&pb.JoinAck{Ns: msg.GetJoin().GetNs(), Status: pb.JoinAck_E_NOT_AUTHORIZED,
+				StatusText: "too many streams for this peer"}))
+		}
+	}
+	_ = str.Close()
+}
+
+func (sess *session) readLoop() error {
+	s := sess.s
+	r := bufio.NewReaderSize(sess.str, 1024)
+	for {
+		s.mu.Lock()
+		idle := len(sess.views) == 0
+		backlog := sess.ctrlBytes > maxCtrlBytes
+		s.mu.Unlock()
+		if backlog {
+			select {
+			case <-sess.drained:
+			case <-sess.writerDone:
+				return network.ErrReset
+			}
+			continue
+		}
+		if idle {
+			_ = sess.str.SetReadDeadline(time.Now().Add(idleTimeout))
+		} else {
+			_ = sess.str.SetReadDeadline(time.Time{})
+		}
+		b, err := readFrame(r, MaxClientMessageSize)
+		if err != nil {
+			return err
+		}
+		msg, err := DecodeClientMessage(b)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		switch {
+		case s.closed:
+		case msg.GetJoin() != nil:
+			sess.join(msg.GetJoin())
+		case msg.GetLeave() != nil:
+			if sv := sess.views[msg.GetLeave().GetNs()]; sv != nil {
+				s.endViewLocked(sess, sv, registry.ReasonUnregistered)
+			}
+		}
+		// A message with no known field is ignored, so that later versions can
+		// add client messages.
+		s.mu.Unlock()
+	}
+}
+
+// join answers one Join; it runs under s.mu.
+func (sess *session) join(j *pb.Join) {
+	s := sess.s
+	ns := j.GetNs()
+	reject := func(st pb.JoinAck_Status, text string) {
+		s.m.joins.WithLabelValues(st.String()).Inc()
+		s.log.Debug("join rejected", "peer", sess.peer, "ns", ns, "status", st.String(), "reason", text)
+		sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: st, StatusText: text}))
+	}
+	switch {
+	case ns == "" || len(ns) > 255:
+		reject(pb.JoinAck_E_INVALID_NAMESPACE, "namespace must be 1 to 255 bytes")
+		return
+	case sess.views[ns] != nil:
+		reject(pb.JoinAck_E_INVALID_NAMESPACE, "already joined")
+		return
+	case len(sess.views) >= s.cfg.maxJoinsPerStream:
+		reject(pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces joined on this stream")
+		return
+	case !sess.ps.limiter.Allow():
+		reject(pb.JoinAck_E_UNAVAILABLE, "join rate exceeded")
+		return
+	case s.t.count >= s.cfg.maxViews:
+		reject(pb.JoinAck_E_UNAVAILABLE, "node view limit reached")
+		return
+	}
+	maxPeers := int(j.GetMaxPeers())
+	if maxPeers == 0 {
+		maxPeers = s.cfg.defaultMaxPeers
+	}
+	maxPeers = min(maxPeers, s.cfg.maxPeers)
+	mem := maxPeers * viewEntryBytes
+	if err := sess.str.Scope().ReserveMemory(mem, network.ReservationPriorityMedium); err != nil {
+		reject(pb.JoinAck_E_UNAVAILABLE, "resource limit reached")
+		return
+	}
+	if j.GetAnnounce() {
+		if sess.ps.announces[ns] == 0 {
+			if err := s.announce(ns, sess.peer); err != nil {
+				sess.str.Scope().ReleaseMemory(mem)
+				st, text := statusOf(err)
+				reject(st, text)
+				return
+			}
+			s.m.announced.Inc()
+		}
+		sess.ps.announces[ns]++
+	}
+	v := s.t.open(ns, sess.peer, maxPeers, sess)
+	sess.views[ns] = &sessionView{v: v, announce: j.GetAnnounce(), mem: mem}
+	s.m.views.Set(float64(s.t.count))
+	s.m.joins.WithLabelValues(pb.JoinAck_OK.String()).Inc()
+	s.m.eventsKind[pb.PeerEvent_JOINED].Add(float64(len(v.shown)))
+	s.log.Debug("joined", "peer", sess.peer, "ns", ns, "announce", j.GetAnnounce(), "max_peers", maxPeers, "shown", len(v.shown))
+	sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: pb.JoinAck_OK, MaxPeers: uint32(maxPeers), Members: uint64(s.reg.Members(ns))}))
+	sess.queue(s.t.snapshotFrame(v))
+}
+
+func statusOf(err error) (pb.JoinAck_Status, string) {
+	switch {
+	case errors.Is(err, registry.ErrInvalidNamespace):
+		return pb.JoinAck_E_INVALID_NAMESPACE, "invalid namespace"
+	case errors.Is(err, registry.ErrTooManyForPeer):
+		return pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces for this peer"
+	case errors.Is(err, registry.ErrFull), errors.Is(err, registry.ErrTooManyNamespaces), errors.Is(err, registry.ErrClosed):
+		return pb.JoinAck_E_UNAVAILABLE, "registry full"
+	}
+	return pb.JoinAck_E_INTERNAL_ERROR, "cannot register"
+}
+
+// endViewLocked ends one view of a session: frees it, drops the peer's
+// membership when this was its last announcing view of the namespace.
+func (s *Service) endViewLocked(sess *session, sv *sessionView, reason registry.LeftReason) {
+	ns := sv.v.ns.name
+	s.t.close(sv.v)
+	delete(sess.views, ns)
+	sess.str.Scope().ReleaseMemory(sv.mem)
+	if sv.announce {
+		sess.ps.announces[ns]--
+		if sess.ps.announces[ns] <= 0 {
+			delete(sess.ps.announces, ns)
+			s.reg.Unregister(ns, sess.peer, registry.SourceLive, reason)
+			s.m.announced.Dec()
+		}
+	}
+	s.m.views.Set(float64(s.t.count))
+}
+
+// endSession runs once when the reader stops.
+func (s *Service) endSession(sess *session, reason registry.LeftReason, reset bool) {
+	s.mu.Lock()
+	for _, sv := range sess.views {
+		s.endViewLocked(sess, sv, reason)
+	}
+	delete(s.sessions, sess)
+	delete(s.dirty, sess)
+	s.m.streams.Set(float64(len(s.sessions)))
+	sess.ps.streams--
+	if sess.ps.streams == 0 {
+		s.h.ConnManager().Unprotect(sess.peer, protectTag)
+		// The peer's state (its join rate bucket above all) outlives its
+		// streams while it stays connected; see disconnected.
+		if s.h.Network().Connectedness(sess.peer) != network.Connected && s.peers[sess.peer] == sess.ps {
+			delete(s.peers, sess.peer)
+		}
+	}
+	sess.closing = true
+	sess.reset = sess.reset || reset
+	sess.wakeWriter()
+	s.mu.Unlock()
+	<-sess.writerDone
+}
+
+// writeLoop is the stream's only writer: control messages in order, then, when
+// the flush timer says so, the views' coalesced changes.
+func (sess *session) writeLoop() {
+	s := sess.s
+	defer close(sess.writerDone)
+	var buf []byte
+	for {
+		<-sess.wake
+		s.mu.Lock()
+		frames := sess.ctrl
+		sess.ctrl, sess.ctrlBytes = nil, 0
+		select {
+		case sess.drained <- struct{}{}:
+		default:
+		}
+		if sess.flushDue {
+			sess.flushDue = false
+			for _, sv := range sess.views {
+				fr, counts := s.t.flush(sv.v)
+				for _, f := range fr {
+					frames = append(frames, f)
+				}
+				if n := counts[1] + counts[2] + counts[3]; n > 0 {
+					s.m.batchSize.Observe(float64(n))
+					for k := 1; k < 4; k++ {
+						s.m.eventsKind[k].Add(float64(counts[k]))
+					}
+				}
+			}
+		}
+		closing, reset := sess.closing, sess.reset
+		s.mu.Unlock()
+
+		if len(frames) > 0 && !reset {
+			// One write per wake-up: frames are small and many.
+			buf = buf[:0]
+			for _, f := range frames {
+				buf = append(buf, f...)
+			}
+			_ = sess.str.SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout))
+			if _, err := sess.str.Write(buf); err != nil {
+				s.log.Debug("write failed", "peer", sess.peer, "err", err)
+				_ = sess.str.Reset()
+				s.mu.Lock()
+				sess.reset = true
+				s.mu.Unlock()
+				return
+			}
+			if cap(buf) > 64<<10 {
+				buf = nil // do not pin a burst's buffer for the stream's life
+			}
+		}
+		if closing {
+			if reset {
+				_ = sess.str.Reset()
+			} else {
+				_ = sess.str.Close()
+			}
+			return
+		}
+	}
+}
