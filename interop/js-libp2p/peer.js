@@ -1,0 +1,39 @@
+// A js-libp2p 3.x peer configured like a browser app: WebSocket transport
+// only, no listen address of its own, reachable only through a relay.
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p } from 'libp2p'
+
+const MiB = 1024 * 1024
+
+export async function createPeer () {
+  return createLibp2p({
+    addresses: { listen: [] },
+    transports: [webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    // yamux's defaults let a stream's receive window grow to 16 MiB but reset
+    // the stream once 4 MiB sit unread, so a reader that pauses for
+    // back-pressure (the echo handler) gets reset. Keep the window below the
+    // read buffer limit.
+    streamMuxers: [yamux({
+      streamOptions: { maxStreamWindowSize: 4 * MiB, maxReadBufferLength: 8 * MiB }
+    })],
+    // @libp2p/websockets refuses plain /ws to loopback through the default
+    // gater; the node under test only listens there.
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      // Exposes the transport manager so a test can ask for a relay
+      // reservation at a chosen moment, as an app would do by listening on
+      // <relay>/p2p-circuit after it has connected.
+      transports: (components) => ({
+        listen: (addrs) => components.transportManager.listen(addrs)
+      })
+    }
+  })
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package interop
+
+import "os/exec"
+
+func killProcessGroupOnCancel(*exec.Cmd) {}
