@@ -25,6 +25,10 @@ func (n *Node) registerNodeMetrics(reg prometheus.Registerer) {
 			Help: "Peers currently connected to the node.",
 		}, func() float64 { return float64(len(n.Host.Network().Peers())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rendezvous_relay_reservations",
+			Help: "Connected peers holding a relay reservation.",
+		}, func() float64 { return float64(n.reservations.count()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rendezvous_uptime_seconds",
 			Help: "Seconds since the node started.",
 		}, func() float64 { return n.Uptime().Seconds() }),
