@@ -1,67 +1,25 @@
 package rendezvous
 
 import (
-	"encoding/binary"
-	"errors"
-	"fmt"
 	"io"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ws-star/rendezvous/internal/framing"
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 )
 
 var (
 	// ErrMessageTooLarge means a frame announced more than the allowed size.
 	// Nothing of it is read or allocated.
-	ErrMessageTooLarge = errors.New("rendezvous: message too large")
-	errBadVarint       = errors.New("rendezvous: malformed length prefix")
+	ErrMessageTooLarge = framing.ErrTooLarge
 )
 
-// frameReader is satisfied by *bufio.Reader and *bytes.Reader.
-type frameReader interface {
-	io.Reader
-	io.ByteReader
-}
-
-// readFrame reads one unsigned-varint length-prefixed frame of at most max
-// bytes. The length is checked before the buffer is allocated, and a prefix
-// is refused as soon as it exceeds max, so a hostile prefix costs a few bytes.
-// A clean EOF before the first byte is returned as io.EOF.
-func readFrame(r frameReader, max int) ([]byte, error) {
-	var n uint64
-	for i := 0; ; i++ {
-		c, err := r.ReadByte()
-		if err != nil {
-			if i > 0 && errors.Is(err, io.EOF) {
-				return nil, io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		if i == binary.MaxVarintLen64-1 && c > 1 {
-			return nil, errBadVarint
-		}
-		n |= uint64(c&0x7f) << (7 * i)
-		if n > uint64(max) {
-			return nil, fmt.Errorf("%w: more than %d bytes announced", ErrMessageTooLarge, max)
-		}
-		if c < 0x80 {
-			if i > 0 && c == 0 {
-				// Not minimally encoded: the spec's unsigned-varint forbids it.
-				return nil, errBadVarint
-			}
-			break
-		}
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf, nil
+// readFrame reads one length-prefixed frame of at most max bytes; see
+// framing.Read.
+func readFrame(r framing.Reader, max int) ([]byte, error) {
+	return framing.Read(r, max)
 }
 
 // appendFrame appends m to b as one length-prefixed frame.

@@ -3,13 +3,11 @@ package wsstar
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ws-star/rendezvous/internal/framing"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 )
 
@@ -19,36 +17,16 @@ const (
 	MaxServerMessageSize = 1 << 20
 )
 
-var errMessageTooLarge = errors.New("wsstar: message too large")
+var errMessageTooLarge = framing.ErrTooLarge
 
-// readFrame reads one varint-length-prefixed frame, refusing it before
-// allocating when the prefix exceeds limit.
+// readFrame reads one length-prefixed frame of at most limit bytes; see
+// framing.Read.
 func readFrame(r *bufio.Reader, limit int) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
-		return nil, err
-	}
-	if n > uint64(limit) {
-		return nil, fmt.Errorf("%w: %d > %d bytes", errMessageTooLarge, n, limit)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf, nil
+	return framing.Read(r, limit)
 }
 
 // appendFrame appends the varint length prefix and msg to dst.
-func appendFrame(dst, msg []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(msg)))
-	return append(dst, msg...)
-}
+func appendFrame(dst, msg []byte) []byte { return framing.Append(dst, msg) }
 
 // DecodeClientMessage parses one client message body (without the prefix).
 // Invalid UTF-8 in a string field is a decode error (proto3 semantics).
