@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+)
+
+// CapacityOptions sizes the capacity scenario.
+type CapacityOptions struct {
+	// Peers is the number of simulated browsers.
+	Peers int
+	// NSSize is the number of peers per namespace; 0 puts all in one.
+	NSSize int
+	// Probes is the number of extra peers whose join-to-visible time is measured.
+	Probes int
+	// Idle is the window over which the node's idle cost is measured.
+	Idle time.Duration
+	// Concurrency is the number of start-ups in flight during the ramp.
+	Concurrency int
+	// Keys is a file of peer keys to reuse ("" generates them).
+	Keys string
+	// StepTimeout bounds one peer's connect+reserve+join and one probe.
+	StepTimeout time.Duration
+}
+
+func (o *CapacityOptions) defaults() {
+	if o.Peers <= 0 {
+		o.Peers = 1000
+	}
+	if o.NSSize < 0 {
+		o.NSSize = 0
+	}
+	if o.Probes <= 0 {
+		o.Probes = 20
+	}
+	if o.Idle <= 0 {
+		o.Idle = 30 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = 60 * time.Second
+	}
+}
+
+// nsName is the namespace of the i-th peer.
+func nsName(i, size int) string {
+	if size <= 0 {
+		return "bench/all"
+	}
+	return fmt.Sprintf("bench/%d", i/size)
+}
+
+// Capacity ramps to o.Peers live peers, measures how fast probe peers become
+// visible, then the node's cost with every peer connected and idle.
+func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error) {
+	o.defaults()
+	r := &Report{Scenario: "capacity", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
+		"concurrency": o.Concurrency,
+	}}
+	gen := SelfSampler{}
+
+	kt := time.Now()
+	keys, err := Keys(o.Keys, o.Peers+o.Probes)
+	if err != nil {
+		return nil, err
+	}
+	r.addMs("generator: key load/generation", time.Since(kt))
+
+	base, _ := sample(t.Node)
+	genBase, _ := gen.Sample()
+	s := newSwarm(t.Info)
+	rt := time.Now()
+	peers := s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout)
+	rampTime := time.Since(rt)
+	defer s.closeAll(peers, o.Concurrency)
+	if len(peers) == 0 {
+		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
+	}
+	r.add("peers connected", float64(len(peers)), "peers")
+	f := r.add("peers failed", float64(s.failures.Load()), "peers")
+	if err := s.FirstError(); err != nil {
+		f.note("first: " + oneLine(err))
+	}
+	r.add("ramp time", rampTime.Seconds(), "s")
+	r.add("ramp rate", float64(len(peers))/rampTime.Seconds(), "peers/s")
+	r.addQuantiles("connect+reserve+join", &s.total)
+	r.addQuantiles("  connect (incl. identify)", &s.connect)
+	r.addQuantiles("  reserve", &s.reserve)
+	r.addQuantiles("  join", &s.join)
+
+	// Let the ramp's last flushes land before probing.
+	if err := sleep(ctx, time.Second); err != nil {
+		return nil, err
+	}
+	rooms := max(1, (o.Peers+o.NSSize-1)/max(o.NSSize, 1))
+	if o.NSSize <= 0 {
+		rooms = 1
+	}
+	var probes Latencies
+	var expected, missing, failed int
+	for i := range o.Probes {
+		ns := nsName((i%rooms)*max(o.NSSize, 1), o.NSSize)
+		lat, exp, miss, err := s.runProbe(ctx, keys[o.Peers+i], ns, o.StepTimeout)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		expected += exp
+		missing += miss
+		switch {
+		case err != nil:
+			failed++
+		case lat >= 0:
+			probes.Add(lat)
+		}
+		// Its leave and the refills it causes settle before the next probe.
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	p50, p99 := r.addQuantiles("join-to-visible", &probes)
+	p99.target("<= 250 ms", 250, true)
+	if probes.Len() > 0 {
+		r.addMs("join-to-visible max", probes.Quantile(1))
+	}
+	if o.NSSize <= 0 {
+		p50.note("one namespace: views are full, so a joiner enters none")
+	}
+	r.add("probe views expected", float64(expected), "views")
+	f = r.add("probe views missed", float64(missing), "views")
+	if failed > 0 {
+		f.note(fmt.Sprintf("%d probes failed to join", failed))
+	}
+
+	// Idle window.
+	na, nerr := sample(t.Node)
+	ga, _ := gen.Sample()
+	if err := sleep(ctx, o.Idle); err != nil {
+		return nil, err
+	}
+	nb, _ := sample(t.Node)
+	gb, _ := gen.Sample()
+	idleCPU := math.NaN()
+	rss, perPeer, gor := math.NaN(), math.NaN(), math.NaN()
+	if nerr == nil && t.Node != nil {
+		idleCPU = CPUPercent(na, nb)
+		rss = float64(nb.RSS) / (1 << 20)
+		perPeer = (float64(nb.RSS) - float64(base.RSS)) / float64(len(peers)) / 1024
+		if nb.Goroutines >= 0 {
+			gor = float64(nb.Goroutines)
+		}
+	}
+	shared := ""
+	if t.Shared {
+		shared = "in-process node: includes the generator"
+	}
+	f = r.add("node CPU, idle peers", idleCPU, "% of 1 core").note(shared)
+	if !t.Shared {
+		f.target("<= 2 %", 2, true)
+	}
+	r.add("node RSS, idle peers", rss, "MiB").note(shared)
+	f = r.add("node RSS per peer", perPeer, "KiB").note(shared)
+	if !t.Shared {
+		f.target("<= 64 KiB", 64, true)
+	}
+	r.add("node goroutines", gor, "").note(shared)
+	r.add("generator CPU, idle peers", CPUPercent(ga, gb), "% of 1 core")
+	r.add("generator RSS", float64(gb.RSS)/(1<<20), "MiB")
+	r.add("generator RSS per peer", (float64(gb.RSS)-float64(genBase.RSS))/float64(len(peers))/1024, "KiB")
+	r.add("generator CPU, whole run", (gb.CPU - genBase.CPU).Seconds(), "s")
+	r.add("OVERFLOW closes", float64(s.overflows.Load()), "views")
+	r.Elapsed = Seconds(time.Since(r.Started))
+	r.LoadAvg = loadAvg()
+	return r, nil
+}
+
+func sample(s Sampler) (Sample, error) {
+	if s == nil {
+		return Sample{Goroutines: -1}, errNoSampler
+	}
+	return s.Sample()
+}
+
+var errNoSampler = fmt.Errorf("bench: no node process to sample (give --pid)")
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

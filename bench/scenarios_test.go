@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+func TestChurnTimesJoinAndLeaveEventsWithoutOverflow(t *testing.T) {
+	tg := startNode(t)
+	r, err := Churn(runCtx(t, 40*time.Second), tg, ChurnOptions{
+		Peers: 20, NSSize: 10, Rate: 5, Duration: 2 * time.Second, Concurrency: 8,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if figure(t, r, "leaves").Value == 0 || figure(t, r, "joins").Value == 0 {
+		t.Fatalf("no churn happened: leaves=%v joins=%v", figure(t, r, "leaves").Value, figure(t, r, "joins").Value)
+	}
+	if f := figure(t, r, "joins failed"); f.Value != 0 {
+		t.Errorf("joins failed = %v (%s)", f.Value, f.Note)
+	}
+	// Every leaver was shown to the other members of its namespace, and every
+	// joiner is shown to them: both kinds of event must have been timed.
+	if figure(t, r, "JOINED events timed").Value == 0 || figure(t, r, "LEFT events timed").Value == 0 {
+		t.Errorf("events not timed: JOINED %v, LEFT %v", figure(t, r, "JOINED events timed").Value, figure(t, r, "LEFT events timed").Value)
+	}
+	if got := figure(t, r, "OVERFLOW closes").Value; got != 0 {
+		t.Errorf("OVERFLOW closes = %v, want 0", got)
+	}
+}
+
+func TestRelayMeasuresDirectAndRelayedThroughput(t *testing.T) {
+	tg := startNode(t)
+	r, err := Relay(runCtx(t, 40*time.Second), tg, RelayOptions{Pairs: []int{1, 2}, Duration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"direct, 1 pairs", "relayed, 1 pairs", "direct, 2 pairs", "relayed, 2 pairs"} {
+		if v := figure(t, r, name).Value; !(v > 0) {
+			t.Errorf("%s = %v MiB/s, want bytes to have crossed", name, v)
+		}
+	}
+}
+
+func TestRendezvousCountsRegisterAndDiscoverWithoutErrors(t *testing.T) {
+	tg := startNode(t)
+	r, err := Rendezvous(runCtx(t, 40*time.Second), tg, RendezvousOptions{Clients: 4, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"REGISTER", "DISCOVER"} {
+		if v := figure(t, r, op+" ops/s").Value; !(v > 0) {
+			t.Errorf("%s ops/s = %v", op, v)
+		}
+		if f := figure(t, r, op+" errors"); f.Value != 0 {
+			t.Errorf("%s errors = %v (%s)", op, f.Value, f.Note)
+		}
+	}
+}

@@ -1,0 +1,272 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/node"
+)
+
+// Target is the node under test.
+type Target struct {
+	Info peer.AddrInfo
+	// Kind is "external", "process" (a child the tool started) or
+	// "in-process".
+	Kind string
+	// Node samples the node; nil when an external node was given without a pid.
+	Node Sampler
+	// Shared is true when Node also counts the generator (in-process node).
+	Shared bool
+	// MetricsURL is the node's /metrics, "" when unknown.
+	MetricsURL string
+	// PprofURL is the node's pprof listener (http://host:port), "" when unknown.
+	PprofURL string
+
+	close func() error
+}
+
+// Close stops a node the tool started; an external node is left alone.
+func (t *Target) Close() error {
+	if t.close == nil {
+		return nil
+	}
+	return t.close()
+}
+
+// TargetOptions chooses the node.
+type TargetOptions struct {
+	// Node is an external node's multiaddr ending in /p2p/<id>.
+	Node string
+	// PID is the external node's process id (0: no node figures).
+	PID int
+	// Binary, when Node is empty, is the rendezvous binary to start as a
+	// child process; empty starts the node in this process.
+	Binary string
+	// PprofAddr serves pprof from a started node (host:port on loopback).
+	PprofAddr string
+	// Dir holds the started node's identity and config.
+	Dir string
+	Log *slog.Logger
+}
+
+// BenchConfig is the configuration of a node the tool starts: the defaults,
+// on a free loopback port, with loopback addresses advertised (the relay and
+// the live protocol hand them to peers). The per-peer rendezvous request rate
+// is raised so that the rendezvous scenario measures the server, not its
+// rate limiter.
+func BenchConfig(dir, pprofAddr string) config.Config {
+	c := config.Default()
+	c.Identity.KeyFile = filepath.Join(dir, "identity.key")
+	c.Listen = []string{"/ip4/127.0.0.1/tcp/0/ws"}
+	c.AnnouncePrivate = true
+	c.Rendezvous.RequestRate = 1e6
+	c.Rendezvous.RequestBurst = 1 << 20
+	c.Pprof.Addr = pprofAddr
+	c.Log.Level = "warn"
+	return c
+}
+
+// StartTarget connects to or starts the node.
+func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
+	if o.Node != "" {
+		return externalTarget(o)
+	}
+	if o.Dir == "" {
+		return nil, errors.New("bench: TargetOptions.Dir is required to start a node")
+	}
+	cfg := BenchConfig(o.Dir, o.PprofAddr)
+	if o.Binary != "" {
+		return startProcess(ctx, o.Binary, cfg, o.Dir)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n, err := node.New(ctx, cfg, node.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{
+		Info:   peer.AddrInfo{ID: n.Host.ID(), Addrs: n.Host.Addrs()},
+		Kind:   "in-process",
+		Node:   SelfSampler{},
+		Shared: true,
+		close: func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return n.Close(ctx)
+		},
+	}
+	t.MetricsURL = metricsURL(t.Info.Addrs)
+	if a := n.SideListenerAddr("pprof"); a != "" {
+		t.PprofURL = "http://" + a
+	}
+	return t, nil
+}
+
+// LiveHeap forces a garbage collection in the node and returns the bytes
+// of live heap after it: unlike RSS, it does not include garbage or memory
+// the runtime has not yet returned, so growth here is memory really kept.
+// It needs the node's pprof listener (or an in-process node).
+func (t *Target) LiveHeap() (uint64, error) {
+	if t.Kind == "in-process" {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc, nil
+	}
+	if t.PprofURL == "" || t.MetricsURL == "" {
+		return 0, errors.New("bench: live heap needs the node's pprof and metrics endpoints")
+	}
+	// The heap profile endpoint runs a GC first when asked.
+	if err := httpGet(t.PprofURL + "/debug/pprof/heap?gc=1"); err != nil {
+		return 0, err
+	}
+	v, err := scrapeGauge(t.MetricsURL, "go_memstats_heap_alloc_bytes")
+	return uint64(v), err
+}
+
+func externalTarget(o TargetOptions) (*Target, error) {
+	a, err := ma.NewMultiaddr(o.Node)
+	if err != nil {
+		return nil, fmt.Errorf("--node: %w", err)
+	}
+	info, err := peer.AddrInfoFromP2pAddr(a)
+	if err != nil {
+		return nil, fmt.Errorf("--node must end with /p2p/<peer-id>: %w", err)
+	}
+	if err := loopbackOnly(info.Addrs); err != nil {
+		return nil, err
+	}
+	t := &Target{Info: *info, Kind: "external", MetricsURL: metricsURL(info.Addrs)}
+	if o.PprofAddr != "" {
+		t.PprofURL = "http://" + o.PprofAddr
+	}
+	if o.PID > 0 {
+		t.Node = ProcSampler{PID: o.PID, MetricsURL: t.MetricsURL}
+		if _, err := t.Node.Sample(); err != nil {
+			return nil, fmt.Errorf("--pid %d: %w", o.PID, err)
+		}
+	}
+	return t, nil
+}
+
+// loopbackOnly keeps the load on this machine: the tool opens thousands of
+// connections and must not be pointed at someone else's node by accident.
+func loopbackOnly(addrs []ma.Multiaddr) error {
+	for _, a := range addrs {
+		if !manet.IsIPLoopback(a) {
+			return fmt.Errorf("bench: %s is not a loopback address", a)
+		}
+	}
+	return nil
+}
+
+// metricsURL is http://<ip>:<port>/metrics for the first plain /ws address:
+// the node serves /metrics on its WebSocket port.
+func metricsURL(addrs []ma.Multiaddr) string {
+	for _, a := range addrs {
+		if !strings.HasSuffix(a.String(), "/ws") {
+			continue
+		}
+		na, err := manet.ToNetAddr(a.Decapsulate(ma.StringCast("/ws")))
+		if err != nil {
+			continue
+		}
+		return "http://" + na.String() + "/metrics"
+	}
+	return ""
+}
+
+// startProcess runs the node binary with cfg, reads its first address from
+// stdout and stops it (SIGTERM, then SIGKILL) on Close.
+func startProcess(ctx context.Context, bin string, cfg config.Config, dir string) (*Target, error) {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "rendezvous.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config", path)
+	// Own process group: a signal to the tool's terminal does not race the
+	// orderly stop below.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	stop := func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-waited:
+			return err
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-waited
+			return errors.New("bench: node did not stop on SIGTERM; killed")
+		}
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		first := true
+		for sc.Scan() {
+			if first {
+				addr <- strings.TrimSpace(sc.Text())
+				first = false
+			}
+		}
+		if first {
+			close(addr)
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	var line string
+	select {
+	case l, ok := <-addr:
+		if !ok {
+			_ = stop()
+			return nil, errors.New("bench: node exited without printing an address")
+		}
+		line = l
+	case <-time.After(30 * time.Second):
+		_ = stop()
+		return nil, errors.New("bench: node printed no address within 30 s")
+	case <-ctx.Done():
+		_ = stop()
+		return nil, ctx.Err()
+	}
+	t, err := externalTarget(TargetOptions{Node: line, PID: cmd.Process.Pid, PprofAddr: cfg.Pprof.Addr})
+	if err != nil {
+		_ = stop()
+		return nil, err
+	}
+	t.Kind = "process"
+	t.close = stop
+	return t, nil
+}

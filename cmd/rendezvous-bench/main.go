@@ -1,0 +1,200 @@
+// Command rendezvous-bench drives a rendezvous node with many real libp2p
+// peers over loopback WebSockets and reports capacity, discovery latency,
+// relay throughput and cost per peer. See docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ws-star/rendezvous/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `Usage: rendezvous-bench <scenario> [flags]
+
+Scenarios:
+  capacity     ramp to --peers live peers (connect, relay reservation, /ws-star/1.0.0
+               join with announce), time probe joins, then measure the node idle
+  churn        hold --peers while --rate peers/s leave and new ones join for --duration
+  relay        stream throughput through the relay versus directly, --pairs at once
+  rendezvous   REGISTER and DISCOVER operations per second with --clients clients
+
+Without --node the tool starts the node: the binary given by --node-bin as a
+child process, else in this process (node figures then include the generator).
+
+Flags:
+`
+
+type opts struct {
+	node, nodeBin, keys, pprof string
+	pid                        int
+	peers, nsSize, probes      int
+	concurrency, clients       int
+	pairs                      string
+	rate                       float64
+	duration, idle, timeout    time.Duration
+	jsonOut, verbose           bool
+}
+
+func newFlags(o *opts, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("rendezvous-bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.node, "node", "", "drive this running node (`multiaddr` ending in /p2p/<id>, loopback only)")
+	fs.IntVar(&o.pid, "pid", 0, "process id of the --node, for its CPU and RSS")
+	fs.StringVar(&o.nodeBin, "node-bin", "", "without --node: start this rendezvous `binary` as a child process")
+	fs.StringVar(&o.pprof, "pprof", "", "a node the tool starts serves pprof on this loopback `host:port`")
+	fs.StringVar(&o.keys, "keys", "", "reuse peer keys from this `file` (missing ones are generated and appended)")
+	fs.IntVar(&o.peers, "peers", 1000, "simulated peers (capacity, churn)")
+	fs.IntVar(&o.nsSize, "ns-size", 50, "peers per namespace; 0 puts all peers in one namespace")
+	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity)")
+	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity)")
+	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
+	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
+	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
+	fs.DurationVar(&o.duration, "duration", 0, "churn time (default 60s), time per relay measurement (default 5s), rendezvous time (default 20s)")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "peer start-ups in flight")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "stop the whole run after this long")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.verbose, "v", false, "log the node's warnings (in-process node)")
+	return fs
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, usage)
+		newFlags(&opts{}, stderr).PrintDefaults()
+		return 2
+	}
+	scenario := args[0]
+	var o opts
+	fs := newFlags(&o, stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rendezvous-bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	r, err := runScenario(ctx, scenario, o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "rendezvous-bench:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	if o.jsonOut {
+		err = r.WriteJSON(stdout)
+	} else {
+		err = r.WriteTable(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "rendezvous-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer) (*bench.Report, error) {
+	switch scenario {
+	case "capacity", "churn", "relay", "rendezvous":
+	default:
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, churn, relay or rendezvous)", scenario)}
+	}
+	pairs, err := parsePairs(o.pairs)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if o.pid != 0 && o.node == "" {
+		return nil, usageError{errors.New("--pid goes with --node")}
+	}
+	raiseFileLimit()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "rendezvous-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	logLevel := slog.LevelError
+	if o.verbose {
+		logLevel = slog.LevelWarn
+	}
+	t, err := bench.StartTarget(ctx, bench.TargetOptions{
+		Node: o.node, PID: o.pid, Binary: o.nodeBin, PprofAddr: o.pprof, Dir: dir,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := t.Close(); err != nil {
+			fmt.Fprintln(stderr, "rendezvous-bench: stopping the node:", err)
+		}
+	}()
+	fmt.Fprintf(stderr, "rendezvous-bench: %s against %s node %s\n", scenario, t.Kind, t.Info.ID)
+
+	switch scenario {
+	case "capacity":
+		return bench.Capacity(ctx, t, bench.CapacityOptions{
+			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
+			Concurrency: o.concurrency, Keys: o.keys,
+		})
+	case "churn":
+		return bench.Churn(ctx, t, bench.ChurnOptions{
+			Peers: o.peers, NSSize: o.nsSize, Rate: o.rate, Duration: o.duration,
+			Concurrency: o.concurrency, Keys: o.keys,
+		})
+	case "relay":
+		return bench.Relay(ctx, t, bench.RelayOptions{Pairs: pairs, Duration: o.duration})
+	default:
+		return bench.Rendezvous(ctx, t, bench.RendezvousOptions{Clients: o.clients, Duration: o.duration})
+	}
+}
+
+func parsePairs(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || n > 1024 {
+			return nil, fmt.Errorf("--pairs: %q is not a number of pairs (1-1024)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// raiseFileLimit lifts the soft descriptor limit to the hard one: every
+// simulated peer holds a socket (and an in-process node one more).
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
