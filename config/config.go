@@ -106,6 +106,9 @@ type ConnManager struct {
 	LowWater    int      `json:"low_water"`
 	HighWater   int      `json:"high_water"`
 	GracePeriod Duration `json:"grace_period"`
+	// KeepAliveInterval is how often the node pings each connection (yamux
+	// keep-alive and round-trip measurement).
+	KeepAliveInterval Duration `json:"keepalive_interval"`
 }
 
 // Registry caps the namespace registry shared by both discovery protocols.

@@ -24,7 +24,7 @@ func Default() Config {
 			MaxReservations:   16384,
 			MaxCircuits:       16,
 			MaxActiveCircuits: 4096,
-			BufferSize:        2048,
+			BufferSize:        16384,
 			// Behind a TLS proxy every browser arrives from the proxy's IP, so
 			// any per-IP or per-ASN cap would cap the whole node.
 			MaxReservationsPerIP:  0,
@@ -45,6 +45,9 @@ func Default() Config {
 			LowWater:    16000,
 			HighWater:   18000,
 			GracePeriod: Duration(time.Minute),
+			// Clients ping every 30 s themselves (js-libp2p and go-libp2p
+			// defaults); the node's own pings only need to find dead peers.
+			KeepAliveInterval: Duration(2 * time.Minute),
 		},
 		Registry: Registry{
 			MaxRegistrationsPerPeer: 32,

@@ -117,6 +117,7 @@ func (c Config) Validate() error {
 		v.add("conn_manager.low_water", itoa(cm.LowWater), fmt.Sprintf("must be less than conn_manager.high_water (%d)", cm.HighWater))
 	}
 	v.durRange("conn_manager.grace_period", cm.GracePeriod, 0, time.Hour, "")
+	v.durRange("conn_manager.keepalive_interval", cm.KeepAliveInterval, 10*time.Second, 10*time.Minute, "")
 
 	reg := c.Registry
 	// The spec allows 1000 registrations per peer; more only feeds a spammer.

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
@@ -135,6 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(ws.New, wsOpts...),
+		libp2p.Muxer(yamux.ID, yamuxTransport(cfg.ConnManager.KeepAliveInterval.D())),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.AddrsFactory(policy.filter),
@@ -272,4 +274,15 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 	})
 	return n.closeErr
+}
+
+// yamuxTransport is go-libp2p's yamux with the node's ping interval. With
+// tens of thousands of mostly idle browser connections, go-libp2p's 30 s
+// keep-alive plus 30 s round-trip probe is most of the node's idle CPU; the
+// clients ping on their own anyway.
+func yamuxTransport(interval time.Duration) *yamux.Transport {
+	t := *yamux.DefaultTransport
+	t.KeepAliveInterval = interval
+	t.MeasureRTTInterval = interval
+	return &t
 }
