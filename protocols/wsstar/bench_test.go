@@ -2,6 +2,7 @@ package wsstar
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -115,4 +116,39 @@ func BenchmarkEncodeBatch(b *testing.B) {
 		bytes = len(enc.frame())
 	}
 	b.ReportMetric(float64(bytes), "bytes/batch")
+}
+
+// BenchmarkIdleViewMemory reports what an idle view of 64 holds on to in
+// namespaces of a few sizes, after its snapshot and a flushed change: the
+// live heap it adds, both sides of the view-member index included.
+func BenchmarkIdleViewMemory(b *testing.B) {
+	for _, members := range []int{4, 49, 200} {
+		b.Run(fmt.Sprintf("members=%d/max_peers=64", members), func(b *testing.B) {
+			f := newTableFixture(b, 1<<30)
+			for _, p := range randomPeers(b, members) {
+				f.register("ns", p, testAddr)
+			}
+			watchers := randomPeers(b, b.N)
+			views := make([]*view, 0, b.N)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			for _, p := range watchers {
+				views = append(views, f.t.open("ns", p, 64, nil))
+			}
+			// One change reaches every view with room; flushing it leaves the
+			// views idle again.
+			late := randomPeer(b)
+			f.register("ns", late, testAddr)
+			for _, v := range views {
+				f.t.flush(v)
+			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "live-B/view")
+			runtime.KeepAlive(views)
+		})
+	}
 }

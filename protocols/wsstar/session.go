@@ -32,10 +32,11 @@ type session struct {
 	flushDue  bool
 	closing   bool // the writer sends ctrl, then closes the stream
 	reset     bool // ... or resets it
+	writing   bool // a writer goroutine runs; there is never more than one
+	ended     bool // the writer closed or reset the stream; none starts again
 
-	wake       chan struct{}
 	drained    chan struct{} // the writer took the control queue
-	writerDone chan struct{}
+	writerDone chan struct{} // closed once the writer has ended the stream
 }
 
 // maxCtrlBytes is how much of acks and snapshots may wait for the writer
@@ -58,11 +59,15 @@ func (sess *session) queue(frame []byte) {
 	sess.wakeWriter()
 }
 
+// wakeWriter makes sure a writer runs; it runs under s.mu. The writer exits
+// once it finds, under s.mu, nothing left to do, so a wake-up is never lost
+// and an idle stream costs no goroutine (a node holds thousands of them).
 func (sess *session) wakeWriter() {
-	select {
-	case sess.wake <- struct{}{}:
-	default:
+	if sess.writing || sess.ended {
+		return
 	}
+	sess.writing = true
+	go sess.writeLoop()
 }
 
 func (s *Service) handleStream(str network.Stream) {
@@ -77,7 +82,6 @@ func (s *Service) handleStream(str network.Stream) {
 		str:        str,
 		peer:       p,
 		views:      make(map[string]*sessionView),
-		wake:       make(chan struct{}, 1),
 		drained:    make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
@@ -110,7 +114,6 @@ func (s *Service) handleStream(str network.Stream) {
 	s.m.streams.Set(float64(len(s.sessions)))
 	s.mu.Unlock()
 
-	go sess.writeLoop()
 	err := sess.readLoop()
 	// End of input is a clean leave (js-libp2p's close() only closes its
 	// sending side) unless the whole connection went: a muxer that loses its
@@ -298,14 +301,13 @@ func (s *Service) endSession(sess *session, reason registry.LeftReason, reset bo
 	<-sess.writerDone
 }
 
-// writeLoop is the stream's only writer: control messages in order, then, when
-// the flush timer says so, the views' coalesced changes.
+// writeLoop is the stream's only writer while it runs: control messages in
+// order, then, when the flush timer says so, the views' coalesced changes. It
+// returns when nothing is left to write, and ends the stream when closing.
 func (sess *session) writeLoop() {
 	s := sess.s
-	defer close(sess.writerDone)
 	var buf []byte
 	for {
-		<-sess.wake
 		s.mu.Lock()
 		frames := sess.ctrl
 		sess.ctrl, sess.ctrlBytes = nil, 0
@@ -317,9 +319,7 @@ func (sess *session) writeLoop() {
 			sess.flushDue = false
 			for _, sv := range sess.views {
 				fr, counts := s.t.flush(sv.v)
-				for _, f := range fr {
-					frames = append(frames, f)
-				}
+				frames = append(frames, fr...)
 				if n := counts[1] + counts[2] + counts[3]; n > 0 {
 					s.m.batchSize.Observe(float64(n))
 					for k := 1; k < 4; k++ {
@@ -329,25 +329,32 @@ func (sess *session) writeLoop() {
 			}
 		}
 		closing, reset := sess.closing, sess.reset
+		if len(frames) == 0 && !closing {
+			sess.writing = false
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 
 		if len(frames) > 0 && !reset {
-			// One write per wake-up: frames are small and many.
-			buf = buf[:0]
-			for _, f := range frames {
-				buf = append(buf, f...)
+			// One write per round: frames are small and many.
+			b := frames[0]
+			if len(frames) > 1 {
+				buf = buf[:0]
+				for _, f := range frames {
+					buf = append(buf, f...)
+				}
+				b = buf
 			}
 			_ = sess.str.SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout))
-			if _, err := sess.str.Write(buf); err != nil {
+			if _, err := sess.str.Write(b); err != nil {
 				s.log.Debug("write failed", "peer", sess.peer, "err", err)
 				_ = sess.str.Reset()
-				s.mu.Lock()
-				sess.reset = true
-				s.mu.Unlock()
+				sess.end(true)
 				return
 			}
-			if cap(buf) > 64<<10 {
-				buf = nil // do not pin a burst's buffer for the stream's life
+			if cap(buf) > 1<<10 {
+				buf = nil // a snapshot's buffer is not kept for later rounds
 			}
 		}
 		if closing {
@@ -356,7 +363,20 @@ func (sess *session) writeLoop() {
 			} else {
 				_ = sess.str.Close()
 			}
+			sess.end(reset)
 			return
 		}
 	}
+}
+
+// end records that the writer has ended the stream and releases whoever waits
+// for it (the reader, endSession, Close).
+func (sess *session) end(reset bool) {
+	s := sess.s
+	s.mu.Lock()
+	sess.reset = sess.reset || reset
+	sess.writing = false
+	sess.ended = true
+	s.mu.Unlock()
+	close(sess.writerDone)
 }

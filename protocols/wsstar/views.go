@@ -53,6 +53,10 @@ type nsViews struct {
 	members map[peer.ID]*member
 }
 
+// smallPending is how many pending changes a view keeps room for between
+// flushes: one map group.
+const smallPending = 8
+
 // change is a view's net change for one peer since its last flush.
 type change struct {
 	wasShown bool   // shown to the client at the last flush
@@ -67,8 +71,8 @@ type view struct {
 	max     int
 	owner   any
 	shown   map[peer.ID]*member
-	pending map[peer.ID]change
-	changes int // changes since the last flush, counted before coalescing
+	pending map[peer.ID]change // nil while there is none
+	changes int                // changes since the last flush, counted before coalescing
 	dead    bool
 	over    bool
 }
@@ -146,12 +150,10 @@ func (t *viewTable) open(ns string, self peer.ID, max int, owner any) *view {
 		n.cancel = t.reg.Subscribe(ns, func(ev registry.Event) { t.enqueue(ns, ev) })
 	}
 	v := &view{
-		ns:      n,
-		self:    self,
-		max:     max,
-		owner:   owner,
-		shown:   make(map[peer.ID]*member, max),
-		pending: make(map[peer.ID]change),
+		ns:    n,
+		self:  self,
+		max:   max,
+		owner: owner,
 	}
 	n.views[v] = struct{}{}
 	t.count++
@@ -273,6 +275,9 @@ func (t *viewTable) add(v *view, m *member, mark bool) {
 	if mark {
 		t.mark(v, m.id, 0)
 	}
+	if v.shown == nil {
+		v.shown = make(map[peer.ID]*member)
+	}
 	v.shown[m.id] = m
 	m.views[v] = struct{}{}
 	if len(v.shown) >= v.max {
@@ -293,6 +298,12 @@ func (t *viewTable) fill(v *view, mark bool) {
 	cands := t.reg.Random(n.name, need*candidatesPerSlot+extraCandidates, func(p peer.ID) bool {
 		return p == v.self || v.shown[p] != nil
 	})
+	if v.shown == nil {
+		// Sized for what the snapshot holds rather than for max: views of
+		// small namespaces stay far below max, and a map sized for 64 costs
+		// 3.5 KiB, empty or not.
+		v.shown = make(map[peer.ID]*member, min(need, len(cands)))
+	}
 	type cand struct {
 		i, load int
 	}
@@ -335,6 +346,9 @@ func (t *viewTable) mark(v *view, p peer.ID, reason registry.LeftReason) {
 	if reason != 0 {
 		c.reason = reason
 	}
+	if v.pending == nil {
+		v.pending = make(map[peer.ID]change)
+	}
 	v.pending[p] = c
 	v.changes++
 	if v.changes == 1 {
@@ -376,7 +390,13 @@ func (t *viewTable) flush(v *view) (frames [][]byte, counts [4]int) {
 			emit(pb.PeerEvent_UPDATED, t.bodyOf(m), 0)
 		}
 	}
-	clear(v.pending)
+	// A cleared map keeps its largest size: after a burst it is dropped, so
+	// that an idle view does not hold a burst's worth of slots.
+	if len(v.pending) > smallPending {
+		v.pending = nil
+	} else {
+		clear(v.pending)
+	}
 	v.changes = 0
 	if enc.n > 0 {
 		frames = append(frames, enc.frame())
