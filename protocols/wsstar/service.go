@@ -51,10 +51,12 @@ type Service struct {
 	sessions map[*session]struct{}
 	peers    map[peer.ID]*peerState
 	records  map[peer.ID]identifyRecord
-	dirty    map[*session]struct{}
-	armed    bool
-	timer    *time.Timer
-	closed   bool
+	// recordQueries counts identify requests in flight (recordquery.go).
+	recordQueries int
+	dirty         map[*session]struct{}
+	armed         bool
+	timer         *time.Timer
+	closed        bool
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -69,6 +71,8 @@ type peerState struct {
 	streams   int
 	limiter   *rate.Limiter
 	announces map[string]int // ns -> announcing views over all its streams
+	// askedRecord: the node has asked the peer for its record (once).
+	askedRecord bool
 }
 
 // Stats are the service's counts, for status pages.

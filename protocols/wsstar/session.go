@@ -235,6 +235,7 @@ func (sess *session) join(j *pb.Join) {
 			s.m.announced.Inc()
 		}
 		sess.ps.announces[ns]++
+		s.queryRecordLocked(sess.peer, sess.ps)
 	}
 	v := s.t.open(ns, sess.peer, maxPeers, sess)
 	sess.views[ns] = &sessionView{v: v, announce: j.GetAnnounce(), mem: mem}

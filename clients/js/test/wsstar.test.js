@@ -47,6 +47,13 @@ describe('wsStar discovery through the rendezvous node', { timeout: 120_000 }, (
     assert.deepEqual(aSawB.d.multiaddrs.map(String), [`${node.addr}/p2p-circuit`])
     assert.deepEqual(bSawA.d.multiaddrs.map(String), [`${node.addr}/p2p-circuit`])
     assert.deepEqual(a.services.wsStar.getPeers(NS).map((p) => p.id.toString()), [b.peerId.toString()])
+    // Neither client registered through /rendezvous/1.0.0 nor runs identify
+    // push: the node still hands out their signed records, learned by asking
+    // identify again once they announce, and the receivers verify them.
+    for (const [self, other] of [[a, b], [b, a]]) {
+      await eventually(() => `${self.peerId} to hold a verified record of ${other.peerId}: ${JSON.stringify(self.services.wsStar.getPeers(NS))}`,
+        () => self.services.wsStar.getPeers(NS).find((p) => p.id.equals(other.peerId))?.verified === true)
+    }
   })
 
   step('the discovered address reaches the peer through the relay', { timeout: 30_000 }, async () => {
