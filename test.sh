@@ -28,7 +28,10 @@ fuzztime=${FUZZTIME:-5s}
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/dev/null
+    if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+      echo "$out" | grep -v '^fuzz: elapsed' >&2
+      exit 1
+    fi
   done
 done
 
