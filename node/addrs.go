@@ -66,7 +66,12 @@ func (p *addrPolicy) blocked(a ma.Multiaddr) bool {
 			return true
 		}
 	}
-	if len(p.noAnnounceNets) == 0 {
+	return ipInAny(a, p.noAnnounceNets)
+}
+
+// ipInAny reports whether the IP of a lies in one of the prefixes.
+func ipInAny(a ma.Multiaddr, prefixes []netip.Prefix) bool {
+	if len(prefixes) == 0 {
 		return false
 	}
 	ip, err := manet.ToIP(a)
@@ -78,7 +83,7 @@ func (p *addrPolicy) blocked(a ma.Multiaddr) bool {
 		return false
 	}
 	addr = addr.Unmap()
-	for _, pfx := range p.noAnnounceNets {
+	for _, pfx := range prefixes {
 		if pfx.Contains(addr) {
 			return true
 		}

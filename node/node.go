@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 
-	rm, _, err := newResourceManager(cfg)
+	rm, err := newResourceManager(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
@@ -112,21 +111,7 @@ func (a *relayACL) allowed(p peer.ID, addr ma.Multiaddr) bool {
 	if _, ok := a.peers[p]; ok {
 		return true
 	}
-	ip, err := manet.ToIP(addr)
-	if err != nil {
-		return false
-	}
-	ipa, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return false
-	}
-	ipa = ipa.Unmap()
-	for _, s := range a.subnets {
-		if s.Contains(ipa) {
-			return true
-		}
-	}
-	return false
+	return ipInAny(addr, a.subnets)
 }
 
 // AllowConnect lets anyone dial a peer that holds a reservation: the

@@ -18,14 +18,11 @@ import (
 	"github.com/ws-star/rendezvous/config"
 )
 
-// relayServiceName is the rcmgr service scope of circuit relay v2.
-const relayServiceName = relay.ServiceName
-
 // newResourceManager sizes go-libp2p's resource manager for a public node
 // serving many browser peers. The defaults of go-libp2p are for a desktop
 // node (128 inbound connections on 8 GiB); a rendezvous node needs the
 // system, transient, relay and per-protocol scopes raised together.
-func newResourceManager(c config.Config) (network.ResourceManager, rcmgr.ConcreteLimitConfig, error) {
+func newResourceManager(c config.Config) (network.ResourceManager, error) {
 	r := c.Resources
 	mem := int64(r.MaxMemoryMB) << 20
 	if mem == 0 {
@@ -88,7 +85,7 @@ func newResourceManager(c config.Config) (network.ResourceManager, rcmgr.Concret
 			Memory: rcmgr.LimitVal64(mem / 2),
 		},
 		Service: map[string]rcmgr.ResourceLimits{
-			relayServiceName: relayScope,
+			relay.ServiceName: relayScope,
 		},
 		Protocol: map[protocol.ID]rcmgr.ResourceLimits{
 			proto.ProtoIDv2Hop:  relayScope,
@@ -103,61 +100,55 @@ func newResourceManager(c config.Config) (network.ResourceManager, rcmgr.Concret
 	}
 	limits := partial.Build(base)
 
+	exempt := exemptPrefixes(r.TrustedSubnets)
 	opts := []rcmgr.Option{
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: r.ConnsPerIP}},
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: r.ConnsPerIP}},
 		),
-		rcmgr.WithConnRateLimiters(connRateLimiter(r)),
-	}
-	if pl := trustedPrefixLimits(r.TrustedSubnets); len(pl.v4)+len(pl.v6) > 0 {
-		opts = append(opts, rcmgr.WithNetworkPrefixLimit(pl.v4, pl.v6))
+		rcmgr.WithNetworkPrefixLimit(unlimitedConns(exempt)),
+		rcmgr.WithConnRateLimiters(connRateLimiter(r, exempt)),
 	}
 	str, err := rcmgr.NewStatsTraceReporter()
 	if err != nil {
-		return nil, limits, err
+		return nil, err
 	}
 	opts = append(opts, rcmgr.WithTraceReporter(str))
 	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), opts...)
 	if err != nil {
-		return nil, limits, fmt.Errorf("resource manager: %w", err)
+		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	return mgr, limits, nil
+	return mgr, nil
 }
 
-type prefixLimits struct{ v4, v6 []rcmgr.NetworkPrefixLimit }
-
-// trustedPrefixLimits exempts the configured subnets and loopback from the
-// per-IP connection caps.
-func trustedPrefixLimits(subnets []string) prefixLimits {
-	out := prefixLimits{
-		v4: []rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("127.0.0.0/8"), ConnCount: math.MaxInt}},
-		v6: []rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("::1/128"), ConnCount: math.MaxInt}},
-	}
-	for _, s := range subnets {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			continue // rejected by config validation
-		}
-		l := rcmgr.NetworkPrefixLimit{Network: p.Masked(), ConnCount: math.MaxInt}
-		if p.Addr().Is4() {
-			out.v4 = append(out.v4, l)
-		} else {
-			out.v6 = append(out.v6, l)
+// exemptPrefixes are loopback and the configured trusted subnets (a TLS
+// proxy, say): exempt from the per-IP connection caps and rate limits.
+func exemptPrefixes(trusted []string) []netip.Prefix {
+	out := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, s := range trusted {
+		if p, err := netip.ParsePrefix(s); err == nil { // bad ones are rejected by validation
+			out = append(out, p.Masked())
 		}
 	}
 	return out
 }
 
-func connRateLimiter(r config.Resources) *rate.Limiter {
-	unlimited := []rate.PrefixLimit{
-		{Prefix: netip.MustParsePrefix("127.0.0.0/8")},
-		{Prefix: netip.MustParsePrefix("::1/128")},
-	}
-	for _, s := range r.TrustedSubnets {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			unlimited = append(unlimited, rate.PrefixLimit{Prefix: p.Masked()})
+func unlimitedConns(exempt []netip.Prefix) (v4, v6 []rcmgr.NetworkPrefixLimit) {
+	for _, p := range exempt {
+		l := rcmgr.NetworkPrefixLimit{Network: p, ConnCount: math.MaxInt}
+		if p.Addr().Is4() {
+			v4 = append(v4, l)
+		} else {
+			v6 = append(v6, l)
 		}
+	}
+	return v4, v6
+}
+
+func connRateLimiter(r config.Resources, exempt []netip.Prefix) *rate.Limiter {
+	unlimited := make([]rate.PrefixLimit, len(exempt))
+	for i, p := range exempt {
+		unlimited[i] = rate.PrefixLimit{Prefix: p}
 	}
 	perIP := rate.Limit{RPS: r.ConnRatePerIP, Burst: r.ConnBurstPerIP}
 	return &rate.Limiter{

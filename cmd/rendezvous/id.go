@@ -15,11 +15,7 @@ import (
 // without starting it: the announced addresses when configured, else the
 // listen addresses.
 func runID(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	f := newFlags(stdout)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(f, getenv)
+	cfg, err := parseConfig(args, stdout, getenv)
 	if err != nil {
 		return err
 	}

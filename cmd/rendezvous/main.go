@@ -87,6 +87,15 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
+// parseConfig parses the flags in args and loads the configuration they name.
+func parseConfig(args []string, helpOut io.Writer, getenv func(string) string) (config.Config, error) {
+	f := newFlags(helpOut)
+	if err := f.parse(args); err != nil {
+		return config.Config{}, err
+	}
+	return loadConfig(f, getenv)
+}
+
 // loadConfig applies defaults < file < environment < flags and validates.
 func loadConfig(f *cliFlags, getenv func(string) string) (config.Config, error) {
 	cfg := config.Default()
@@ -114,11 +123,7 @@ func loadConfig(f *cliFlags, getenv func(string) string) (config.Config, error) 
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	f := newFlags(stdout)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(f, getenv)
+	cfg, err := parseConfig(args, stdout, getenv)
 	if err != nil {
 		return err
 	}
