@@ -25,6 +25,7 @@ type Config struct {
 	Registry    Registry    `json:"registry"`
 	Rendezvous  Rendezvous  `json:"rendezvous"`
 	WSStar      WSStar      `json:"wsstar"`
+	Cluster     Cluster     `json:"cluster"`
 
 	HTTP    HTTP    `json:"http"`
 	Metrics Metrics `json:"metrics"`
@@ -157,6 +158,42 @@ type WSStar struct {
 	JoinRate         float64  `json:"join_rate"`
 	JoinBurst        int      `json:"join_burst"`
 	WriteTimeout     Duration `json:"write_timeout"`
+}
+
+// Cluster makes several nodes share one namespace space on NATS JetStream.
+// Off (the in-memory registry) unless NATSURL or Embedded.Listen is set.
+type Cluster struct {
+	// NATSURL lists the servers of an existing NATS cluster with JetStream
+	// (comma-separated nats:// or tls:// URLs); it selects external mode.
+	NATSURL string `json:"nats_url"`
+	// NATSCreds is a NATS .creds file (JWT + nkey) for external mode.
+	NATSCreds string `json:"nats_creds"`
+	// NATSTLSCA is a PEM file of CAs that verify the NATS servers' certificates.
+	NATSTLSCA string `json:"nats_tls_ca"`
+	// Embedded runs a NATS server with JetStream inside the node.
+	Embedded Embedded `json:"embedded"`
+	// Bucket is the JetStream key-value bucket holding the registry.
+	Bucket string `json:"bucket"`
+	// Replicas of the bucket; 0 picks 3 when the cluster has three or more
+	// servers (embedded: this one plus its routes), else 1.
+	Replicas int `json:"replicas"`
+	// LeaseTTL is how long a node may be silent before the others drop its peers.
+	LeaseTTL Duration `json:"lease_ttl"`
+}
+
+// Embedded configures the NATS server run inside the node.
+type Embedded struct {
+	// Listen is host:port for the cluster (route) connections of the other
+	// nodes; setting it selects embedded mode.
+	Listen string `json:"listen"`
+	// Routes are the host:port cluster addresses of the other nodes.
+	Routes []string `json:"routes"`
+	// StoreDir holds JetStream's files; empty means "cluster" beside the identity key file.
+	StoreDir string `json:"store_dir"`
+	// ClientListen, when set (host:port), also serves NATS clients; empty serves none.
+	ClientListen string `json:"client_listen"`
+	// Name is the NATS cluster name; every node of one cluster must use the same.
+	Name string `json:"name"`
 }
 
 // HTTP configures the HTTP endpoints served on the WebSocket port.

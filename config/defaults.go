@@ -83,6 +83,13 @@ func Default() Config {
 			JoinBurst:         20,
 			WriteTimeout:      Duration(10 * time.Second),
 		},
+		Cluster: Cluster{
+			Embedded: Embedded{Routes: []string{}, Name: "rendezvous"},
+			Bucket:   "rendezvous",
+			// Short, so the peers of a crashed node leave the other nodes'
+			// views within seconds rather than at the end of their TTLs.
+			LeaseTTL: Duration(3 * time.Second),
+		},
 		HTTP:            HTTP{Enabled: true},
 		Metrics:         Metrics{Enabled: true},
 		Log:             Log{Level: "info", Format: "text"},

@@ -32,6 +32,13 @@ type Overrides struct {
 	LogFormat      *string
 	// RequireIdentity is identity.require_existing.
 	RequireIdentity *bool
+	// NATSURL is cluster.nats_url.
+	NATSURL *string
+	// ClusterListen, ClusterRoutes (replacing the list when not nil) and
+	// ClusterStore are cluster.embedded.listen, routes and store_dir.
+	ClusterListen *string
+	ClusterRoutes []string
+	ClusterStore  *string
 }
 
 // Environment variables read by FromEnv. PORT, HOST and DISABLE_METRICS keep
@@ -45,6 +52,10 @@ const (
 	EnvLogLevel       = "RENDEZVOUS_LOG_LEVEL"
 	EnvLogFormat      = "RENDEZVOUS_LOG_FORMAT"
 	EnvMetricsAddr    = "RENDEZVOUS_METRICS_ADDR"
+	EnvNATSURL        = "RENDEZVOUS_NATS_URL"
+	EnvClusterListen  = "RENDEZVOUS_CLUSTER_LISTEN"
+	EnvClusterRoutes  = "RENDEZVOUS_CLUSTER_ROUTES"
+	EnvClusterStore   = "RENDEZVOUS_CLUSTER_STORE"
 )
 
 // FromEnv reads overrides through getenv (os.Getenv in production). An empty
@@ -72,6 +83,12 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 	if v := str(EnvAnnounce); v != nil {
 		o.Announce = SplitList(*v)
 	}
+	o.NATSURL = str(EnvNATSURL)
+	o.ClusterListen = str(EnvClusterListen)
+	if v := str(EnvClusterRoutes); v != nil {
+		o.ClusterRoutes = SplitList(*v)
+	}
+	o.ClusterStore = str(EnvClusterStore)
 	if v := str(EnvDisableMetrics); v != nil {
 		// The legacy server disabled metrics for any non-empty value, even
 		// "0" and "false"; here those mean what they say.
@@ -129,6 +146,12 @@ func (o Overrides) Merge(later Overrides) Overrides {
 	pick(&o.LogLevel, later.LogLevel)
 	pick(&o.LogFormat, later.LogFormat)
 	pick(&o.RequireIdentity, later.RequireIdentity)
+	pick(&o.NATSURL, later.NATSURL)
+	pick(&o.ClusterListen, later.ClusterListen)
+	if later.ClusterRoutes != nil {
+		o.ClusterRoutes = later.ClusterRoutes
+	}
+	pick(&o.ClusterStore, later.ClusterStore)
 	return o
 }
 
@@ -170,6 +193,18 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.LogFormat != nil {
 		n.Log.Format = *o.LogFormat
+	}
+	if o.NATSURL != nil {
+		n.Cluster.NATSURL = *o.NATSURL
+	}
+	if o.ClusterListen != nil {
+		n.Cluster.Embedded.Listen = *o.ClusterListen
+	}
+	if o.ClusterRoutes != nil {
+		n.Cluster.Embedded.Routes = append([]string{}, o.ClusterRoutes...)
+	}
+	if o.ClusterStore != nil {
+		n.Cluster.Embedded.StoreDir = *o.ClusterStore
 	}
 	if o.Host != nil || o.Port != nil {
 		host, port := "0.0.0.0", DefaultPort

@@ -14,14 +14,18 @@ func ptr[T any](v T) *T { return &v }
 
 func TestFromEnvReadsEveryVariable(t *testing.T) {
 	o, err := FromEnv(env(map[string]string{
-		"PORT":                    "8080",
-		"HOST":                    "127.0.0.1",
-		"DISABLE_METRICS":         "true",
-		"RENDEZVOUS_IDENTITY":     "/data/id.key",
-		"RENDEZVOUS_ANNOUNCE":     " /dns4/a.example.com/tcp/443/wss , ,/ip4/192.0.2.1/tcp/9090/ws",
-		"RENDEZVOUS_LOG_LEVEL":    "debug",
-		"RENDEZVOUS_LOG_FORMAT":   "json",
-		"RENDEZVOUS_METRICS_ADDR": "127.0.0.1:9100",
+		"PORT":                      "8080",
+		"HOST":                      "127.0.0.1",
+		"DISABLE_METRICS":           "true",
+		"RENDEZVOUS_IDENTITY":       "/data/id.key",
+		"RENDEZVOUS_ANNOUNCE":       " /dns4/a.example.com/tcp/443/wss , ,/ip4/192.0.2.1/tcp/9090/ws",
+		"RENDEZVOUS_LOG_LEVEL":      "debug",
+		"RENDEZVOUS_LOG_FORMAT":     "json",
+		"RENDEZVOUS_METRICS_ADDR":   "127.0.0.1:9100",
+		"RENDEZVOUS_NATS_URL":       "nats://n1:4222,nats://n2:4222",
+		"RENDEZVOUS_CLUSTER_LISTEN": ":6222",
+		"RENDEZVOUS_CLUSTER_ROUTES": "10.0.0.2:6222, ,10.0.0.3:6222 ",
+		"RENDEZVOUS_CLUSTER_STORE":  "/data/nats",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +39,10 @@ func TestFromEnvReadsEveryVariable(t *testing.T) {
 		DisableMetrics: ptr(true),
 		LogLevel:       ptr("debug"),
 		LogFormat:      ptr("json"),
+		NATSURL:        ptr("nats://n1:4222,nats://n2:4222"),
+		ClusterListen:  ptr(":6222"),
+		ClusterRoutes:  []string{"10.0.0.2:6222", "10.0.0.3:6222"},
+		ClusterStore:   ptr("/data/nats"),
 	}
 	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("got  %+v\nwant %+v", o, want)
@@ -146,11 +154,13 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		Host: ptr("127.0.0.1"), Port: ptr(1), KeyFile: ptr("a"), Announce: []string{"/ip4/1.2.3.4/tcp/1/ws"},
 		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
+		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"),
 	}
 	b := Overrides{
 		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
 		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
+		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
 		t.Errorf("a.Merge(b) = %+v, want b", got)
@@ -185,6 +195,55 @@ func TestApplyAnnounceReplacesAndEmptyClears(t *testing.T) {
 	}
 	if len(c.Announce) != 0 {
 		t.Fatalf("announce = %v", c.Announce)
+	}
+}
+
+func TestClusterOverridesReplaceOnlyWhatIsGiven(t *testing.T) {
+	c, err := Load(writeTemp(t, `{"cluster": {"embedded": {
+  "listen": "10.0.0.1:6222",
+  "routes": ["10.0.0.2:6222"],
+  "store_dir": "/file/nats",
+  "name": "eu"
+}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envO, err := FromEnv(env(map[string]string{
+		"RENDEZVOUS_CLUSTER_ROUTES": "10.0.0.3:6222,10.0.0.4:6222",
+		"RENDEZVOUS_CLUSTER_STORE":  "/env/nats",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := Overrides{ClusterListen: ptr("10.0.0.9:7222"), ClusterStore: ptr("/flag/nats")}
+	if err := c.Apply(envO.Merge(flags)); err != nil {
+		t.Fatal(err)
+	}
+	e := c.Cluster.Embedded
+	checks := []struct{ what, got, want string }{
+		{"embedded.listen (flag beats file)", e.Listen, "10.0.0.9:7222"},
+		{"embedded.routes (env replaces the file's list)", strings.Join(e.Routes, ","), "10.0.0.3:6222,10.0.0.4:6222"},
+		{"embedded.store_dir (flag beats env beats file)", e.StoreDir, "/flag/nats"},
+		{"embedded.name (file, nothing overrides)", e.Name, "eu"},
+		{"nats_url (default, nothing overrides)", c.Cluster.NATSURL, ""},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %q, want %q", ch.what, ch.got, ch.want)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An empty list (--cluster-routes "") clears the routes; an empty
+	// string (--nats-url "") clears nats_url.
+	c.Cluster.NATSURL = "nats://n1:4222"
+	if err := c.Apply(Overrides{ClusterRoutes: []string{}, NATSURL: ptr("")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Cluster.Embedded.Routes) != 0 || c.Cluster.NATSURL != "" {
+		t.Fatalf("routes = %v, nats_url = %q", c.Cluster.Embedded.Routes, c.Cluster.NATSURL)
 	}
 }
 

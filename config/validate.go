@@ -165,6 +165,8 @@ func (c Config) Validate() error {
 	v.intRange("wsstar.join_burst", ws.JoinBurst, 1, math.MaxInt32)
 	v.durRange("wsstar.write_timeout", ws.WriteTimeout, time.Second, 5*time.Minute, "")
 
+	c.Cluster.validate(v)
+
 	if c.Metrics.Enabled && c.Metrics.Addr == "" && !c.HTTP.Enabled {
 		v.add("metrics.enabled", "true", "metrics are served on the node's port only when http.enabled is true; enable http, set metrics.addr, or disable metrics")
 	}

@@ -118,6 +118,68 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"wsstar join_burst zero", func(c *Config) { c.WSStar.JoinBurst = 0 }, "wsstar.join_burst", "0", "at least 1"},
 		{"wsstar write_timeout zero", func(c *Config) { c.WSStar.WriteTimeout = 0 }, "wsstar.write_timeout", `"0s"`, "at least 1s"},
 
+		{"cluster both modes", func(c *Config) {
+			c.Cluster.NATSURL, c.Cluster.Embedded.Listen = "nats://n1:4222", ":6222"
+		}, "cluster.nats_url", `"nats://n1:4222"`, "not both"},
+		{"cluster nats_url http", func(c *Config) { c.Cluster.NATSURL = "http://n1:4222" }, "cluster.nats_url", `"http://n1:4222"`, "scheme must be nats://, tls://, ws:// or wss://"},
+		{"cluster nats_url without scheme", func(c *Config) { c.Cluster.NATSURL = "n1:4222" }, "cluster.nats_url", `"n1:4222"`, "scheme"},
+		{"cluster nats_url without port", func(c *Config) { c.Cluster.NATSURL = "nats://n1" }, "cluster.nats_url", `"nats://n1"`, "port from 1 to 65535"},
+		{"cluster nats_url port 0", func(c *Config) { c.Cluster.NATSURL = "tls://n1:0" }, "cluster.nats_url", `"tls://n1:0"`, "port from 1 to 65535"},
+		{"cluster nats_url without host", func(c *Config) { c.Cluster.NATSURL = "nats://:4222" }, "cluster.nats_url", `"nats://:4222"`, "must name a host"},
+		{"cluster nats_url not a url", func(c *Config) { c.Cluster.NATSURL = "nats://n1:42 22" }, "cluster.nats_url", `"nats://n1:42 22"`, "not a URL"},
+		{"cluster second nats_url bad", func(c *Config) { c.Cluster.NATSURL = "nats://n1:4222, wss://n2" }, "cluster.nats_url", `"wss://n2"`, "port"},
+		{"cluster nats_url only commas", func(c *Config) { c.Cluster.NATSURL = " , " }, "cluster.nats_url", `" , "`, "lists no URL"},
+		{"cluster nats_url password redacted", func(c *Config) { c.Cluster.NATSURL = "nats://alice:s3cret@n1" }, "cluster.nats_url", `"nats://***@n1"`, "port"},
+		{"cluster creds without nats_url", func(c *Config) { c.Cluster.NATSCreds = "node.creds" }, "cluster.nats_creds", `"node.creds"`, "needs cluster.nats_url"},
+		{"cluster tls ca without nats_url", func(c *Config) { c.Cluster.NATSTLSCA = "ca.pem" }, "cluster.nats_tls_ca", `"ca.pem"`, "needs cluster.nats_url"},
+		{"cluster creds missing", func(c *Config) {
+			c.Cluster.NATSURL, c.Cluster.NATSCreds = "nats://n1:4222", "testdata/no-such.creds"
+		}, "cluster.nats_creds", `"testdata/no-such.creds"`, "file not found"},
+		{"cluster tls ca is a directory", func(c *Config) {
+			c.Cluster.NATSURL, c.Cluster.NATSTLSCA = "tls://n1:4222", "testdata"
+		}, "cluster.nats_tls_ca", `"testdata"`, "is a directory"},
+		{"cluster listen without port", func(c *Config) { c.Cluster.Embedded.Listen = "0.0.0.0" }, "cluster.embedded.listen", `"0.0.0.0"`, "host:port"},
+		{"cluster listen port 0", func(c *Config) { c.Cluster.Embedded.Listen = ":0" }, "cluster.embedded.listen", `":0"`, "not 0: the other nodes must know it"},
+		{"cluster listen port too big", func(c *Config) { c.Cluster.Embedded.Listen = ":65536" }, "cluster.embedded.listen", `":65536"`, "1 to 65535"},
+		{"cluster route without port", func(c *Config) {
+			embedded(c, "10.0.0.2:6222", "10.0.0.3")
+		}, "cluster.embedded.routes[1]", `"10.0.0.3"`, "host:port"},
+		{"cluster route port 0", func(c *Config) { embedded(c, "10.0.0.2:0") }, "cluster.embedded.routes[0]", `"10.0.0.2:0"`, "1 to 65535"},
+		{"cluster route without host", func(c *Config) { embedded(c, ":6222") }, "cluster.embedded.routes[0]", `":6222"`, "must name a host"},
+		{"cluster route is this node", func(c *Config) {
+			embedded(c, "10.0.0.2:6222", "10.0.0.1:6222")
+		}, "cluster.embedded.routes[1]", `"10.0.0.1:6222"`, "must not be cluster.embedded.listen"},
+		{"cluster route twice", func(c *Config) {
+			embedded(c, "10.0.0.2:6222", "10.0.0.3:6222", "10.0.0.2:6222")
+		}, "cluster.embedded.routes[2]", `"10.0.0.2:6222"`, "listed twice"},
+		{"cluster routes without listen", func(c *Config) { c.Cluster.Embedded.Routes = []string{"10.0.0.2:6222", "x"} }, "cluster.embedded.routes", `["10.0.0.2:6222","x"]`, "needs cluster.embedded.listen"},
+		{"cluster store_dir without listen", func(c *Config) { c.Cluster.Embedded.StoreDir = "/data/nats" }, "cluster.embedded.store_dir", `"/data/nats"`, "needs cluster.embedded.listen"},
+		{"cluster client_listen without listen", func(c *Config) { c.Cluster.Embedded.ClientListen = ":4222" }, "cluster.embedded.client_listen", `":4222"`, "needs cluster.embedded.listen"},
+		{"cluster client_listen bad", func(c *Config) {
+			embedded(c)
+			c.Cluster.Embedded.ClientListen = "4222"
+		}, "cluster.embedded.client_listen", `"4222"`, "host:port"},
+		{"cluster client_listen same as listen", func(c *Config) {
+			embedded(c)
+			c.Cluster.Embedded.ClientListen = "10.0.0.1:6222"
+		}, "cluster.embedded.client_listen", `"10.0.0.1:6222"`, "must differ from cluster.embedded.listen"},
+		{"cluster name without listen", func(c *Config) { c.Cluster.Embedded.Name = "eu" }, "cluster.embedded.name", `"eu"`, "needs cluster.embedded.listen"},
+		{"cluster name empty", func(c *Config) { embedded(c); c.Cluster.Embedded.Name = "" }, "cluster.embedded.name", `""`, "must not be empty"},
+		{"cluster name with a space", func(c *Config) { embedded(c); c.Cluster.Embedded.Name = "eu west" }, "cluster.embedded.name", `"eu west"`, "only letters, digits, - and _"},
+		{"cluster name too long", func(c *Config) { embedded(c); c.Cluster.Embedded.Name = strings.Repeat("n", 65) }, "cluster.embedded.name", "", "at most 64 characters"},
+		{"cluster bucket empty", func(c *Config) { c.Cluster.Bucket = "" }, "cluster.bucket", `""`, "must not be empty"},
+		{"cluster bucket with a dot", func(c *Config) { c.Cluster.Bucket = "rdv.registry" }, "cluster.bucket", `"rdv.registry"`, "only letters, digits, - and _"},
+		{"cluster bucket too long", func(c *Config) { c.Cluster.Bucket = strings.Repeat("b", 65) }, "cluster.bucket", "", "at most 64 characters"},
+		{"cluster replicas negative", func(c *Config) { c.Cluster.Replicas = -1 }, "cluster.replicas", "-1", "from 0 to 5 (0 picks 3"},
+		{"cluster replicas above 5", func(c *Config) { c.Cluster.Replicas = 6 }, "cluster.replicas", "6", "from 0 to 5"},
+		{"cluster replicas above servers", func(c *Config) {
+			embedded(c, "10.0.0.2:6222")
+			c.Cluster.Replicas = 3
+		}, "cluster.replicas", "3", "more replicas than servers (2)"},
+		{"cluster lease_ttl short", func(c *Config) { c.Cluster.LeaseTTL = Duration(time.Second) }, "cluster.lease_ttl", `"1s"`, "at least 2s"},
+		{"cluster lease_ttl long", func(c *Config) { c.Cluster.LeaseTTL = Duration(2 * time.Minute) }, "cluster.lease_ttl", `"2m"`, "at most 1m"},
+		{"cluster lease_ttl fraction", func(c *Config) { c.Cluster.LeaseTTL = Duration(2500 * time.Millisecond) }, "cluster.lease_ttl", `"2.5s"`, "whole seconds"},
+
 		{"metrics with nowhere to serve", func(c *Config) { c.HTTP.Enabled = false }, "metrics.enabled", "true", "http.enabled"},
 		{"metrics addr without port", func(c *Config) { c.Metrics.Addr = "0.0.0.0" }, "metrics.addr", `"0.0.0.0"`, "host:port"},
 		{"metrics addr bad port", func(c *Config) { c.Metrics.Addr = ":70000" }, "metrics.addr", `":70000"`, "0 to 65535"},
@@ -201,6 +263,21 @@ func TestValidateAcceptsBoundaryAndAlternativeValues(t *testing.T) {
 		{"pprof on ipv6 loopback", func(c *Config) { c.Pprof.Addr = "[::1]:0" }},
 		{"pprof on 127.0.0.2", func(c *Config) { c.Pprof.Addr = "127.0.0.2:6060" }},
 		{"json debug logs", func(c *Config) { c.Log = Log{Level: "debug", Format: "json"} }},
+		{"cluster external, every scheme", func(c *Config) {
+			c.Cluster.NATSURL = "nats://n1:4222, tls://alice:s3cret@n2.example.com:4443,ws://[::1]:8080,wss://n4:443"
+			c.Cluster.Replicas = 5 // the URLs given are only a hint of the cluster's size
+		}},
+		{"cluster embedded alone", func(c *Config) { c.Cluster.Embedded.Listen = ":6222" }},
+		{"cluster embedded with everything", func(c *Config) {
+			embedded(c, "10.0.0.2:6222", "rdv3.internal:6222", "[fd00::3]:6222")
+			c.Cluster.Embedded.StoreDir = "/var/lib/rendezvous/nats"
+			c.Cluster.Embedded.ClientListen = "127.0.0.1:0"
+			c.Cluster.Embedded.Name = "eu-west_1"
+			c.Cluster.Bucket = strings.Repeat("b", 64)
+			c.Cluster.Replicas = 4
+		}},
+		{"cluster lease_ttl bounds", func(c *Config) { c.Cluster.LeaseTTL = Duration(2 * time.Second) }},
+		{"cluster lease_ttl 1m", func(c *Config) { c.Cluster.LeaseTTL = Duration(time.Minute) }},
 		{"shutdown 5m", func(c *Config) { c.ShutdownTimeout = Duration(MaxShutdownTimeout) }},
 	}
 	for _, tt := range tests {
@@ -245,6 +322,12 @@ func TestValidationErrorMessageForOneProblem(t *testing.T) {
 	if err == nil || err.Error() != "invalid configuration: relay.max_reservations: -1: must be at least 1" {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// embedded puts c in embedded mode on 10.0.0.1:6222 with the given routes.
+func embedded(c *Config, routes ...string) {
+	c.Cluster.Embedded.Listen = "10.0.0.1:6222"
+	c.Cluster.Embedded.Routes = routes
 }
 
 func problems(t *testing.T, err error) []Problem {

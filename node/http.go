@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ws-star/rendezvous/cluster"
 )
 
 // Status is what the status page and /healthz report.
@@ -21,6 +23,26 @@ type Status struct {
 	Namespaces    int      `json:"namespaces"`
 	Views         int      `json:"views"`
 	Version       string   `json:"version"`
+	// Cluster is set when the node shares its registry with other nodes.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is the node's view of its cluster.
+type ClusterStatus struct {
+	// Ready: the local copy is in sync and JetStream takes writes.
+	Ready     bool                 `json:"ready"`
+	Connected bool                 `json:"connected"`
+	Instance  string               `json:"instance"`
+	Nodes     []cluster.NodeStatus `json:"nodes"`
+}
+
+// health is "ok", or "degraded" while a cluster node serves from its local
+// copy only.
+func (n *Node) health() (status string, ready bool) {
+	if n.Cluster != nil && !n.Cluster.Ready() {
+		return "degraded", false
+	}
+	return "ok", true
 }
 
 // Status returns the node's current figures.
@@ -38,6 +60,9 @@ func (n *Node) Status() Status {
 	if n.statsFn != nil {
 		n.statsFn(&s)
 	}
+	if c := n.Cluster; c != nil {
+		s.Cluster = &ClusterStatus{Ready: c.Ready(), Connected: c.Connected(), Instance: c.Instance(), Nodes: c.Nodes()}
+	}
 	return s
 }
 
@@ -46,6 +71,7 @@ func (n *Node) Status() Status {
 func (n *Node) httpHandler(metricsHere bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", n.serveHealth)
+	mux.HandleFunc("GET /readyz", n.serveReady)
 	if metricsHere {
 		mux.Handle("GET /metrics", n.metricsHandler())
 	}
@@ -78,14 +104,34 @@ func (n *Node) metricsHandler() http.Handler {
 	})
 }
 
+// serveHealth answers 200 while the process serves peers at all, with the
+// status "ok" or "degraded": a degraded cluster node still serves its own
+// peers, so a liveness probe must not restart it.
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(map[string]string{
-		"status":  "ok",
+	status, _ := n.health()
+	writeJSON(w, http.StatusOK, map[string]string{
+		"status":  status,
 		"peer_id": n.Host.ID().String(),
 		"uptime":  n.Uptime().Round(time.Second).String(),
 	})
+}
+
+// serveReady answers 503 while a cluster node is degraded, so that a load
+// balancer sends new peers to a node that sees the whole cluster.
+func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
+	status, ready := n.health()
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]string{"status": status})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 var indexTemplate = template.Must(template.New("index").Parse(`<!doctype html>
@@ -110,8 +156,15 @@ li{margin:.3rem 0} table{border-collapse:collapse} td{padding:.2rem 1rem .2rem 0
 <tr><td>Live views</td><td>{{.Views}}</td></tr>
 <tr><td>Version</td><td>{{.Version}}</td></tr>
 </table>
+{{with .Cluster}}<h2>Cluster</h2>
+<p>{{if .Ready}}In sync with the cluster.{{else}}Degraded: serving this node's peers from its local copy.{{end}}</p>
+<table>
+<tr><td>Node</td><td>Instance</td><td>State</td><td>Addresses</td></tr>
+{{range .Nodes}}<tr><td><code>{{.Peer}}</code>{{if .Self}} (this node){{end}}</td><td><code>{{.Instance}}</code></td>
+<td>{{if .Alive}}alive{{else}}gone{{end}}</td><td>{{range .Addrs}}<code>{{.}}</code> {{end}}</td></tr>
+{{end}}</table>{{end}}
 <p>Protocols: <code>/rendezvous/1.0.0</code>, <code>/ws-star/1.0.0</code>, <code>/libp2p/circuit/relay/0.2.0/hop</code>.
-Health: <a href="/healthz">/healthz</a>.</p>
+Health: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>.</p>
 </body></html>
 `))
 

@@ -24,6 +24,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -35,9 +36,13 @@ var Version = "dev"
 
 // Node is a running rendezvous node.
 type Node struct {
-	Host       host.Host
-	Relay      *relay.Relay
-	Registry   *registry.Memory
+	Host  host.Host
+	Relay *relay.Relay
+	// Registry is the namespace store both discovery protocols share: the
+	// in-memory registry, or Cluster when the node is in a cluster.
+	Registry registry.Registry
+	// Cluster is the shared registry; nil on a single node.
+	Cluster    *cluster.Registry
 	Rendezvous *rendezvous.Service
 	WSStar     *wsstar.Service
 
@@ -46,6 +51,7 @@ type Node struct {
 	metrics      *prometheus.Registry
 	started      time.Time
 	reservations *reservationSet
+	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
 	servers      []*http.Server
 	sideAddrs    map[string]string

@@ -14,23 +14,37 @@ import (
 // /rendezvous/1.0.0 appears in live views and the other way round.
 func (n *Node) startServices(reg prometheus.Registerer) error {
 	c := n.cfg
-	regOpts := []registry.Option{
-		registry.WithLimits(registry.Limits{
-			MaxRegistrationsPerPeer: c.Registry.MaxRegistrationsPerPeer,
-			MaxRegistrations:        c.Registry.MaxRegistrations,
-			MaxNamespaces:           c.Registry.MaxNamespaces,
-			MaxNamespaceLen:         255,
-			MaxAddrsPerRecord:       c.Registry.MaxAddrsPerRecord,
-			MaxRecordSize:           c.Registry.MaxRecordSize,
-		}),
-		registry.WithLogger(n.log.With("component", "registry")),
+	limits := registry.Limits{
+		MaxRegistrationsPerPeer: c.Registry.MaxRegistrationsPerPeer,
+		MaxRegistrations:        c.Registry.MaxRegistrations,
+		MaxNamespaces:           c.Registry.MaxNamespaces,
+		MaxNamespaceLen:         255,
+		MaxAddrsPerRecord:       c.Registry.MaxAddrsPerRecord,
+		MaxRecordSize:           c.Registry.MaxRecordSize,
 	}
-	if reg != nil {
-		regOpts = append(regOpts, registry.WithRegisterer(reg))
+	var mem registry.Registry
+	if c.Cluster.Enabled() {
+		cr, err := n.startCluster(limits, reg)
+		if err != nil {
+			return err
+		}
+		n.Cluster = cr
+		n.stats = cr.Local()
+		mem = cr
+	} else {
+		regOpts := []registry.Option{
+			registry.WithLimits(limits),
+			registry.WithLogger(n.log.With("component", "registry")),
+		}
+		if reg != nil {
+			regOpts = append(regOpts, registry.WithRegisterer(reg))
+		}
+		m := registry.NewMemory(regOpts...)
+		n.closers = append(n.closers, m.Close)
+		n.stats = m
+		mem = m
 	}
-	mem := registry.NewMemory(regOpts...)
 	n.Registry = mem
-	n.closers = append(n.closers, mem.Close)
 
 	if c.Rendezvous.Enabled {
 		r := c.Rendezvous
@@ -80,8 +94,14 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		n.closers = append(n.closers, svc.Close)
 	}
 
+	if n.Cluster != nil {
+		// Runs first on Close: the other nodes drop this node's members at
+		// once, and the services' goodbyes below cost no write each.
+		n.closers = append(n.closers, func() error { n.Cluster.Depart(); return nil })
+	}
+
 	n.statsFn = func(s *Status) {
-		st := mem.Stats()
+		st := n.stats.Stats()
 		s.Registrations, s.Namespaces = st.Registrations, st.Namespaces
 		if n.WSStar != nil {
 			s.Views = n.WSStar.Stats().Views

@@ -116,6 +116,9 @@ func NewMemory(opts ...Option) *Memory {
 		// the node valid: they sort before everything registered now.
 		seq: uint64(max(time.Now().UnixNano(), 0)),
 	}
+	if o.firstSeq != nil {
+		m.seq = *o.firstSeq
+	}
 	m.metrics.setCounts(0, 0)
 	return m
 }
@@ -154,16 +157,7 @@ func (m *Memory) Register(r Registration) (Registration, error) {
 		if err := m.admitLocked(r.Peer, ns == nil); err != nil {
 			return Registration{}, m.reject(r, err)
 		}
-		if ns == nil {
-			// Clone: the caller's string may share a larger request buffer.
-			ns = &namespace{name: strings.Clone(r.Namespace), members: make(map[peer.ID]*entry)}
-			m.namespaces[ns.name] = ns
-		}
-		e = &entry{ns: ns, peer: r.Peer, heapIdx: -1, listIdx: len(ns.list)}
-		ns.members[r.Peer] = e
-		ns.list = append(ns.list, e)
-		m.peers[r.Peer]++
-		m.total++
+		e = m.addLocked(ns, r)
 		kind = Joined
 	case !equalAddrs(e.addrs, r.Addrs) || !bytes.Equal(e.envelope, r.Envelope) || e.format != r.Format:
 		kind = Updated
@@ -180,25 +174,46 @@ func (m *Memory) Register(r Registration) (Registration, error) {
 		e.live = true
 	}
 
+	m.stampLocked(e, m.seq+1, kind)
+	return e.registration(), nil
+}
+
+// addLocked creates r's entry in ns (nil: a new namespace).
+func (m *Memory) addLocked(ns *namespace, r Registration) *entry {
+	if ns == nil {
+		// Clone: the caller's string may share a larger request buffer.
+		ns = &namespace{name: strings.Clone(r.Namespace), members: make(map[peer.ID]*entry)}
+		m.namespaces[ns.name] = ns
+	}
+	e := &entry{ns: ns, peer: r.Peer, heapIdx: -1, listIdx: len(ns.list)}
+	ns.members[r.Peer] = e
+	ns.list = append(ns.list, e)
+	m.peers[r.Peer]++
+	m.total++
+	return e
+}
+
+// stampLocked gives a changed entry its Seq (seq, or the next one if the
+// counter has passed it) and emits kind unless it is 0 (a plain refresh).
+func (m *Memory) stampLocked(e *entry, seq uint64, kind EventKind) {
 	old := e.seq
-	m.seq++
+	m.seq = max(m.seq+1, seq)
 	e.seq = m.seq
 	if old != 0 {
-		ns.log.supersede()
+		e.ns.log.supersede()
 		m.all.supersede()
 	}
-	ns.log.push(e.seq, e)
+	e.ns.log.push(e.seq, e)
 	m.all.push(e.seq, e)
 
 	m.armLocked()
 	if kind != 0 {
 		if m.log.Enabled(context.Background(), slog.LevelDebug) {
-			m.log.Debug("registry: member", "kind", kind, "ns", r.Namespace, "peer", r.Peer, "source", r.Source)
+			m.log.Debug("registry: member", "kind", kind, "ns", e.ns.name, "peer", e.peer, "live", e.live, "ttl", e.ttl)
 		}
 		m.emitLocked(Event{Kind: kind, Reg: e.registration()})
 		m.metrics.setCounts(m.total, len(m.namespaces))
 	}
-	return e.registration(), nil
 }
 
 // admitLocked applies the count caps to a new member.

@@ -13,6 +13,7 @@ type options struct {
 	limits     Limits
 	registerer prometheus.Registerer
 	logger     *slog.Logger
+	firstSeq   *uint64
 }
 
 func defaultOptions() options {
@@ -37,4 +38,11 @@ func WithLogger(l *slog.Logger) Option {
 			o.logger = l
 		}
 	}
+}
+
+// WithFirstSeq starts the Seq counter at seq instead of the wall clock. A
+// local copy whose Seq values come from a shared backend (see Memory.Apply)
+// uses 0, so that the backend's values, not the clock, order its entries.
+func WithFirstSeq(seq uint64) Option {
+	return func(o *options) { o.firstSeq = &seq }
 }

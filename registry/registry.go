@@ -4,8 +4,9 @@
 // time (so tests drive it with testing/synctest), and membership changes are
 // published as events.
 //
-// Registry is an interface so that a shared backend can later let several nodes
-// serve one namespace space; Memory is the in-process implementation.
+// Registry is an interface so that a shared backend can let several nodes
+// serve one namespace space; Memory is the in-process implementation, and
+// also the local copy such a backend reads from (see Memory.Apply).
 package registry
 
 import (
@@ -56,6 +57,11 @@ type Registration struct {
 	Format   RecordFormat
 	// Source names the hold a Register call adds or refreshes.
 	Source Source
+	// NodeBound marks a SourceRendezvous hold that is useful only while this
+	// node serves the peer (every address is a circuit through it). The
+	// in-memory registry ignores it; a shared backend drops such a hold
+	// with the node that took it.
+	NodeBound bool
 	// Expiry is the absolute expiry of the TTL hold; Register requires it in
 	// the future for SourceRendezvous and ignores it for SourceLive.
 	Expiry time.Time

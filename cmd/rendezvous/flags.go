@@ -45,6 +45,10 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs.Bool("disable-metrics", false, "turn Prometheus metrics off (env DISABLE_METRICS=true)")
 	fs.String("log-level", "info", "log `level`: debug, info, warn or error (env RENDEZVOUS_LOG_LEVEL)")
 	fs.String("log-format", "text", "log `format`: text or json (env RENDEZVOUS_LOG_FORMAT)")
+	fs.String("nats-url", "", "use this NATS cluster with JetStream for a shared registry: `urls`, comma separated (env RENDEZVOUS_NATS_URL)")
+	fs.String("cluster-listen", "", "run NATS inside the node and take the other nodes' cluster connections on this `host:port` (env RENDEZVOUS_CLUSTER_LISTEN)")
+	fs.String("cluster-routes", "", "cluster addresses (`host:port,...`) of the other nodes; replaces cluster.embedded.routes (env RENDEZVOUS_CLUSTER_ROUTES)")
+	fs.String("cluster-store", "", "`directory` of the embedded JetStream files; default \"cluster\" beside the identity file (env RENDEZVOUS_CLUSTER_STORE)")
 	fs.Usage = func() {}
 	return f
 }
@@ -97,6 +101,14 @@ func (f *cliFlags) parse(args []string) error {
 			o.LogLevel = &v
 		case "log-format":
 			o.LogFormat = &v
+		case "nats-url":
+			o.NATSURL = &v
+		case "cluster-listen":
+			o.ClusterListen = &v
+		case "cluster-routes":
+			o.ClusterRoutes = config.SplitList(v)
+		case "cluster-store":
+			o.ClusterStore = &v
 		}
 	})
 	return err

@@ -14,6 +14,7 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/ws-star/rendezvous/config"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -48,6 +49,10 @@ func TestBadConfigurationExitsWithOneClearLine(t *testing.T) {
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.json")}, nil, []string{"nope.json"}},
 		{"junk DISABLE_METRICS", nil, map[string]string{"DISABLE_METRICS": "maybe"}, []string{"DISABLE_METRICS"}},
 		{"host is a name", []string{"--host", "example.com"}, nil, []string{"example.com"}},
+		{"both cluster modes", []string{"--cluster-listen", ":6222"}, map[string]string{"RENDEZVOUS_NATS_URL": "nats://n1:4222"},
+			[]string{"cluster.nats_url", "not both"}},
+		{"cluster route port 0", []string{"--cluster-listen", ":6222", "--cluster-routes", "b:6222,c:0"}, nil,
+			[]string{"cluster.embedded.routes[1]"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +82,94 @@ func TestPortFlagAcceptsBothSpellings(t *testing.T) {
 		if f.overrides.Port == nil || *f.overrides.Port != 4001 {
 			t.Fatalf("%v: port override %v", args, f.overrides.Port)
 		}
+	}
+}
+
+func TestClusterFlagsOverrideOnlyWhenGiven(t *testing.T) {
+	f := newFlags(io.Discard)
+	if err := f.parse([]string{"--port", "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := f.overrides; o.NATSURL != nil || o.ClusterListen != nil || o.ClusterRoutes != nil || o.ClusterStore != nil {
+		t.Fatalf("cluster overrides set without their flags: %+v", o)
+	}
+
+	f = newFlags(io.Discard)
+	if err := f.parse([]string{
+		"--nats-url", "nats://n1:4222,nats://n2:4222",
+		"--cluster-listen=:6222",
+		"--cluster-routes", " b:6222, ,c:6222",
+		"--cluster-store", "/data/nats",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o := f.overrides
+	if o.NATSURL == nil || *o.NATSURL != "nats://n1:4222,nats://n2:4222" {
+		t.Errorf("--nats-url: %v", o.NATSURL)
+	}
+	if o.ClusterListen == nil || *o.ClusterListen != ":6222" {
+		t.Errorf("--cluster-listen: %v", o.ClusterListen)
+	}
+	if strings.Join(o.ClusterRoutes, "|") != "b:6222|c:6222" {
+		t.Errorf("--cluster-routes: %q", o.ClusterRoutes)
+	}
+	if o.ClusterStore == nil || *o.ClusterStore != "/data/nats" {
+		t.Errorf("--cluster-store: %v", o.ClusterStore)
+	}
+
+	// Flags beat the environment; an empty --cluster-routes clears the list.
+	f = newFlags(io.Discard)
+	if err := f.parse([]string{"--cluster-listen", ":7222", "--cluster-routes", ""}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(f, env(map[string]string{
+		"RENDEZVOUS_CLUSTER_LISTEN": ":6222",
+		"RENDEZVOUS_CLUSTER_ROUTES": "b:6222",
+		"RENDEZVOUS_CLUSTER_STORE":  "/env/nats",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := cfg.Cluster.Embedded; e.Listen != ":7222" || len(e.Routes) != 0 || e.StoreDir != "/env/nats" {
+		t.Fatalf("embedded = %+v", e)
+	}
+}
+
+func TestNATSPasswordNeverReachesStderr(t *testing.T) {
+	code, _, stderr := runCmd(t, env(map[string]string{"RENDEZVOUS_NATS_URL": "nats://alice:s3cret@n1:99999"}),
+		"--identity", filepath.Join(t.TempDir(), "k"))
+	if code != exitUsage {
+		t.Fatalf("exit code %d, want %d; stderr %q", code, exitUsage, stderr)
+	}
+	if strings.Contains(stderr, "alice") || strings.Contains(stderr, "s3cret") {
+		t.Fatalf("stderr shows the credentials: %q", stderr)
+	}
+	if !strings.Contains(stderr, "nats://***@n1:99999") {
+		t.Fatalf("stderr %q does not show the redacted URL", stderr)
+	}
+}
+
+func TestInitWritesClusterFlagsIntoTheFile(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "rendezvous.json")
+	code, _, stderr := runCmd(t, env(nil), "init", "--config", cfgPath, "--identity", filepath.Join(dir, "identity.key"),
+		"--cluster-listen", "10.0.0.1:6222", "--cluster-routes", "10.0.0.2:6222,10.0.0.3:6222")
+	if code != 0 {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Cluster.Embedded
+	if e.Listen != "10.0.0.1:6222" || strings.Join(e.Routes, ",") != "10.0.0.2:6222,10.0.0.3:6222" {
+		t.Fatalf("embedded = %+v", e)
+	}
+	if cfg.Cluster.EffectiveReplicas() != 3 || cfg.ClusterStoreDir() != filepath.Join(dir, "cluster") {
+		t.Fatalf("replicas %d, store %s", cfg.Cluster.EffectiveReplicas(), cfg.ClusterStoreDir())
 	}
 }
 

@@ -53,6 +53,7 @@ func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *sta
 		return nil, fail(StatusNotAuthorized, "signed peer record is not the sender's")
 	}
 	start := time.Now()
+	bound := relayOnly(rec.Addrs, s.h.ID())
 	stored, err := s.reg.Register(registry.Registration{
 		Namespace: ns,
 		Peer:      p,
@@ -60,6 +61,7 @@ func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *sta
 		Envelope:  env,
 		Format:    rec.Format,
 		Source:    registry.SourceRendezvous,
+		NodeBound: bound,
 		Expiry:    start.Add(ttl),
 	})
 	if err != nil {
@@ -74,7 +76,7 @@ func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *sta
 		ttl = min(ttl, max(time.Second, stored.Expiry.Sub(start)))
 	}
 	s.setFormat(p, rec.Format)
-	s.bindPresence(p, ns, relayOnly(rec.Addrs, s.h.ID()))
+	s.bindPresence(p, ns, bound)
 	s.log.Debug("registered", "peer", p, "ns", ns, "ttl", ttl, "seq", stored.Seq)
 	secs := uint64(ttl / time.Second)
 	return &pb.Message{

@@ -1,0 +1,149 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// ServerConfig configures the NATS server a node embeds.
+type ServerConfig struct {
+	// Name must be stable across restarts (JetStream's replicas know the
+	// server by it) and unique in the cluster: the node's peer ID.
+	Name string
+	// Cluster is the NATS cluster name, the same on every node.
+	Cluster string
+	// Listen is host:port for the other servers' route connections.
+	Listen string
+	// Routes are the other servers' Listen addresses.
+	Routes []string
+	// StoreDir holds JetStream's files.
+	StoreDir string
+	// ClientListen, when set, also serves NATS clients on host:port.
+	ClientListen string
+	Logger       *slog.Logger
+}
+
+// StartServer starts an embedded NATS server with JetStream and waits until
+// it accepts connections. With routes it forms a cluster with the other
+// nodes as they come up; JetStream needs a majority of them to take writes.
+func StartServer(cfg ServerConfig) (*server.Server, error) {
+	host, port, err := splitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster listen %q: %w", cfg.Listen, err)
+	}
+	opts := &server.Options{
+		ServerName: cfg.Name,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		DontListen: cfg.ClientListen == "",
+		Cluster: server.ClusterOpts{
+			Name: cfg.Cluster,
+			Host: host,
+			Port: port,
+		},
+		// Peers of a partition come back on their own.
+		DisableShortFirstPing: false,
+	}
+	if cfg.ClientListen != "" {
+		opts.Host, opts.Port, err = splitHostPort(cfg.ClientListen)
+		if err != nil {
+			return nil, fmt.Errorf("cluster client listen %q: %w", cfg.ClientListen, err)
+		}
+	}
+	routes := make([]string, 0, len(cfg.Routes))
+	for _, r := range cfg.Routes {
+		routes = append(routes, "nats-route://"+r)
+	}
+	if len(routes) > 0 {
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	if cfg.Logger != nil {
+		s.SetLoggerV2(&natsLogger{log: cfg.Logger}, false, false, false)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded NATS server did not start listening on %s", cfg.Listen)
+	}
+	return s, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, port, nil
+}
+
+// natsLogger routes the server's log into the node's: notices are its
+// start-up chatter, so they go to Debug.
+type natsLogger struct{ log *slog.Logger }
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  {}
+
+// ClientConfig configures the node's connection to NATS.
+type ClientConfig struct {
+	// URLs of the servers (external mode); ignored with Server.
+	URLs []string
+	// Server connects in-process to an embedded server instead.
+	Server *server.Server
+	// Creds is a .creds file; TLSCA a PEM file of CAs for tls:// servers.
+	Creds, TLSCA string
+	// Name is how the connection shows in the server's monitoring.
+	Name string
+}
+
+// Connect opens the node's NATS connection. It returns even when no server
+// is reachable yet: the connection keeps trying, and the Registry serves
+// from its local copy meanwhile.
+func Connect(cfg ClientConfig) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.Timeout(2 * time.Second),
+		// Find a dead server in seconds, not minutes.
+		nats.PingInterval(2 * time.Second),
+		nats.MaxPingsOutstanding(2),
+	}
+	url := strings.Join(cfg.URLs, ",")
+	if cfg.Server != nil {
+		url = ""
+		opts = append(opts, nats.InProcessServer(cfg.Server))
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	return nc, nil
+}

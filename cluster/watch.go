@@ -1,0 +1,211 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ws-star/rendezvous/registry"
+)
+
+// run keeps a session with the bucket going: open it, take the lease,
+// publish what waited, load the local copy, then follow the watch. Any
+// trouble ends the session; the next one starts after a backoff.
+func (r *Registry) run() {
+	defer r.wg.Done()
+	backoff := 250 * time.Millisecond
+	first := true
+	for r.ctx.Err() == nil {
+		if first {
+			// Give the other nodes one heartbeat to show up, so their members
+			// are shown from the first load on instead of a second later.
+			first = false
+			if !r.sleep(r.heartbeatInterval() + 100*time.Millisecond) {
+				return
+			}
+		}
+		err := r.session()
+		if r.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errResync) {
+			backoff = 250 * time.Millisecond
+			continue
+		}
+		r.setDegraded("cluster session ended", err)
+		if !r.sleep(backoff) {
+			return
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (r *Registry) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+// setDegraded makes writes apply locally until the next session is in sync.
+func (r *Registry) setDegraded(what string, err error) {
+	if r.healthy.Swap(false) {
+		r.log.Warn("cluster: degraded, serving from the local copy", "cause", what, "err", err)
+	}
+	r.m.ready.Set(0)
+}
+
+func (r *Registry) bucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:         r.opts.bucket,
+		Description:    "ws-star rendezvous registry",
+		History:        1,
+		Storage:        jetstream.FileStorage,
+		Replicas:       r.opts.replicas,
+		LimitMarkerTTL: markerTTL,
+		MaxValueSize:   maxValueSize,
+	}
+}
+
+func (r *Registry) session() error {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	opCtx, opCancel := context.WithTimeout(ctx, 5*time.Second)
+	kv, err := r.js.CreateOrUpdateKeyValue(opCtx, r.bucketConfig())
+	if err != nil {
+		opCancel()
+		return fmt.Errorf("open bucket %q: %w", r.opts.bucket, err)
+	}
+	s, err := r.js.Stream(opCtx, streamName(r.opts.bucket))
+	opCancel()
+	if err != nil {
+		return fmt.Errorf("bucket stream: %w", err)
+	}
+	r.epoch.Store(uint64(max(s.CachedInfo().Created.UnixNano(), 0)))
+	r.kv.Store(&kv)
+
+	if r.leaseRev.Load() == 0 {
+		rev, err := r.putLease(0)
+		if err != nil {
+			return fmt.Errorf("take lease: %w", err)
+		}
+		r.leaseRev.Store(rev)
+	}
+	if r.republish.Load() {
+		if err := r.republishOwn(); err != nil {
+			return fmt.Errorf("republish: %w", err)
+		}
+		r.republish.Store(false)
+	}
+	if err := r.flushPending(); err != nil {
+		return fmt.Errorf("publish deferred writes: %w", err)
+	}
+	// Drain a resync request that this session already answers.
+	select {
+	case <-r.resync:
+	default:
+	}
+
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	r.m.resyncs.Inc()
+	seen := make(map[string]struct{})
+	loading := true
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.resync:
+			return errResync
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watch ended")
+			}
+			if e == nil {
+				if loading {
+					loading = false
+					r.finishLoad(seen)
+					seen = nil
+				}
+				continue
+			}
+			if loading {
+				seen[e.Key()] = struct{}{}
+			}
+			r.applyEntry(e)
+			if !loading {
+				r.m.lag.Set(float64(e.Delta()))
+			}
+		}
+	}
+}
+
+// applyEntry applies one key as the watch delivered it.
+func (r *Registry) applyEntry(e jetstream.KeyValueEntry) {
+	k := parseKey(e.Key())
+	rev := e.Revision()
+	present := e.Operation() == jetstream.KeyValuePut
+	r.mu.Lock()
+	switch {
+	case k.kind == keyLease:
+		r.leaseEntryLocked(k.inst, present, rev, e.Value())
+	case k.kind == keyInvalid:
+	case present:
+		v, err := decodeValue(e.Value())
+		if err != nil {
+			r.log.Warn("cluster: ignoring a malformed value", "key", e.Key(), "rev", rev)
+			break
+		}
+		r.putLocked(k, e.Key(), rev, v)
+	default:
+		r.removeLocked(k, e.Key(), rev, decodeReason(e.Value()))
+	}
+	r.mu.Unlock()
+	r.markApplied(rev)
+}
+
+// finishLoad ends a full load: holds the local copy has but the bucket no
+// longer does were removed while this node was not watching (their markers
+// are gone), except this node's own, which it has just published. Holds of
+// instances without a lease are garbage a janitor missed.
+func (r *Registry) finishLoad(seen map[string]struct{}) {
+	r.mu.Lock()
+	var gone []*hold
+	for _, holds := range r.st.members {
+		for _, h := range holds {
+			if _, ok := seen[h.key]; !ok && h.inst != r.inst && h.rev != 0 {
+				gone = append(gone, h)
+			}
+		}
+	}
+	for _, h := range gone {
+		r.removeLocked(parseKey(h.key), h.key, 0, registry.ReasonDisconnected)
+	}
+	var last uint64
+	for inst := range r.st.byInst {
+		if n := r.nodes[inst]; inst != r.inst && (n == nil || (!n.lease && !n.alive)) {
+			if last == 0 {
+				r.appliedMu.Lock()
+				last = r.applied
+				r.appliedMu.Unlock()
+			}
+			r.janitor(inst, last+1)
+		}
+	}
+	r.mu.Unlock()
+	r.synced.Store(true)
+	r.healthy.Store(true)
+	r.m.ready.Set(1)
+	r.m.lag.Set(0)
+	r.log.Info("cluster: local copy in sync", "bucket", r.opts.bucket, "registrations", r.local.Stats().Registrations)
+}

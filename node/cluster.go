@@ -1,0 +1,75 @@
+package node
+
+import (
+	"fmt"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/registry"
+)
+
+// startCluster connects to NATS (starting the embedded server first in
+// embedded mode) and returns the shared registry. It does not wait for
+// JetStream: the registry syncs in the background and /readyz tells when.
+func (n *Node) startCluster(limits registry.Limits, reg prometheus.Registerer) (*cluster.Registry, error) {
+	c := n.cfg.Cluster
+	log := n.log.With("component", "cluster")
+	client := cluster.ClientConfig{Name: "rendezvous " + n.Host.ID().String()}
+	if c.Embedded.Listen != "" {
+		srv, err := cluster.StartServer(cluster.ServerConfig{
+			Name:         n.Host.ID().String(),
+			Cluster:      c.Embedded.Name,
+			Listen:       c.Embedded.Listen,
+			Routes:       c.Embedded.Routes,
+			StoreDir:     n.cfg.ClusterStoreDir(),
+			ClientListen: c.Embedded.ClientListen,
+			Logger:       log.With("component", "nats-server"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, func() error { srv.Shutdown(); srv.WaitForShutdown(); return nil })
+		client.Server = srv
+		log.Info("embedded NATS server started", "cluster_listen", c.Embedded.Listen, "routes", c.Embedded.Routes,
+			"store_dir", n.cfg.ClusterStoreDir(), "client_listen", clientListen(srv, c.Embedded.ClientListen))
+	} else {
+		client.URLs, client.Creds, client.TLSCA = c.URLs(), c.NATSCreds, c.NATSTLSCA
+	}
+	nc, err := cluster.Connect(client)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() error { nc.Close(); return nil })
+	if client.Server == nil {
+		log.Info("using external NATS", "servers", c.RedactedURL())
+	}
+	opts := []cluster.Option{
+		cluster.WithBucket(c.Bucket),
+		cluster.WithReplicas(c.EffectiveReplicas()),
+		cluster.WithLeaseTTL(c.LeaseTTL.D()),
+		cluster.WithLimits(limits),
+		cluster.WithLogger(log),
+		cluster.WithVersion(Version),
+	}
+	if reg != nil {
+		opts = append(opts, cluster.WithRegisterer(reg))
+	}
+	r, err := cluster.New(n.Host, nc, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster registry: %w", err)
+	}
+	n.closers = append(n.closers, r.Close)
+	return r, nil
+}
+
+func clientListen(s *server.Server, configured string) string {
+	if configured == "" {
+		return "none"
+	}
+	if a := s.Addr(); a != nil {
+		return a.String()
+	}
+	return configured
+}
