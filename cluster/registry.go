@@ -242,7 +242,9 @@ func (r *Registry) Random(ns string, n int, skip func(peer.ID) bool) []registry.
 // Subscribe implements registry.Registry: events of the local copy, which
 // include every node's changes as they are applied (on the watch's
 // goroutine, or on the caller's for a write applied locally).
-func (r *Registry) Subscribe(ns string, fn func(registry.Event)) func() { return r.local.Subscribe(ns, fn) }
+func (r *Registry) Subscribe(ns string, fn func(registry.Event)) func() {
+	return r.local.Subscribe(ns, fn)
+}
 
 // Depart tells the cluster this node is going: the others drop its live and
 // bound members at once, and its keys are removed in one purge. Writes after
