@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -33,7 +35,7 @@ type ServerConfig struct {
 // StartServer starts an embedded NATS server with JetStream and waits until
 // it accepts connections. With routes it forms a cluster with the other
 // nodes as they come up; JetStream needs a majority of them to take writes.
-func StartServer(cfg ServerConfig) (*server.Server, error) {
+func StartServer(cfg ServerConfig) (*EmbeddedServer, error) {
 	host, port, err := splitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cluster listen %q: %w", cfg.Listen, err)
@@ -43,20 +45,26 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
-		DontListen: cfg.ClientListen == "",
 		Cluster: server.ClusterOpts{
 			Name: cfg.Cluster,
 			Host: host,
 			Port: port,
 		},
-		// Peers of a partition come back on their own.
-		DisableShortFirstPing: false,
 	}
 	if cfg.ClientListen != "" {
 		opts.Host, opts.Port, err = splitHostPort(cfg.ClientListen)
 		if err != nil {
 			return nil, fmt.Errorf("cluster client listen %q: %w", cfg.ClientListen, err)
 		}
+	}
+	var token string
+	if cfg.ClientListen == "" {
+		// The server routes only once its client listener is up, so it gets
+		// one on a random loopback port, closed to everyone by a random
+		// token that only the node's in-process connection knows.
+		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+		token = randomToken()
+		opts.Authorization = token
 	}
 	routes := make([]string, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
@@ -77,7 +85,41 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("embedded NATS server did not start listening on %s", cfg.Listen)
 	}
-	return s, nil
+	return &EmbeddedServer{srv: s, token: token}, nil
+}
+
+// EmbeddedServer is a NATS server running inside the node.
+type EmbeddedServer struct {
+	srv   *server.Server
+	token string
+}
+
+// Client is the configuration of the node's in-process connection to it.
+func (e *EmbeddedServer) Client(name string) ClientConfig {
+	return ClientConfig{Server: e.srv, Token: e.token, Name: name}
+}
+
+// ClientAddr is the configured client listener's address, "" without one.
+func (e *EmbeddedServer) ClientAddr() string {
+	if e.token != "" {
+		return ""
+	}
+	if a := e.srv.Addr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// Shutdown stops the server and waits until it has.
+func (e *EmbeddedServer) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}
+
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func splitHostPort(addr string) (string, int, error) {
@@ -109,6 +151,8 @@ type ClientConfig struct {
 	URLs []string
 	// Server connects in-process to an embedded server instead.
 	Server *server.Server
+	// Token authenticates to Server when it has no configured client port.
+	Token string
 	// Creds is a .creds file; TLSCA a PEM file of CAs for tls:// servers.
 	Creds, TLSCA string
 	// Name is how the connection shows in the server's monitoring.
@@ -134,6 +178,9 @@ func Connect(cfg ClientConfig) (*nats.Conn, error) {
 	if cfg.Server != nil {
 		url = ""
 		opts = append(opts, nats.InProcessServer(cfg.Server))
+		if cfg.Token != "" {
+			opts = append(opts, nats.Token(cfg.Token))
+		}
 	}
 	if cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Creds))

@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/cluster"
@@ -30,10 +29,10 @@ func (n *Node) startCluster(limits registry.Limits, reg prometheus.Registerer) (
 		if err != nil {
 			return nil, err
 		}
-		n.closers = append(n.closers, func() error { srv.Shutdown(); srv.WaitForShutdown(); return nil })
-		client.Server = srv
+		n.closers = append(n.closers, func() error { srv.Shutdown(); return nil })
+		client = srv.Client(client.Name)
 		log.Info("embedded NATS server started", "cluster_listen", c.Embedded.Listen, "routes", c.Embedded.Routes,
-			"store_dir", n.cfg.ClusterStoreDir(), "client_listen", clientListen(srv, c.Embedded.ClientListen))
+			"store_dir", n.cfg.ClusterStoreDir(), "client_listen", srv.ClientAddr())
 	} else {
 		client.URLs, client.Creds, client.TLSCA = c.URLs(), c.NATSCreds, c.NATSTLSCA
 	}
@@ -62,14 +61,4 @@ func (n *Node) startCluster(limits registry.Limits, reg prometheus.Registerer) (
 	}
 	n.closers = append(n.closers, r.Close)
 	return r, nil
-}
-
-func clientListen(s *server.Server, configured string) string {
-	if configured == "" {
-		return "none"
-	}
-	if a := s.Addr(); a != nil {
-		return a.String()
-	}
-	return configured
 }

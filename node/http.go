@@ -36,9 +36,12 @@ type ClusterStatus struct {
 	Nodes     []cluster.NodeStatus `json:"nodes"`
 }
 
-// health is "ok", or "degraded" while a cluster node serves from its local
-// copy only.
+// health is "ok"; "starting" until every service runs; or "degraded" while
+// a cluster node serves from its local copy only.
 func (n *Node) health() (status string, ready bool) {
+	if !n.up.Load() {
+		return "starting", false
+	}
 	if n.Cluster != nil && !n.Cluster.Ready() {
 		return "degraded", false
 	}
@@ -56,6 +59,9 @@ func (n *Node) Status() Status {
 	}
 	for _, a := range n.Addrs() {
 		s.Addrs = append(s.Addrs, a.String())
+	}
+	if !n.up.Load() {
+		return s
 	}
 	if n.statsFn != nil {
 		n.statsFn(&s)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -46,10 +47,13 @@ type Node struct {
 	Rendezvous *rendezvous.Service
 	WSStar     *wsstar.Service
 
-	cfg          config.Config
-	log          *slog.Logger
-	metrics      *prometheus.Registry
-	started      time.Time
+	cfg     config.Config
+	log     *slog.Logger
+	metrics *prometheus.Registry
+	started time.Time
+	// up is set once New has started every service: the HTTP endpoints are
+	// served by the host from before then.
+	up           atomic.Bool
 	reservations *reservationSet
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -188,6 +192,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	if err := n.startSideListeners(); err != nil {
 		return nil, err
 	}
+	n.up.Store(true)
 	n.log.Info("node started", "peer_id", h.ID(), "listen", h.Network().ListenAddresses(), "advertised", h.Addrs())
 	return n, nil
 }
