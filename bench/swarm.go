@@ -22,6 +22,7 @@ import (
 // joined one namespace with announce.
 type livePeer struct {
 	id     peer.ID
+	node   peer.ID // the node it is connected to
 	h      host.Host
 	c      *wsstar.Client
 	ns     string
@@ -60,6 +61,9 @@ type swarm struct {
 	joinAt  map[peer.ID]time.Time // Join sent, for peers whose events are timed
 	leaveAt map[peer.ID]time.Time // leave started
 	probe   *probe
+	// observe, when set, is called under mu for every change a view shows
+	// after the swarm's own bookkeeping.
+	observe func(w *livePeer, e seen, now time.Time)
 
 	connect, reserve, join, total Latencies // per peer start-up
 	joinEvents, leaveEvents       Latencies // per (event, view)
@@ -101,25 +105,30 @@ func (s *swarm) FirstError() error {
 // start brings one peer up: connect, reserve, join. timed records its Join
 // time so that the views' JOINED events for it are timed.
 func (s *swarm) start(ctx context.Context, key crypto.PrivKey, ns string, timed bool) (*livePeer, error) {
+	return s.startOn(ctx, s.node, key, ns, timed)
+}
+
+// startOn is start on a given node (one of a cluster's).
+func (s *swarm) startOn(ctx context.Context, node peer.AddrInfo, key crypto.PrivKey, ns string, timed bool) (*livePeer, error) {
 	t0 := time.Now()
 	h, err := NewPeer(key, false)
 	if err != nil {
 		return nil, err
 	}
-	p := &livePeer{id: h.ID(), h: h, ns: ns, shown: make(map[peer.ID]struct{})}
+	p := &livePeer{id: h.ID(), node: node.ID, h: h, ns: ns, shown: make(map[peer.ID]struct{})}
 	fail := func(step string, err error) (*livePeer, error) {
 		_ = h.Close()
 		return nil, fmt.Errorf("%s: %w", step, err)
 	}
-	if err := connect(ctx, h, s.node); err != nil {
+	if err := connect(ctx, h, node); err != nil {
 		return fail("connect", err)
 	}
 	t1 := time.Now()
-	if _, err := client.Reserve(ctx, h, s.node); err != nil {
+	if _, err := client.Reserve(ctx, h, node); err != nil {
 		return fail("reserve", err)
 	}
 	t2 := time.Now()
-	c, err := wsstar.Dial(ctx, h, s.node.ID)
+	c, err := wsstar.Dial(ctx, h, node.ID)
 	if err != nil {
 		return fail("open ws-star stream", err)
 	}
@@ -169,8 +178,9 @@ func (s *swarm) stop(p *livePeer, timed bool) {
 }
 
 type seen struct {
-	p    peer.ID
-	left bool
+	p      peer.ID
+	left   bool
+	reason pb.LeftReason // of a LEFT
 }
 
 // consume tracks p's view. It never blocks on the swarm lock while holding
@@ -198,7 +208,7 @@ func (s *swarm) consume(p *livePeer) {
 				case pb.PeerEvent_LEFT:
 					delete(p.shown, e.Peer)
 					if had {
-						batch = append(batch, seen{p: e.Peer, left: true})
+						batch = append(batch, seen{p: e.Peer, left: true, reason: e.Reason})
 					}
 				}
 			}
@@ -222,6 +232,9 @@ func (s *swarm) saw(w *livePeer, batch []seen, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range batch {
+		if s.observe != nil {
+			s.observe(w, e, now)
+		}
 		if e.left {
 			if t, ok := s.leaveAt[e.p]; ok {
 				s.leaveEvents.Add(now.Sub(t))
@@ -249,6 +262,12 @@ func (s *swarm) saw(w *livePeer, batch []seen, now time.Time) {
 // the last view that had room showed it, and how many views that had room
 // did not show it within timeout.
 func (s *swarm) runProbe(ctx context.Context, key crypto.PrivKey, ns string, timeout time.Duration) (lat time.Duration, expected, missing int, err error) {
+	return s.runProbeOn(ctx, s.node, key, ns, timeout, nil)
+}
+
+// runProbeOn is runProbe with the probe joining on node and, when watch is
+// set, only the views it accepts waited for.
+func (s *swarm) runProbeOn(ctx context.Context, node peer.AddrInfo, key crypto.PrivKey, ns string, timeout time.Duration, watch func(*livePeer) bool) (lat time.Duration, expected, missing int, err error) {
 	id, err := peer.IDFromPrivateKey(key)
 	if err != nil {
 		return 0, 0, 0, err
@@ -256,7 +275,7 @@ func (s *swarm) runProbe(ctx context.Context, key crypto.PrivKey, ns string, tim
 	pr := &probe{id: id, expect: make(map[*livePeer]struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	for w := range s.byNS[ns] {
-		if w.hasRoom() {
+		if w.hasRoom() && (watch == nil || watch(w)) {
 			pr.expect[w] = struct{}{}
 		}
 	}
@@ -274,7 +293,7 @@ func (s *swarm) runProbe(ctx context.Context, key crypto.PrivKey, ns string, tim
 
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	p, err := s.start(pctx, key, ns, true)
+	p, err := s.startOn(pctx, node, key, ns, true)
 	if err != nil {
 		return 0, expected, expected, err
 	}
@@ -295,6 +314,11 @@ func (s *swarm) runProbe(ctx context.Context, key crypto.PrivKey, ns string, tim
 // ramp starts one peer per key with at most conc start-ups in flight, peer i
 // joining nsOf(i). It returns the peers that came up.
 func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, timeout time.Duration) []*livePeer {
+	return s.rampOn(ctx, keys, conc, nsOf, func(int) peer.AddrInfo { return s.node }, timeout)
+}
+
+// rampOn is ramp with peer i connecting to nodeOf(i).
+func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, nodeOf func(int) peer.AddrInfo, timeout time.Duration) []*livePeer {
 	out := make([]*livePeer, len(keys))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -308,7 +332,7 @@ func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf 
 					return
 				}
 				pctx, cancel := context.WithTimeout(ctx, timeout)
-				p, err := s.start(pctx, keys[i], nsOf(i), false)
+				p, err := s.startOn(pctx, nodeOf(i), keys[i], nsOf(i), false)
 				cancel()
 				if err != nil {
 					s.fail(err)

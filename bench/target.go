@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ type Target struct {
 	PprofURL string
 
 	close func() error
+	kill  func() error
 }
 
 // Close stops a node the tool started; an external node is left alone.
@@ -48,6 +50,15 @@ func (t *Target) Close() error {
 		return nil
 	}
 	return t.close()
+}
+
+// Kill ends a node the tool started with SIGKILL, as a crash would, and
+// waits for it to exit; Close afterwards does nothing.
+func (t *Target) Kill() error {
+	if t.kill == nil {
+		return errors.New("bench: only a node the tool started as a process can be killed")
+	}
+	return t.kill()
 }
 
 // TargetOptions chooses the node.
@@ -218,18 +229,34 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	var killed atomic.Bool
 	stop := func() error {
+		select {
+		case <-exited:
+			if killed.Load() {
+				return nil
+			}
+			return waitErr
+		default:
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-waited:
-			return err
+		case <-exited:
+			return waitErr
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-waited
+			<-exited
 			return errors.New("bench: node did not stop on SIGTERM; killed")
 		}
+	}
+	kill := func() error {
+		killed.Store(true)
+		err := cmd.Process.Kill()
+		<-exited
+		return err
 	}
 	addr := make(chan string, 1)
 	go func() {
@@ -268,5 +295,6 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	}
 	t.Kind = "process"
 	t.close = stop
+	t.kill = kill
 	return t, nil
 }
