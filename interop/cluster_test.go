@@ -1,0 +1,352 @@
+package interop
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
+)
+
+// crashToLeftBound is the bound for a SIGKILLed node's peers to
+// leave the other nodes' views (the lease is 3 s by default).
+const crashToLeftBound = 10 * time.Second
+
+// nodeProc is one run of the node binary.
+type nodeProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	port int
+	id   peer.ID
+	addr ma.Multiaddr
+	done chan struct{}
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	return out
+}
+
+// startProc runs the binary with args and waits for its first /p2p/ address
+// on stdout. The process is killed by PID when the test ends.
+func startProc(t *testing.T, bin, dir string, port int, args ...string) *nodeProc {
+	t.Helper()
+	args = append([]string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--identity", filepath.Join(dir, "identity.key")}, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &nodeProc{t: t, cmd: cmd, port: port, done: make(chan struct{})}
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "/p2p/") {
+				select {
+				case addrs <- sc.Text():
+				default:
+				}
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); _ = logf.Close(); close(p.done) }()
+	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	select {
+	case a := <-addrs:
+		p.addr = ma.StringCast(a)
+		info, err := peer.AddrInfoFromP2pAddr(p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.id = info.ID
+	case <-p.done:
+		t.Fatalf("node exited at start: %s", readLogs(dir))
+	case <-time.After(time.Minute):
+		t.Fatal("node printed no address within a minute")
+	}
+	return p
+}
+
+func (p *nodeProc) kill(sig syscall.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *nodeProc) info() peer.AddrInfo {
+	info, _ := peer.AddrInfoFromP2pAddr(p.addr)
+	return *info
+}
+
+func (p *nodeProc) waitReady(t *testing.T) {
+	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", p.port)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never ready", url)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readLogs(dir string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "node-*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// member connects a browser-style peer to node p, reserves and joins ns.
+func member(t *testing.T, p *nodeProc, ns string) (host.Host, *wsstar.Client) {
+	t.Helper()
+	h := testhost.NewClient(t)
+	if err := h.Connect(t.Context(), p.info()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Reserve(t.Context(), h, p.info()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := wsstar.Dial(t.Context(), h, p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Join(t.Context(), ns, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	return h, c
+}
+
+// viewOf collects the members a client's view shows, and LEFT times.
+type viewOf struct {
+	mu      sync.Mutex
+	members map[peer.ID]bool
+	left    map[peer.ID]pb.LeftReason
+}
+
+func follow(c *wsstar.Client) *viewOf {
+	v := &viewOf{members: map[peer.ID]bool{}, left: map[peer.ID]pb.LeftReason{}}
+	go func() {
+		for m := range c.C() {
+			u, ok := m.(*wsstar.Update)
+			if !ok {
+				continue
+			}
+			v.mu.Lock()
+			for _, e := range u.Events {
+				switch e.Kind {
+				case pb.PeerEvent_JOINED:
+					v.members[e.Peer] = true
+				case pb.PeerEvent_LEFT:
+					delete(v.members, e.Peer)
+					v.left[e.Peer] = e.Reason
+				}
+			}
+			v.mu.Unlock()
+		}
+	}()
+	return v
+}
+
+func (v *viewOf) has(p peer.ID) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.members[p]
+}
+
+func (v *viewOf) leftReason(p peer.ID) (pb.LeftReason, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r, ok := v.left[p]
+	return r, ok
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// registerTTL registers a listening peer in ns through node p's
+// /rendezvous/1.0.0.
+func registerTTL(t *testing.T, p *nodeProc, ns string) peer.ID {
+	t.Helper()
+	h := testhost.New(t)
+	if err := h.Connect(t.Context(), p.info()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rendezvous.NewClient(h, p.id).Register(t.Context(), ns, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return h.ID()
+}
+
+func discovered(t *testing.T, p *nodeProc, ns string, want peer.ID) bool {
+	t.Helper()
+	h := testhost.New(t)
+	if err := h.Connect(t.Context(), p.info()); err != nil {
+		t.Fatal(err)
+	}
+	regs, _, err := rendezvous.NewClient(h, p.id).Discover(t.Context(), ns, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range regs {
+		if r.Peer == want {
+			return true
+		}
+	}
+	return false
+}
+
+// crashAndRestart is the scenario of both cluster modes: peers on every
+// node see each other, a SIGKILLed node's peers leave the others' views as
+// DISCONNECTED within the bound, and a TTL registration taken on the killed
+// node is discovered again after it restarts.
+func crashAndRestart(t *testing.T, procs []*nodeProc, restart func() *nodeProc) {
+	var views []*viewOf
+	var peers []peer.ID
+	for _, p := range procs {
+		h, c := member(t, p, "room")
+		views = append(views, follow(c))
+		peers = append(peers, h.ID())
+	}
+	for i, v := range views {
+		for j, p := range peers {
+			if i != j {
+				waitUntil(t, 30*time.Second, fmt.Sprintf("node %d's view shows node %d's peer", i, j), func() bool { return v.has(p) })
+			}
+		}
+	}
+	ttlPeer := registerTTL(t, procs[len(procs)-1], "board")
+	waitUntil(t, 30*time.Second, "TTL registration visible on node 0", func() bool { return discovered(t, procs[0], "board", ttlPeer) })
+
+	killed := len(procs) - 1
+	procs[killed].kill(syscall.SIGKILL)
+	for i := range killed {
+		took := waitUntil(t, crashToLeftBound, fmt.Sprintf("node %d's view drops the killed node's peer", i), func() bool {
+			r, ok := views[i].leftReason(peers[killed])
+			return ok && r == pb.LeftReason_DISCONNECTED
+		})
+		t.Logf("crash to LEFT on node %d: %v", i, took.Round(10*time.Millisecond))
+	}
+
+	again := restart()
+	again.waitReady(t)
+	if !discovered(t, again, "board", ttlPeer) {
+		t.Fatal("the TTL registration taken on the killed node is gone after its restart")
+	}
+}
+
+func TestThreeEmbeddedNodeProcessesSurviveASIGKILL(t *testing.T) {
+	bin := buildNode(t)
+	ports := freePorts(t, 6)
+	web, routes := ports[:3], ports[3:]
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	start := func(i int) *nodeProc {
+		var others []string
+		for j, r := range routes {
+			if j != i {
+				others = append(others, fmt.Sprintf("127.0.0.1:%d", r))
+			}
+		}
+		return startProc(t, bin, dirs[i], web[i],
+			"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", routes[i]),
+			"--cluster-routes", strings.Join(others, ","),
+			"--cluster-store", filepath.Join(dirs[i], "store"))
+	}
+	procs := []*nodeProc{start(0), start(1), start(2)}
+	for _, p := range procs {
+		p.waitReady(t)
+	}
+	crashAndRestart(t, procs, func() *nodeProc { return start(2) })
+}
+
+func TestTwoNodeProcessesOnExternalNATSSurviveASIGKILL(t *testing.T) {
+	bin := buildNode(t)
+	ports := freePorts(t, 3)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: ports[2], JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	url := fmt.Sprintf("nats://127.0.0.1:%d", ports[2])
+	dirs := []string{t.TempDir(), t.TempDir()}
+	start := func(i int) *nodeProc { return startProc(t, bin, dirs[i], ports[i], "--nats-url", url) }
+	procs := []*nodeProc{start(0), start(1)}
+	for _, p := range procs {
+		p.waitReady(t)
+	}
+	crashAndRestart(t, procs, func() *nodeProc { return start(1) })
+}
