@@ -104,7 +104,7 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 	}
 	cfg := BenchConfig(o.Dir, o.PprofAddr)
 	if o.Binary != "" {
-		return startProcess(ctx, o.Binary, cfg, o.Dir)
+		return startProcess(ctx, o.Binary, cfg, o.Dir, os.Stderr)
 	}
 	log := o.Log
 	if log == nil {
@@ -206,9 +206,9 @@ func metricsURL(addrs []ma.Multiaddr) string {
 	return ""
 }
 
-// startProcess runs the node binary with cfg, reads its first address from
-// stdout and stops it (SIGTERM, then SIGKILL) on Close.
-func startProcess(ctx context.Context, bin string, cfg config.Config, dir string) (*Target, error) {
+// startProcess runs the node binary with cfg, its log going to stderr, reads
+// its first address from stdout and stops it (SIGTERM, then SIGKILL) on Close.
+func startProcess(ctx context.Context, bin string, cfg config.Config, dir string, stderr io.Writer) (*Target, error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	// Own process group: a signal to the tool's terminal does not race the
 	// orderly stop below.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -87,7 +87,7 @@ func parseKey(key string) parsedKey {
 	default:
 		return parsedKey{}
 	}
-	if k.inst != "" && !validInstance(k.inst) {
+	if k.kind != keyTTL && !validInstance(k.inst) {
 		return parsedKey{}
 	}
 	ns, err := base64.RawURLEncoding.DecodeString(nsPart)
@@ -99,6 +99,11 @@ func parseKey(key string) parsedKey {
 		return parsedKey{}
 	}
 	k.member = memberKey{ns: string(ns), peer: p}
+	// One key per hold: a non-canonical spelling of the same member (other
+	// base58 or base64 forms) is someone else's key.
+	if encodeNS(k.member.ns) != nsPart || p.String() != peerPart {
+		return parsedKey{}
+	}
 	return k
 }
 

@@ -35,6 +35,11 @@ Scenarios:
   churn        hold --peers while --rate peers/s leave and new ones join for --duration
   relay        stream throughput through the relay versus directly, --pairs at once
   rendezvous   REGISTER and DISCOVER operations per second with --clients clients
+  cluster      start --nodes nodes of one embedded cluster from --node-bin (required),
+               spread --peers over them round-robin, time probe joins as seen from
+               the other nodes, measure every node idle, SIGKILL the last node and
+               time the LEFT of its peers on the survivors (ghosts after 15 s); with
+               --baseline, then one node without cluster with --peers/--nodes peers
 
 Without --node the tool starts the node: the binary given by --node-bin as a
 child process, else in this process (node figures then include the generator).
@@ -47,6 +52,8 @@ type opts struct {
 	pid                        int
 	peers, nsSize, probes      int
 	concurrency, clients       int
+	nodes                      int
+	baseline                   bool
 	pairs                      string
 	rate                       float64
 	duration, idle, timeout    time.Duration
@@ -61,10 +68,12 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.nodeBin, "node-bin", "", "without --node: start this rendezvous `binary` as a child process")
 	fs.StringVar(&o.pprof, "pprof", "", "a node the tool starts serves pprof on this loopback `host:port`")
 	fs.StringVar(&o.keys, "keys", "", "reuse peer keys from this `file` (missing ones are generated and appended)")
-	fs.IntVar(&o.peers, "peers", 1000, "simulated peers (capacity, churn)")
+	fs.IntVar(&o.peers, "peers", 1000, "simulated peers (capacity, churn, cluster: over all nodes)")
+	fs.IntVar(&o.nodes, "nodes", 3, "cluster nodes to start (cluster)")
+	fs.BoolVar(&o.baseline, "baseline", true, "also measure one node without cluster with --peers/--nodes peers (cluster)")
 	fs.IntVar(&o.nsSize, "ns-size", 50, "peers per namespace; 0 puts all peers in one namespace")
-	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity)")
-	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity)")
+	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, cluster)")
+	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, cluster)")
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
@@ -122,8 +131,10 @@ type usageError struct{ error }
 func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer) (*bench.Report, error) {
 	switch scenario {
 	case "capacity", "churn", "relay", "rendezvous":
+	case "cluster":
+		return runCluster(ctx, o, stderr)
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, churn, relay or rendezvous)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, churn, relay, rendezvous or cluster)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -175,6 +186,35 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	default:
 		return bench.Rendezvous(ctx, t, bench.RendezvousOptions{Clients: o.clients, Duration: o.duration})
 	}
+}
+
+// runCluster runs the cluster scenario, which starts its own nodes.
+func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, error) {
+	switch {
+	case o.node != "" || o.pid != 0:
+		return nil, usageError{errors.New("cluster starts its own nodes: --node and --pid do not apply")}
+	case o.nodeBin == "":
+		return nil, usageError{errors.New("cluster needs --node-bin (the rendezvous binary each node runs)")}
+	case o.pprof != "":
+		return nil, usageError{errors.New("--pprof does not apply to cluster (several nodes)")}
+	case o.nodes < 2 || o.nodes > bench.MaxClusterNodes:
+		return nil, usageError{fmt.Errorf("--nodes %d: want 2 to %d", o.nodes, bench.MaxClusterNodes)}
+	case o.peers < o.nodes:
+		return nil, usageError{fmt.Errorf("--peers %d: want at least one per node (--nodes %d)", o.peers, o.nodes)}
+	}
+	raiseFileLimit()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "rendezvous-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	return bench.Cluster(ctx, bench.ClusterOptions{
+		Nodes: o.nodes, Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
+		Concurrency: o.concurrency, Keys: o.keys, Binary: o.nodeBin, Dir: dir,
+		Baseline: o.baseline, Progress: stderr,
+	})
 }
 
 func parsePairs(s string) ([]int, error) {

@@ -1,0 +1,795 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
+)
+
+// ClusterOptions sizes the cluster scenario.
+type ClusterOptions struct {
+	// Nodes is the number of cluster nodes (at least 2; default 3).
+	Nodes int
+	// Peers is the number of simulated browsers, spread over the nodes
+	// round-robin.
+	Peers int
+	// NSSize is the number of peers per namespace; 0 puts all in one.
+	NSSize int
+	// Probes is the number of extra peers whose cross-node join-to-visible
+	// time is measured.
+	Probes int
+	// Idle is the window over which the nodes' idle cost is measured.
+	Idle time.Duration
+	// Concurrency is the number of start-ups in flight during the ramp.
+	Concurrency int
+	// Keys is a file of peer keys to reuse ("" generates them).
+	Keys string
+	// StepTimeout bounds one peer's connect+reserve+join and one probe.
+	StepTimeout time.Duration
+	// Binary is the rendezvous binary; every node runs it as a child.
+	Binary string
+	// Dir holds the nodes' identities, configs and JetStream stores.
+	Dir string
+	// Baseline also runs the capacity scenario against one node without
+	// cluster, with as many peers as one cluster node holds, and reports
+	// the difference.
+	Baseline bool
+	// ReadyTimeout bounds the wait for every node's /readyz (default 60 s).
+	ReadyTimeout time.Duration
+	// GhostWait is how long after the kill the surviving views are checked
+	// for members of the killed node (default 15 s).
+	GhostWait time.Duration
+	// Progress receives one line per phase; nil discards them.
+	Progress io.Writer
+	// NodeLog receives the nodes' own logs (standard error); nil is this
+	// process's standard error.
+	NodeLog io.Writer
+}
+
+func (o *ClusterOptions) defaults() {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if o.Peers <= 0 {
+		o.Peers = 1000
+	}
+	if o.NSSize < 0 {
+		o.NSSize = 0
+	}
+	if o.Probes <= 0 {
+		o.Probes = 20
+	}
+	if o.Idle <= 0 {
+		o.Idle = 30 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = 60 * time.Second
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 60 * time.Second
+	}
+	if o.GhostWait <= 0 {
+		o.GhostWait = 15 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.NodeLog == nil {
+		o.NodeLog = os.Stderr
+	}
+}
+
+// MaxClusterNodes bounds --nodes: every node is a process on this machine.
+const MaxClusterNodes = 9
+
+// Cluster starts o.Nodes nodes of one embedded cluster from o.Binary, ramps
+// o.Peers peers spread over them, times probe joins as seen from the other
+// nodes, measures every node idle, then kills the last node with SIGKILL and
+// times the LEFT events its members cause in the surviving nodes' views.
+// With o.Baseline it then measures one node without cluster carrying one
+// cluster node's share of the peers.
+func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
+	o.defaults()
+	switch {
+	case o.Binary == "":
+		return nil, errors.New("bench: the cluster scenario starts its nodes from a binary (--node-bin)")
+	case o.Dir == "":
+		return nil, errors.New("bench: ClusterOptions.Dir is required")
+	case o.Nodes < 2 || o.Nodes > MaxClusterNodes:
+		return nil, fmt.Errorf("bench: a cluster of %d nodes: want 2 to %d", o.Nodes, MaxClusterNodes)
+	}
+	perNode := max(1, o.Peers/o.Nodes)
+	r := &Report{Scenario: "cluster", Started: time.Now(), Node: "process", Params: map[string]any{
+		"nodes": o.Nodes, "peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
+		"concurrency": o.Concurrency, "baseline": o.Baseline, "ghost_wait": o.GhostWait.String(),
+	}}
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(o.Progress, "rendezvous-bench: cluster: "+format+"\n", args...)
+	}
+	gen := SelfSampler{}
+
+	keys, err := Keys(o.Keys, o.Peers+o.Probes)
+	if err != nil {
+		return nil, err
+	}
+
+	progress("starting %d nodes from %s", o.Nodes, o.Binary)
+	st := time.Now()
+	nodes, err := startClusterNodes(ctx, o.Binary, o.Dir, o.Nodes, o.NodeLog)
+	if err != nil {
+		return nil, err
+	}
+	stopNodes := sync.OnceFunc(func() { closeTargets(nodes, o.Progress) })
+	defer stopNodes()
+	if err := waitReady(ctx, nodes, o.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	readyIn := time.Since(st)
+	progress("all %d nodes ready in %.1f s", o.Nodes, readyIn.Seconds())
+	r.add("cluster start to all ready", readyIn.Seconds(), "s").note("process start to every node's /readyz 200")
+	for i, n := range nodes {
+		r.Params[fmt.Sprintf("node%d", i+1)] = n.Info.ID.String()
+	}
+	killed := len(nodes) - 1
+	r.Params["killed_node"] = killed + 1
+
+	base := make([]Sample, len(nodes))
+	for i, n := range nodes {
+		base[i], _ = sample(n.Node)
+	}
+	s := newSwarm(nodes[0].Info)
+	progress("ramping %d peers over %d nodes", o.Peers, o.Nodes)
+	rt := time.Now()
+	peers := s.rampOn(ctx, keys[:o.Peers], o.Concurrency,
+		func(i int) string { return nsName(i, o.NSSize) },
+		func(i int) peer.AddrInfo { return nodes[i%len(nodes)].Info }, o.StepTimeout)
+	rampTime := time.Since(rt)
+	closePeers := sync.OnceFunc(func() { s.closeAll(peers, o.Concurrency) })
+	defer closePeers()
+	if len(peers) == 0 {
+		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
+	}
+	r.add("peers connected", float64(len(peers)), "peers")
+	f := r.add("peers failed", float64(s.failures.Load()), "peers")
+	if err := s.FirstError(); err != nil {
+		f.note("first: " + oneLine(err))
+	}
+	r.add("ramp time", rampTime.Seconds(), "s")
+	r.add("ramp rate", float64(len(peers))/rampTime.Seconds(), "peers/s")
+	r.addQuantiles("connect+reserve+join", &s.total)
+
+	// Every view must come to show every other member of its namespace
+	// (up to its size), wherever that member is connected.
+	conv, incomplete := s.converge(ctx, 30*time.Second)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	progress("ramp done in %.1f s; views complete %.1f s later (%d incomplete)", rampTime.Seconds(), conv.Seconds(), incomplete)
+	f = r.add("views complete after ramp", conv.Seconds(), "s").note("end of ramp until every view shows all other members of its namespace")
+	if incomplete > 0 {
+		f.Value = math.NaN()
+		f.note(fmt.Sprintf("not within 30 s: %d views still incomplete", incomplete))
+	}
+	r.add("views incomplete after ramp", float64(incomplete), "views")
+
+	// Probes: each joins on node i mod n; only the views on the other nodes
+	// are waited for.
+	progress("timing %d probe joins", o.Probes)
+	rooms := 1
+	if o.NSSize > 0 {
+		rooms = max(1, (o.Peers+o.NSSize-1)/o.NSSize)
+	}
+	var probes Latencies
+	var expected, missing, failed int
+	probeIDs := make(map[peer.ID]struct{})
+	for i := range o.Probes {
+		at := nodes[i%len(nodes)].Info
+		ns := nsName((i%rooms)*max(o.NSSize, 1), o.NSSize)
+		if id, err := peer.IDFromPrivateKey(keys[o.Peers+i]); err == nil {
+			probeIDs[id] = struct{}{}
+		}
+		lat, exp, miss, err := s.runProbeOn(ctx, at, keys[o.Peers+i], ns, o.StepTimeout,
+			func(w *livePeer) bool { return w.node != at.ID })
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		expected += exp
+		missing += miss
+		switch {
+		case err != nil:
+			failed++
+		case lat >= 0:
+			probes.Add(lat)
+		}
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	p50, _ := r.addQuantiles("cross-node join-to-visible", &probes)
+	if probes.Len() > 0 {
+		r.addMs("cross-node join-to-visible max", probes.Quantile(1))
+	}
+	if o.NSSize <= 0 {
+		p50.note("one namespace: views are full, so a joiner enters none")
+	} else {
+		p50.note("probe joins on node i; until the last view with room on another node shows it")
+	}
+	r.add("probe views expected", float64(expected), "views").note("views with room on the other nodes")
+	f = r.add("probe views missed", float64(missing), "views")
+	if failed > 0 {
+		f.note(fmt.Sprintf("%d probes failed to join", failed))
+	}
+
+	// Idle window.
+	progress("idle window of %s", o.Idle)
+	before := make([]Sample, len(nodes))
+	for i, n := range nodes {
+		before[i], _ = sample(n.Node)
+	}
+	ga, _ := gen.Sample()
+	if err := sleep(ctx, o.Idle); err != nil {
+		return nil, err
+	}
+	after := make([]Sample, len(nodes))
+	for i, n := range nodes {
+		after[i], _ = sample(n.Node)
+	}
+	gb, _ := gen.Sample()
+	local := s.peersPerNode()
+	var cpuSum, rssSum float64
+	for i := range nodes {
+		cpu := CPUPercent(before[i], after[i])
+		rss := float64(after[i].RSS) / (1 << 20)
+		cpuSum += cpu
+		rssSum += rss
+		r.add(fmt.Sprintf("node %d CPU, idle peers", i+1), cpu, "% of 1 core").
+			note(fmt.Sprintf("%d local peers", local[nodes[i].Info.ID]))
+		r.add(fmt.Sprintf("node %d RSS, idle peers", i+1), rss, "MiB").
+			note(fmt.Sprintf("%.1f MiB before the ramp", float64(base[i].RSS)/(1<<20)))
+	}
+	clusterCPU, clusterRSS := cpuSum/float64(len(nodes)), rssSum/float64(len(nodes))
+	r.add("node CPU, idle peers, mean", clusterCPU, "% of 1 core")
+	r.add("node RSS, idle peers, mean", clusterRSS, "MiB")
+	r.add("generator CPU, idle peers", CPUPercent(ga, gb), "% of 1 core")
+	m := scrapeCluster(nodes)
+	r.add("cluster nodes seen, min over nodes", m.nodesMin, "nodes")
+	r.add("cluster lag, max over nodes", m.lagMax, "revisions")
+	r.add("cluster pending writes, max over nodes", m.pendingMax, "keys")
+	r.add("cluster writes failed", m.writesFailed, "writes").note(fmt.Sprintf("%.0f ok, %.0f deferred, summed over nodes", m.writesOK, m.writesDeferred))
+	r.add("lease renewals failed or lost", m.renewalsBad, "renewals")
+	r.add("probe leavers still shown after idle", float64(s.stillShown(probeIDs, "")), "views").
+		note("views anywhere that still show a probe peer that left")
+
+	// Crash.
+	cr := s.crash(ctx, nodes, killed, o.GhostWait, progress)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if cr.killErr != nil {
+		return nil, fmt.Errorf("bench: killing node %d: %w", killed+1, cr.killErr)
+	}
+	r.add("killed-node peers", float64(cr.victims), "peers").note(fmt.Sprintf("connected to node %d, killed with SIGKILL", killed+1))
+	r.add("crash LEFT views expected", float64(cr.pairs), "views").note("surviving views that showed a killed-node peer")
+	r.add("crash LEFT views seen", float64(cr.seen), "views")
+	r.add("killed-node peers LEFT everywhere", float64(cr.lat.Len()), "peers")
+	cp50, _ := r.addQuantiles("crash-to-LEFT", &cr.lat)
+	cp50.note("SIGKILL until the last surviving view shows the LEFT")
+	if cr.lat.Len() > 0 {
+		r.addMs("crash-to-LEFT max", cr.lat.Quantile(1))
+	}
+	r.add("crash LEFT reason not DISCONNECTED", float64(cr.otherReason), "views").note(cr.reasons)
+	r.add("crash views dropped without LEFT", float64(cr.silent), "views").note("member gone from the view by a snapshot or a closed view")
+	r.add("killed-node peers shown again after LEFT", float64(cr.rejoined), "events")
+	r.add("ghosts", float64(cr.ghosts), "peers").
+		note(fmt.Sprintf("killed-node peers still in a surviving view %s after the kill (%d views)", o.GhostWait, cr.ghostViews)).
+		target("0", 0, true)
+	r.add("survivors ready after crash", float64(cr.ready), "nodes").note(fmt.Sprintf("of %d", len(nodes)-1))
+	r.add("cluster nodes seen after crash, max over survivors", cr.nodesSeen, "nodes")
+
+	r.add("OVERFLOW closes", float64(s.overflows.Load()), "views")
+
+	progress("stopping the cluster")
+	closePeers()
+	stopNodes()
+
+	if o.Baseline {
+		progress("baseline: one node without cluster, %d peers", perNode)
+		dir := filepath.Join(o.Dir, "single")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		t, err := startProcess(ctx, o.Binary, BenchConfig(dir, ""), dir, o.NodeLog)
+		if err != nil {
+			return nil, fmt.Errorf("bench: baseline node: %w", err)
+		}
+		br, err := Capacity(ctx, t, CapacityOptions{
+			Peers: perNode, NSSize: o.NSSize, Probes: o.Probes, Idle: o.Idle,
+			Concurrency: o.Concurrency, Keys: o.Keys, StepTimeout: o.StepTimeout,
+		})
+		if cerr := t.Close(); cerr != nil {
+			fmt.Fprintln(o.Progress, "rendezvous-bench: cluster: stopping the baseline node:", cerr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: baseline: %w", err)
+		}
+		what := fmt.Sprintf("one node without cluster, %d peers, ns-size %d", perNode, o.NSSize)
+		for _, name := range []string{"join-to-visible p50", "join-to-visible p99"} {
+			if bf, ok := br.Figure(name); ok {
+				r.add("single node "+name, bf.Value, bf.Unit).note(what)
+			}
+		}
+		bcpu, _ := br.Figure("node CPU, idle peers")
+		brss, _ := br.Figure("node RSS, idle peers")
+		r.add("single node CPU, idle peers", bcpu.Value, bcpu.Unit).note(what)
+		r.add("single node RSS, idle peers", brss.Value, brss.Unit).note(what)
+		r.add("cluster cost: CPU per node", clusterCPU-bcpu.Value, "% of 1 core").
+			note("mean over the cluster's nodes before the kill minus the single node")
+		r.add("cluster cost: RSS per node", clusterRSS-brss.Value, "MiB").
+			note("mean over the cluster's nodes before the kill minus the single node")
+	}
+	r.Elapsed = Seconds(time.Since(r.Started))
+	r.LoadAvg = loadAvg()
+	return r, nil
+}
+
+// startClusterNodes starts n nodes of one embedded cluster, each in its own
+// directory under dir, on free loopback ports.
+func startClusterNodes(ctx context.Context, bin, dir string, n int, log io.Writer) ([]*Target, error) {
+	ports, err := freeLoopbackAddrs(n)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]*Target, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := filepath.Join(dir, fmt.Sprintf("node%d", i+1))
+			if errs[i] = os.MkdirAll(d, 0o700); errs[i] != nil {
+				return
+			}
+			cfg := BenchConfig(d, "")
+			cfg.Cluster.Embedded.Listen = ports[i]
+			for j, p := range ports {
+				if j != i {
+					cfg.Cluster.Embedded.Routes = append(cfg.Cluster.Embedded.Routes, p)
+				}
+			}
+			nodes[i], errs[i] = startProcess(ctx, bin, cfg, d, log)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("node %d: %w", i+1, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, t := range nodes {
+			if t != nil {
+				_ = t.Close()
+			}
+		}
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// freeLoopbackAddrs returns n loopback host:port addresses free a moment ago.
+func freeLoopbackAddrs(n int) ([]string, error) {
+	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+// closeTargets stops the nodes at once (each takes up to its SIGTERM grace).
+func closeTargets(nodes []*Target, log io.Writer) {
+	var wg sync.WaitGroup
+	for i, t := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.Close(); err != nil {
+				fmt.Fprintf(log, "rendezvous-bench: cluster: stopping node %d: %v\n", i+1, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func readyURL(t *Target) string {
+	return strings.TrimSuffix(t.MetricsURL, "/metrics") + "/readyz"
+}
+
+// waitReady polls every node's /readyz until all answer 200.
+func waitReady(ctx context.Context, nodes []*Target, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ready := make([]bool, len(nodes))
+	for {
+		left := 0
+		for i, n := range nodes {
+			if !ready[i] {
+				ready[i] = httpStatus(ctx, readyURL(n)) == http.StatusOK
+			}
+			if !ready[i] {
+				left++
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			var not []string
+			for i, ok := range ready {
+				if !ok {
+					not = append(not, strconv.Itoa(i+1))
+				}
+			}
+			return fmt.Errorf("bench: cluster nodes %s not ready (/readyz) within %s", strings.Join(not, ", "), timeout)
+		}
+	}
+}
+
+// httpStatus is the status of GET url, 0 when there is no answer.
+func httpStatus(ctx context.Context, url string) int {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := scrapeClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type clusterMetrics struct {
+	nodesMin, lagMax, pendingMax           float64
+	writesOK, writesDeferred, writesFailed float64
+	renewalsBad                            float64
+}
+
+// scrapeCluster reads the rendezvous_cluster_* series of every node; a
+// figure no node gave is NaN.
+func scrapeCluster(nodes []*Target) clusterMetrics {
+	nan := math.NaN()
+	m := clusterMetrics{nan, nan, nan, nan, nan, nan, nan}
+	minOf := func(a, b float64) float64 {
+		if math.IsNaN(a) || b < a {
+			return b
+		}
+		return a
+	}
+	maxOf := func(a, b float64) float64 {
+		if math.IsNaN(a) || b > a {
+			return b
+		}
+		return a
+	}
+	sumOf := func(a, b float64) float64 {
+		if math.IsNaN(a) {
+			return b
+		}
+		return a + b
+	}
+	for _, n := range nodes {
+		text, err := scrapeText(n.MetricsURL)
+		if err != nil {
+			continue
+		}
+		for _, s := range []struct {
+			series string
+			into   *float64
+			fold   func(a, b float64) float64
+		}{
+			{"rendezvous_cluster_nodes", &m.nodesMin, minOf},
+			{"rendezvous_cluster_lag", &m.lagMax, maxOf},
+			{"rendezvous_cluster_pending_writes", &m.pendingMax, maxOf},
+			{`rendezvous_cluster_writes_total{result="ok"}`, &m.writesOK, sumOf},
+			{`rendezvous_cluster_writes_total{result="deferred"}`, &m.writesDeferred, sumOf},
+			{`rendezvous_cluster_writes_total{result="failed"}`, &m.writesFailed, sumOf},
+			{`rendezvous_cluster_lease_renewals_total{result="failed"}`, &m.renewalsBad, sumOf},
+			{`rendezvous_cluster_lease_renewals_total{result="lost"}`, &m.renewalsBad, sumOf},
+		} {
+			if v, ok := seriesValue(text, s.series); ok {
+				*s.into = s.fold(*s.into, v)
+			}
+		}
+	}
+	return m
+}
+
+// scrapeText fetches a node's /metrics exposition.
+func scrapeText(url string) (string, error) {
+	if url == "" {
+		return "", errors.New("bench: no metrics URL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := scrapeClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("bench: %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetricsBytes))
+	return string(b), err
+}
+
+// seriesValue is the value of one series, given as it is written in the
+// exposition (name, or name{label="value"} with its only label).
+func seriesValue(text, series string) (float64, bool) {
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
+// peersPerNode counts the live peers connected to each node.
+func (s *swarm) peersPerNode() map[peer.ID]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[peer.ID]int)
+	for _, set := range s.byNS {
+		for p := range set {
+			out[p.node]++
+		}
+	}
+	return out
+}
+
+// converge waits until every view shows all other members of its namespace
+// (up to its size) and returns how long that took and, on timeout, how many
+// views were still short.
+func (s *swarm) converge(ctx context.Context, timeout time.Duration) (time.Duration, int) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		short := s.shortViews()
+		if short == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return time.Since(start), short
+		}
+		_ = sleep(ctx, 50*time.Millisecond)
+	}
+}
+
+func (s *swarm) shortViews() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	short := 0
+	for _, set := range s.byNS {
+		for p := range set {
+			p.mu.Lock()
+			if !p.ended && len(p.shown) < min(p.max, len(set)-1) {
+				short++
+			}
+			p.mu.Unlock()
+		}
+	}
+	return short
+}
+
+// stillShown counts the views that show any of ids; with skipNode, views of
+// peers connected to that node are not counted.
+func (s *swarm) stillShown(ids map[peer.ID]struct{}, skipNode peer.ID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, set := range s.byNS {
+		for w := range set {
+			if skipNode != "" && w.node == skipNode {
+				continue
+			}
+			w.mu.Lock()
+			for id := range ids {
+				if _, ok := w.shown[id]; ok && !w.ended {
+					n++
+				}
+			}
+			w.mu.Unlock()
+		}
+	}
+	return n
+}
+
+type crashResult struct {
+	killErr              error
+	victims, pairs, seen int
+	otherReason, silent  int
+	rejoined             int
+	ghosts, ghostViews   int
+	ready                int
+	nodesSeen            float64
+	reasons              string
+	lat                  Latencies // per victim: kill to its LEFT in the last surviving view
+}
+
+type viewMember struct {
+	w *livePeer
+	p peer.ID
+}
+
+// crash kills nodes[k] with SIGKILL and follows, in the views on the other
+// nodes, the LEFT events of the peers that were connected to it, for wait.
+func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Duration, progress func(string, ...any)) *crashResult {
+	t := nodes[k]
+	cr := &crashResult{nodesSeen: math.NaN()}
+	dead := t.Info.ID
+	victims := make(map[peer.ID]*livePeer)
+	pending := make(map[viewMember]struct{})
+	remaining := make(map[peer.ID]int)
+	reasons := make(map[pb.LeftReason]int)
+	allLeft := make(chan struct{})
+	var t0 time.Time
+
+	s.mu.Lock()
+	for _, set := range s.byNS {
+		for p := range set {
+			if p.node == dead {
+				victims[p.id] = p
+			}
+		}
+	}
+	for id, v := range victims {
+		for w := range s.byNS[v.ns] {
+			if w.node == dead {
+				continue
+			}
+			w.mu.Lock()
+			_, shows := w.shown[id]
+			ended := w.ended
+			w.mu.Unlock()
+			if shows && !ended {
+				pending[viewMember{w, id}] = struct{}{}
+				remaining[id]++
+			}
+		}
+	}
+	cr.victims, cr.pairs = len(victims), len(pending)
+	if len(pending) == 0 {
+		close(allLeft)
+	}
+	s.observe = func(w *livePeer, e seen, now time.Time) {
+		if _, ok := victims[e.p]; !ok || w.node == dead {
+			return
+		}
+		k := viewMember{w, e.p}
+		if !e.left {
+			cr.rejoined++
+			return
+		}
+		if _, ok := pending[k]; !ok {
+			return
+		}
+		delete(pending, k)
+		cr.seen++
+		if e.reason != pb.LeftReason_DISCONNECTED {
+			cr.otherReason++
+			reasons[e.reason]++
+		}
+		if remaining[e.p]--; remaining[e.p] == 0 {
+			cr.lat.Add(now.Sub(t0))
+		}
+		if len(pending) == 0 {
+			close(allLeft)
+		}
+	}
+	progress("killing node %d (%s) with SIGKILL: %d peers on it, %d surviving views to update", k+1, dead, cr.victims, cr.pairs)
+	t0 = time.Now()
+	s.mu.Unlock()
+	cr.killErr = t.Kill()
+	if cr.killErr != nil {
+		s.mu.Lock()
+		s.observe = nil
+		s.mu.Unlock()
+		return cr
+	}
+
+	select {
+	case <-allLeft:
+		progress("every LEFT seen %.2f s after the kill", time.Since(t0).Seconds())
+	case <-time.After(wait):
+	case <-ctx.Done():
+	}
+	// The ghost check is at a fixed time after the kill: a member that left
+	// and came back must be counted too.
+	_ = sleep(ctx, time.Until(t0.Add(wait)))
+
+	s.mu.Lock()
+	s.observe = nil
+	for k := range pending {
+		k.w.mu.Lock()
+		_, shows := k.w.shown[k.p]
+		ended := k.w.ended
+		k.w.mu.Unlock()
+		if !shows || ended {
+			cr.silent++
+		}
+	}
+	ghosts := make(map[peer.ID]struct{})
+	for id, v := range victims {
+		for w := range s.byNS[v.ns] {
+			if w.node == dead {
+				continue
+			}
+			w.mu.Lock()
+			_, shows := w.shown[id]
+			if shows && !w.ended {
+				cr.ghostViews++
+				ghosts[id] = struct{}{}
+			}
+			w.mu.Unlock()
+		}
+	}
+	cr.ghosts = len(ghosts)
+	var rs []string
+	for reason, n := range reasons {
+		rs = append(rs, fmt.Sprintf("%s: %d", reason, n))
+	}
+	cr.reasons = strings.Join(rs, ", ")
+	s.mu.Unlock()
+
+	for i, n := range nodes {
+		if i == k {
+			continue
+		}
+		if httpStatus(ctx, readyURL(n)) == http.StatusOK {
+			cr.ready++
+		}
+		if v, err := scrapeGauge(n.MetricsURL, "rendezvous_cluster_nodes"); err == nil && (math.IsNaN(cr.nodesSeen) || v > cr.nodesSeen) {
+			cr.nodesSeen = v
+		}
+	}
+	progress("%d of %d surviving views got the LEFT; %d ghosts after %s", cr.seen, cr.pairs, cr.ghosts, wait)
+	return cr
+}
