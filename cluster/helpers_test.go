@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/registry"
@@ -24,67 +21,6 @@ const (
 	testLease  = 2 * time.Second
 )
 
-// freePorts picks n distinct free loopback TCP ports.
-func freePorts(tb testing.TB, n int) []int {
-	tb.Helper()
-	var ls []net.Listener
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return out
-}
-
-// natsServer is a standalone NATS server with JetStream on a loopback client
-// port, restartable on the same port and store.
-type natsServer struct {
-	tb    testing.TB
-	port  int
-	store string
-	srv   *server.Server
-}
-
-func startNATS(tb testing.TB) *natsServer {
-	tb.Helper()
-	s := &natsServer{tb: tb, port: freePorts(tb, 1)[0], store: tb.TempDir()}
-	s.start()
-	tb.Cleanup(s.stop)
-	return s
-}
-
-func (s *natsServer) start() {
-	s.tb.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: s.port, JetStream: true, StoreDir: s.store, NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		s.tb.Fatal("nats server did not start")
-	}
-	s.srv = srv
-}
-
-func (s *natsServer) stop() {
-	if s.srv != nil {
-		s.srv.Shutdown()
-		s.srv.WaitForShutdown()
-		s.srv = nil
-	}
-}
-
-func (s *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
-
 // newTestRegistry starts a Registry on a fresh connection to url with a
 // real libp2p host, waiting until it is ready.
 func newTestRegistry(tb testing.TB, url string, opts ...Option) *Registry {
@@ -94,11 +30,6 @@ func newTestRegistry(tb testing.TB, url string, opts ...Option) *Registry {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(nc.Close)
-	return newOnConn(tb, nc, opts...)
-}
-
-func newOnConn(tb testing.TB, nc *nats.Conn, opts ...Option) *Registry {
-	tb.Helper()
 	h := testhost.New(tb)
 	base := []Option{WithBucket(testBucket), WithLeaseTTL(testLease), WithWriteTimeout(time.Second),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}

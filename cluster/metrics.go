@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/internal/promreg"
 )
 
 // metrics are the rendezvous_cluster_* series. A Registry always has one;
@@ -54,27 +56,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.writes.WithLabelValues(r)
 	}
 	m.collectors = []prometheus.Collector{m.connected, m.ready, m.lag, m.nodes, m.pending, m.renewals, m.writes, m.resyncs}
-	if reg == nil {
-		return m, nil
-	}
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return nil, errors.Join(errors.New("cluster: register metrics"), err)
-		}
+	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
+		return nil, errors.Join(errors.New("cluster: register metrics"), err)
 	}
 	return m, nil
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	if reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
+	promreg.UnregisterAll(reg, m.collectors...)
 }
 
 func boolGauge(g prometheus.Gauge, v bool) {

@@ -126,6 +126,9 @@ func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 	}
 	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) {
 		r.m.connected.Set(0)
+		if r.closed.Load() {
+			return // the node closes the connection after the registry
+		}
 		r.setDegraded("nats disconnected", err)
 	})
 	nc.SetReconnectHandler(func(*nats.Conn) {

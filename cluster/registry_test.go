@@ -5,14 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws-star/rendezvous/internal/testnats"
 	"github.com/ws-star/rendezvous/registry"
 )
 
 const eventWait = 15 * time.Second
 
 func TestMemberRegisteredOnOneNodeIsSeenOnAnotherAndLeavesWithItsReason(t *testing.T) {
-	srv := startNATS(t)
-	a, b := newTestRegistry(t, srv.url()), newTestRegistry(t, srv.url())
+	srv := testnats.Start(t)
+	a, b := newTestRegistry(t, srv.URL()), newTestRegistry(t, srv.URL())
 	onB := record(b, "room")
 
 	live := member(t, "room", registry.SourceLive, 0)
@@ -41,9 +42,9 @@ func TestMemberRegisteredOnOneNodeIsSeenOnAnotherAndLeavesWithItsReason(t *testi
 }
 
 func TestNodeThatStopsHeartbeatingLosesItsLiveAndBoundMembersButNotTTLOnes(t *testing.T) {
-	srv := startNATS(t)
-	a := newTestRegistry(t, srv.url())
-	b := newTestRegistry(t, srv.url())
+	srv := testnats.Start(t)
+	a := newTestRegistry(t, srv.URL())
+	b := newTestRegistry(t, srv.URL())
 	onB := record(b, "room")
 
 	live := member(t, "room", registry.SourceLive, 0)
@@ -73,10 +74,10 @@ func TestNodeThatStopsHeartbeatingLosesItsLiveAndBoundMembersButNotTTLOnes(t *te
 }
 
 func TestDepartingNodeMembersLeaveAtOnceNotAfterTheLease(t *testing.T) {
-	srv := startNATS(t)
+	srv := testnats.Start(t)
 	// A lease far longer than the wait: only the goodbye can explain the LEFT.
 	long := WithLeaseTTL(time.Minute)
-	a, b := newTestRegistry(t, srv.url(), long), newTestRegistry(t, srv.url(), long)
+	a, b := newTestRegistry(t, srv.URL(), long), newTestRegistry(t, srv.URL(), long)
 	onB := record(b, "room")
 	live := member(t, "room", registry.SourceLive, 0)
 	if _, err := a.Register(live); err != nil {
@@ -95,30 +96,30 @@ func TestDepartingNodeMembersLeaveAtOnceNotAfterTheLease(t *testing.T) {
 }
 
 func TestTTLRegistrationSurvivesARestartOfEveryNodeAndTheEngine(t *testing.T) {
-	srv := startNATS(t)
-	a := newTestRegistry(t, srv.url())
+	srv := testnats.Start(t)
+	a := newTestRegistry(t, srv.URL())
 	reg := member(t, "room", registry.SourceRendezvous, time.Hour)
 	stored, err := a.Register(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = a.Close()
-	srv.stop()
-	srv.start()
+	srv.Stop()
+	srv.Restart()
 
-	c := newTestRegistry(t, srv.url())
+	c := newTestRegistry(t, srv.URL())
 	got, ok := c.Get("room", reg.Peer)
 	if !ok {
 		t.Fatal("registration lost across the restart")
 	}
-	if got.Seq != stored.Seq || !got.Expiry.Equal(stored.Expiry.Truncate(time.Millisecond)) {
+	if got.Seq != stored.Seq || !got.Expiry.Equal(stored.Expiry) || got.Expiry.Before(reg.Expiry) {
 		t.Fatalf("after restart Seq %d expiry %v, before %d %v", got.Seq, got.Expiry, stored.Seq, stored.Expiry)
 	}
 }
 
 func TestDiscoverCookieFromOneNodePagesOnAnother(t *testing.T) {
-	srv := startNATS(t)
-	a, b := newTestRegistry(t, srv.url()), newTestRegistry(t, srv.url())
+	srv := testnats.Start(t)
+	a, b := newTestRegistry(t, srv.URL()), newTestRegistry(t, srv.URL())
 	var last registry.Registration
 	for range 5 {
 		var err error
@@ -148,11 +149,11 @@ func TestDiscoverCookieFromOneNodePagesOnAnother(t *testing.T) {
 }
 
 func TestEngineDownLocalJoinsStillServedThenPublishedWithoutDuplicates(t *testing.T) {
-	srv := startNATS(t)
-	a, b := newTestRegistry(t, srv.url()), newTestRegistry(t, srv.url())
+	srv := testnats.Start(t)
+	a, b := newTestRegistry(t, srv.URL()), newTestRegistry(t, srv.URL())
 	onA, onB := record(a, "room"), record(b, "room")
 
-	srv.stop()
+	srv.Stop()
 	waitFor(t, eventWait, "degraded", func() bool { return !a.Ready() })
 	x := member(t, "room", registry.SourceLive, 0)
 	if _, err := a.Register(x); err != nil {
@@ -160,7 +161,7 @@ func TestEngineDownLocalJoinsStillServedThenPublishedWithoutDuplicates(t *testin
 	}
 	onA.waitEvent(t, eventWait, registry.Joined, x.Peer)
 
-	srv.start()
+	srv.Restart()
 	waitFor(t, 30*time.Second, "ready again", a.Ready)
 	onB.waitEvent(t, 30*time.Second, registry.Joined, x.Peer)
 	waitFor(t, eventWait, "no deferred writes", func() bool { return a.pendingCount() == 0 })
@@ -173,9 +174,9 @@ func TestEngineDownLocalJoinsStillServedThenPublishedWithoutDuplicates(t *testin
 }
 
 func TestPerPeerCapHoldsAcrossNodes(t *testing.T) {
-	srv := startNATS(t)
+	srv := testnats.Start(t)
 	lim := WithLimits(registry.Limits{MaxRegistrationsPerPeer: 2})
-	a, b := newTestRegistry(t, srv.url(), lim), newTestRegistry(t, srv.url(), lim)
+	a, b := newTestRegistry(t, srv.URL(), lim), newTestRegistry(t, srv.URL(), lim)
 	r := member(t, "one", registry.SourceLive, 0)
 	if _, err := a.Register(r); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,8 @@ func encodeValue(v value) []byte {
 	b = append(b, valueVersion, byte(v.format))
 	var ms uint64
 	if !v.expiry.IsZero() {
-		ms = uint64(max(v.expiry.UnixMilli(), 1))
+		// Rounded up: a registration is never stored for less than granted.
+		ms = uint64(max((v.expiry.UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond), 1))
 	}
 	b = binary.AppendUvarint(b, ms)
 	b = binary.AppendUvarint(b, uint64(len(v.addrs)))

@@ -3,7 +3,6 @@ package interop
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,9 +17,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	ma "github.com/multiformats/go-multiaddr"
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/internal/testnats"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
@@ -38,24 +37,6 @@ type nodeProc struct {
 	id   peer.ID
 	addr ma.Multiaddr
 	done chan struct{}
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return out
 }
 
 // startProc runs the binary with args and waits for its first /p2p/ address
@@ -307,7 +288,7 @@ func crashAndRestart(t *testing.T, procs []*nodeProc, restart func() *nodeProc) 
 
 func TestThreeEmbeddedNodeProcessesSurviveASIGKILL(t *testing.T) {
 	bin := buildNode(t)
-	ports := freePorts(t, 6)
+	ports := testnats.FreePorts(t, 6)
 	web, routes := ports[:3], ports[3:]
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	start := func(i int) *nodeProc {
@@ -331,17 +312,8 @@ func TestThreeEmbeddedNodeProcessesSurviveASIGKILL(t *testing.T) {
 
 func TestTwoNodeProcessesOnExternalNATSSurviveASIGKILL(t *testing.T) {
 	bin := buildNode(t)
-	ports := freePorts(t, 3)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: ports[2], JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	url := fmt.Sprintf("nats://127.0.0.1:%d", ports[2])
+	ports := testnats.FreePorts(t, 2)
+	url := testnats.Start(t).URL()
 	dirs := []string{t.TempDir(), t.TempDir()}
 	start := func(i int) *nodeProc { return startProc(t, bin, dirs[i], ports[i], "--nats-url", url) }
 	procs := []*nodeProc{start(0), start(1)}

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,10 +10,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/internal/testnats"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
@@ -22,29 +21,11 @@ import (
 
 const clusterWait = 30 * time.Second
 
-func freeLoopbackPorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return ports
-}
-
 // embeddedClusterConfigs are n node configurations that form one cluster of
 // embedded NATS servers on loopback.
 func embeddedClusterConfigs(t testing.TB, n int) []config.Config {
 	t.Helper()
-	ports := freeLoopbackPorts(t, n)
+	ports := testnats.FreePorts(t, n)
 	cfgs := make([]config.Config, n)
 	for i := range cfgs {
 		c := testConfig(t)
@@ -216,42 +197,6 @@ func TestLeaveAndDisconnectReachOtherNodesWithTheirReason(t *testing.T) {
 	}
 }
 
-// natsForTest is a standalone NATS server with JetStream, restartable on the
-// same port and store: the external NATS of an operator.
-type natsForTest struct {
-	t     testing.TB
-	port  int
-	store string
-	srv   *server.Server
-}
-
-func startExternalNATS(t testing.TB) *natsForTest {
-	n := &natsForTest{t: t, port: freeLoopbackPorts(t, 1)[0], store: t.TempDir()}
-	n.start()
-	t.Cleanup(n.stop)
-	return n
-}
-
-func (n *natsForTest) start() {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: n.port, JetStream: true, StoreDir: n.store, NoSigs: true, NoLog: true})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		n.t.Fatal("nats server did not start")
-	}
-	n.srv = s
-}
-
-func (n *natsForTest) stop() {
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-		n.srv = nil
-	}
-}
-
 func externalConfig(t testing.TB, url string) config.Config {
 	c := testConfig(t)
 	c.AnnouncePrivate = true
@@ -268,8 +213,8 @@ func readyStatus(t testing.TB, n *Node) (int, string) {
 }
 
 func TestEngineDownKeepsLocalPeersServedAndRecoversWithoutDuplicates(t *testing.T) {
-	nats := startExternalNATS(t)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", nats.port)
+	nats := testnats.Start(t)
+	url := nats.URL()
 	a, b := startNode(t, externalConfig(t, url)), startNode(t, externalConfig(t, url))
 	waitReady(t, a, b)
 	if code, body := readyStatus(t, a); code != http.StatusOK {
@@ -278,7 +223,7 @@ func TestEngineDownKeepsLocalPeersServedAndRecoversWithoutDuplicates(t *testing.
 	localView := watcher(t, testhost.NewClient(t), a, "room", false)
 	remoteView := watcher(t, testhost.NewClient(t), b, "room", false)
 
-	nats.stop()
+	nats.Stop()
 	deadline := time.Now().Add(clusterWait)
 	for a.Cluster.Ready() {
 		if time.Now().After(deadline) {
@@ -295,7 +240,7 @@ func TestEngineDownKeepsLocalPeersServedAndRecoversWithoutDuplicates(t *testing.
 	h, _ := liveMember(t, a, "room")
 	nextEvent(t, localView, h.ID(), pb.PeerEvent_JOINED)
 
-	nats.start()
+	nats.Restart()
 	waitReady(t, a, b)
 	nextEvent(t, remoteView, h.ID(), pb.PeerEvent_JOINED)
 	// No second JOINED and no LEFT for the member on its own node after recovery.
@@ -313,8 +258,8 @@ func TestEngineDownKeepsLocalPeersServedAndRecoversWithoutDuplicates(t *testing.
 }
 
 func TestTTLRegistrationSurvivesRestartOfTheNodeThatTookIt(t *testing.T) {
-	nats := startExternalNATS(t)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", nats.port)
+	nats := testnats.Start(t)
+	url := nats.URL()
 	cfgA := externalConfig(t, url)
 	a, b := startNode(t, cfgA), startNode(t, externalConfig(t, url))
 	waitReady(t, a, b)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ws-star/rendezvous/internal/promreg"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 )
 
@@ -53,25 +54,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.closes.WithLabelValues(r.String())
 	}
 	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize}
-	if reg == nil {
-		return m, nil
-	}
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return nil, errors.Join(errors.New("wsstar: register metrics"), err)
-		}
+	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
+		return nil, errors.Join(errors.New("wsstar: register metrics"), err)
 	}
 	return m, nil
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	if reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
+	promreg.UnregisterAll(reg, m.collectors...)
 }
