@@ -300,7 +300,19 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	r.add("ghosts", float64(cr.ghosts), "peers").
 		note(fmt.Sprintf("killed-node peers still in a surviving view %s after the kill (%d views)", o.GhostWait, cr.ghostViews)).
 		target("0", 0, true)
-	r.add("survivors ready after crash", float64(cr.ready), "nodes").note(fmt.Sprintf("of %d", len(nodes)-1))
+	r.add("survivors degraded after crash", float64(cr.degraded), "nodes").
+		note(fmt.Sprintf("of %d: /readyz answered other than 200 at some point after the kill", len(nodes)-1))
+	f = r.add("crash to survivors ready again", cr.readyAgain.Seconds(), "s")
+	switch {
+	case cr.degraded == 0:
+		f.note("none was degraded")
+	case cr.readyAgain < 0:
+		f.Value = math.NaN()
+		f.note(fmt.Sprintf("not all ready within %s of the kill", cr.readyWatch.Round(time.Second)))
+	default:
+		f.note("kill until the last degraded survivor answered /readyz 200 again")
+	}
+	r.add("survivors ready after crash", float64(cr.ready), "nodes").note(fmt.Sprintf("of %d, at the end", len(nodes)-1))
 	r.add("cluster nodes seen after crash, max over survivors", cr.nodesSeen, "nodes")
 
 	r.add("OVERFLOW closes", float64(s.overflows.Load()), "views")
@@ -648,7 +660,9 @@ type crashResult struct {
 	otherReason, silent  int
 	rejoined             int
 	ghosts, ghostViews   int
-	ready                int
+	ready, degraded      int
+	readyAgain           time.Duration // -1: not within readyWatch
+	readyWatch           time.Duration
 	nodesSeen            float64
 	reasons              string
 	lat                  Latencies // per victim: kill to its LEFT in the last surviving view
@@ -735,6 +749,14 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 		return cr
 	}
 
+	var survivors []*Target
+	for i, n := range nodes {
+		if i != k {
+			survivors = append(survivors, n)
+		}
+	}
+	rw := newReadyWatch(ctx, survivors, t0)
+
 	select {
 	case <-allLeft:
 		progress("every LEFT seen %.2f s after the kill", time.Since(t0).Seconds())
@@ -779,10 +801,13 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 	cr.reasons = strings.Join(rs, ", ")
 	s.mu.Unlock()
 
-	for i, n := range nodes {
-		if i == k {
-			continue
-		}
+	// A survivor still degraded is given up to survivorGrace more.
+	cr.readyWatch = wait + survivorGrace
+	if rw.degraded() > 0 && !rw.allReady() {
+		progress("waiting up to %s for the degraded survivors' /readyz", survivorGrace)
+	}
+	cr.degraded, cr.readyAgain = rw.stop(t0.Add(cr.readyWatch))
+	for _, n := range survivors {
 		if httpStatus(ctx, readyURL(n)) == http.StatusOK {
 			cr.ready++
 		}
@@ -792,4 +817,113 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 	}
 	progress("%d of %d surviving views got the LEFT; %d ghosts after %s", cr.seen, cr.pairs, cr.ghosts, wait)
 	return cr
+}
+
+// survivorGrace is how long after the ghost check a degraded survivor may
+// take to answer /readyz 200 again.
+const survivorGrace = 30 * time.Second
+
+// readyWatch polls nodes' /readyz from a kill on and keeps, per node,
+// whether it was ever not ready and when it was last seen turning ready.
+type readyWatch struct {
+	t0      time.Time
+	nodes   []*Target
+	cancel  context.CancelFunc
+	done    chan struct{}
+	mu      sync.Mutex
+	down    []bool      // ever answered other than 200
+	ready   []bool      // answered 200 at the last poll
+	back    []time.Time // last transition to 200 after a not-ready answer
+	changed chan struct{}
+}
+
+func newReadyWatch(ctx context.Context, nodes []*Target, t0 time.Time) *readyWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &readyWatch{
+		t0: t0, nodes: nodes, cancel: cancel, done: make(chan struct{}),
+		down: make([]bool, len(nodes)), ready: make([]bool, len(nodes)), back: make([]time.Time, len(nodes)),
+		changed: make(chan struct{}, 1),
+	}
+	go func() {
+		defer close(w.done)
+		for ctx.Err() == nil {
+			for i, n := range nodes {
+				ok := httpStatus(ctx, readyURL(n)) == http.StatusOK
+				if ctx.Err() != nil {
+					return
+				}
+				now := time.Now()
+				w.mu.Lock()
+				if !ok {
+					w.down[i] = true
+				} else if w.down[i] && !w.ready[i] {
+					w.back[i] = now
+				}
+				w.ready[i] = ok
+				w.mu.Unlock()
+			}
+			select {
+			case w.changed <- struct{}{}:
+			default:
+			}
+			_ = sleep(ctx, 250*time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *readyWatch) degraded() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, d := range w.down {
+		if d {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *readyWatch) allReady() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.ready {
+		if !r {
+			return false
+		}
+	}
+	return true
+}
+
+// stop waits until every node is ready again or deadline, then returns how
+// many nodes were degraded and the time from the kill until the last of them
+// was ready again (-1 if one was not by the deadline).
+func (w *readyWatch) stop(deadline time.Time) (degraded int, again time.Duration) {
+	defer func() { w.cancel(); <-w.done }()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+wait:
+	for !w.allReady() {
+		select {
+		case <-w.changed:
+		case <-timer.C:
+			break wait
+		case <-w.done:
+			break wait
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.nodes {
+		if !w.down[i] {
+			continue
+		}
+		degraded++
+		if !w.ready[i] {
+			again = -1
+		} else if again >= 0 {
+			again = max(again, w.back[i].Sub(w.t0))
+		}
+	}
+	return degraded, again
 }

@@ -18,6 +18,7 @@ func (r *Registry) run() {
 	defer r.wg.Done()
 	backoff := 250 * time.Millisecond
 	first := true
+	var lastWarn time.Time
 	for r.ctx.Err() == nil {
 		if first {
 			// Give the other nodes one heartbeat to show up, so their members
@@ -36,6 +37,12 @@ func (r *Registry) run() {
 			continue
 		}
 		r.setDegraded("cluster session ended", err)
+		if time.Since(lastWarn) > 30*time.Second {
+			// Rate-limited: a node that cannot reach JetStream must say why,
+			// not fill the log.
+			lastWarn = time.Now()
+			r.log.Warn("cluster: no session with JetStream; serving from the local copy and retrying", "err", err)
+		}
 		if !r.sleep(backoff) {
 			return
 		}
@@ -74,14 +81,38 @@ func (r *Registry) bucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
+// openBucket opens the bucket, creating it when missing. An existing bucket
+// is used as it is (its replicas may have been changed on purpose), but it
+// must keep per-key TTLs, which expiry and leases rely on.
+func (r *Registry) openBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := r.js.KeyValue(ctx, r.opts.bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = r.js.CreateKeyValue(ctx, r.bucketConfig())
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = r.js.KeyValue(ctx, r.opts.bucket) // another node was first
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %q: %w", r.opts.bucket, err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %q status: %w", r.opts.bucket, err)
+	}
+	if kvs, ok := st.(*jetstream.KeyValueBucketStatus); ok && kvs.LimitMarkerTTL() == 0 {
+		return nil, fmt.Errorf("bucket %q exists without per-key TTLs (limit_marker_ttl); delete it or name another bucket", r.opts.bucket)
+	}
+	return kv, nil
+}
+
 func (r *Registry) session() error {
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	opCtx, opCancel := context.WithTimeout(ctx, 5*time.Second)
-	kv, err := r.js.CreateOrUpdateKeyValue(opCtx, r.bucketConfig())
+	kv, err := r.openBucket(opCtx)
 	if err != nil {
 		opCancel()
-		return fmt.Errorf("open bucket %q: %w", r.opts.bucket, err)
+		return err
 	}
 	s, err := r.js.Stream(opCtx, streamName(r.opts.bucket))
 	opCancel()
