@@ -162,10 +162,18 @@ func (s *Service) applyLoop() {
 }
 
 // viewDirty runs under s.mu when a view gets its first change since a flush.
-// One timer per service, armed only while something is pending, so an idle
-// node does no periodic work.
+// A stream that has not been flushed for an interval gets the change at once
+// (the leading edge: an idle node shows a join in milliseconds); changes in
+// the interval after a flush wait for the one timer per service, armed only
+// while something is pending, so an idle node does no periodic work and a
+// stream gets at most two flushes per interval.
 func (s *Service) viewDirty(v *view) {
 	sess := v.owner.(*session)
+	if time.Since(sess.lastFlush) >= s.cfg.flushInterval {
+		sess.flushDue = true
+		sess.wakeWriter()
+		return
+	}
 	s.dirty[sess] = struct{}{}
 	if !s.armed {
 		s.armed = true

@@ -153,17 +153,52 @@ func TestRendezvousMembersAndLiveMembersShareNamespaces(t *testing.T) {
 	}
 }
 
-func TestChangesInsideOneFlushWindowAreCoalesced(t *testing.T) {
-	n := newNode(t, nil, WithFlushInterval(500*time.Millisecond))
+func TestAChangeToAQuietViewIsSentAtOnceAndTheNextOnesAreCoalesced(t *testing.T) {
+	// An interval far longer than the wait below: only the leading edge can
+	// deliver the first change in time.
+	n := newNode(t, nil, WithFlushInterval(time.Minute))
 	w, _ := n.dial(t)
 	join(t, w, "ns", false, 0)
-	gone, marker := randomPeer(t), randomPeer(t)
+	first, gone, marker := randomPeer(t), randomPeer(t), randomPeer(t)
 	addr := []ma.Multiaddr{testAddr}
-	for _, p := range []peer.ID{gone, marker} {
+	register := func(p peer.ID) {
+		t.Helper()
 		if _, err := n.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: addr, Source: registry.SourceLive}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	register(first)
+	u := nextUpdate(t, w) // waits far less than the interval
+	if len(u.Events) != 1 || u.Events[0].Peer != first {
+		t.Fatalf("first batch %+v, want the first peer's JOINED at once", u.Events)
+	}
+	// Inside the interval after that flush, changes wait and are coalesced.
+	register(gone)
+	register(marker)
+	n.reg.Unregister("ns", gone, registry.SourceLive, registry.ReasonUnregistered)
+	select {
+	case m := <-w.C():
+		t.Fatalf("a change inside the interval was sent at once: %+v", m)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func TestChangesInsideOneFlushWindowAreCoalesced(t *testing.T) {
+	n := newNode(t, nil, WithFlushInterval(500*time.Millisecond))
+	w, _ := n.dial(t)
+	join(t, w, "ns", false, 0)
+	opener, gone, marker := randomPeer(t), randomPeer(t), randomPeer(t)
+	addr := []ma.Multiaddr{testAddr}
+	register := func(p peer.ID) {
+		t.Helper()
+		if _, err := n.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: addr, Source: registry.SourceLive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(opener) // sent at once: the view was quiet
+	nextUpdate(t, w)
+	register(gone)
+	register(marker)
 	n.reg.Unregister("ns", gone, registry.SourceLive, registry.ReasonUnregistered)
 	u := nextUpdate(t, w)
 	if len(u.Events) != 1 || u.Events[0].Peer != marker || u.Events[0].Kind != pb.PeerEvent_JOINED {

@@ -30,6 +30,7 @@ type session struct {
 	ctrl      [][]byte // acks, snapshots and Closed, in order
 	ctrlBytes int
 	flushDue  bool
+	lastFlush time.Time // when the writer last took the views' changes
 	closing   bool // the writer sends ctrl, then closes the stream
 	reset     bool // ... or resets it
 	writing   bool // a writer goroutine runs; there is never more than one
@@ -318,6 +319,7 @@ func (sess *session) writeLoop() {
 		}
 		if sess.flushDue {
 			sess.flushDue = false
+			sess.lastFlush = time.Now()
 			for _, sv := range sess.views {
 				fr, counts := s.t.flush(sv.v)
 				frames = append(frames, fr...)
