@@ -38,7 +38,7 @@ func newTestRegistry(tb testing.TB, url string, opts ...Option) *Registry {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = r.Close() })
-	waitFor(tb, 15*time.Second, "registry ready", r.Ready)
+	waitFor(tb, 15*time.Second, "registry in sync", func() bool { return !r.Degraded() })
 	return r
 }
 

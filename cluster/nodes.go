@@ -85,7 +85,7 @@ func (r *Registry) Nodes() []NodeStatus {
 }
 
 // startHeartbeats subscribes to the other nodes' heartbeats and starts
-// sending this node's, every third of the lease TTL, and the liveness check.
+// sending this node's, the liveness check and the lease renewals.
 func (r *Registry) startHeartbeats() error {
 	sub, err := r.nc.Subscribe(r.heartbeatSubject(), r.onHeartbeat)
 	if err != nil {
@@ -106,9 +106,24 @@ func (r *Registry) startHeartbeats() error {
 				return
 			case <-beat.C:
 				r.sendHeartbeat(false)
-				r.renewLease()
 			case <-check.C:
 				r.checkNodes()
+			}
+		}
+	}()
+	// The lease has a loop of its own: a renewal waiting on a JetStream
+	// election must not hold back the heartbeats.
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(r.heartbeatInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-t.C:
+				r.renewLease()
 			}
 		}
 	}()

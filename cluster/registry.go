@@ -58,6 +58,7 @@ type Registry struct {
 	departed bool
 
 	healthy   atomic.Bool // synced and JetStream took the last write
+	unhealthy atomic.Int64 // when healthy last went false (Unix ns)
 	synced    atomic.Bool // the first full load has been applied
 	epoch     atomic.Uint64
 	kv        atomic.Pointer[jetstream.KeyValue]
@@ -156,9 +157,24 @@ func (r *Registry) Instance() string { return r.inst }
 // Local is the local copy, for statistics.
 func (r *Registry) Local() *registry.Memory { return r.local }
 
-// Ready reports whether the local copy is in sync with the bucket and
-// JetStream takes writes.
-func (r *Registry) Ready() bool { return r.healthy.Load() }
+// readyGrace is how long a node that was in sync stays ready while
+// JetStream does not take writes: longer than a leader election (4–9 s), so
+// that losing the bucket's leader does not make every node unready at once.
+const readyGrace = 10 * time.Second
+
+// Degraded reports whether the node serves from its local copy only: not in
+// sync yet, or JetStream did not take the last write.
+func (r *Registry) Degraded() bool { return !r.healthy.Load() }
+
+// Ready reports whether a load balancer should send new peers here: the
+// local copy has been in sync, and JetStream takes writes or has failed for
+// less than readyGrace.
+func (r *Registry) Ready() bool {
+	if r.healthy.Load() {
+		return true
+	}
+	return r.synced.Load() && time.Since(time.Unix(0, r.unhealthy.Load())) < readyGrace
+}
 
 // Connected reports whether the NATS connection is up.
 func (r *Registry) Connected() bool { return r.nc.IsConnected() }

@@ -154,7 +154,7 @@ func TestEngineDownLocalJoinsStillServedThenPublishedWithoutDuplicates(t *testin
 	onA, onB := record(a, "room"), record(b, "room")
 
 	srv.Stop()
-	waitFor(t, eventWait, "degraded", func() bool { return !a.Ready() })
+	waitFor(t, eventWait, "degraded", a.Degraded)
 	x := member(t, "room", registry.SourceLive, 0)
 	if _, err := a.Register(x); err != nil {
 		t.Fatalf("a local join failed while the engine is down: %v", err)
@@ -162,7 +162,7 @@ func TestEngineDownLocalJoinsStillServedThenPublishedWithoutDuplicates(t *testin
 	onA.waitEvent(t, eventWait, registry.Joined, x.Peer)
 
 	srv.Restart()
-	waitFor(t, 30*time.Second, "ready again", a.Ready)
+	waitFor(t, 30*time.Second, "in sync again", func() bool { return !a.Degraded() })
 	onB.waitEvent(t, 30*time.Second, registry.Joined, x.Peer)
 	waitFor(t, eventWait, "no deferred writes", func() bool { return a.pendingCount() == 0 })
 	if n := onA.count(registry.Joined, x.Peer); n != 1 {

@@ -173,6 +173,10 @@ func Connect(cfg ClientConfig) (*nats.Conn, error) {
 		// Find a dead server in seconds, not minutes.
 		nats.PingInterval(2 * time.Second),
 		nats.MaxPingsOutstanding(2),
+		// No buffering while reconnecting: a write fails at once and is
+		// deferred, instead of reaching JetStream late (a late lease renewal
+		// would then fail its compare-and-swap and look like a lost lease).
+		nats.ReconnectBufSize(-1),
 	}
 	url := strings.Join(cfg.URLs, ",")
 	if cfg.Server != nil {

@@ -64,6 +64,7 @@ func (r *Registry) sleep(d time.Duration) bool {
 // setDegraded makes writes apply locally until the next session is in sync.
 func (r *Registry) setDegraded(what string, err error) {
 	if r.healthy.Swap(false) {
+		r.unhealthy.Store(time.Now().UnixNano())
 		r.log.Warn("cluster: degraded, serving from the local copy", "cause", what, "err", err)
 	}
 	r.m.ready.Set(0)

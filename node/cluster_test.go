@@ -46,7 +46,7 @@ func waitReady(t testing.TB, nodes ...*Node) {
 	t.Helper()
 	deadline := time.Now().Add(clusterWait)
 	for _, n := range nodes {
-		for !n.Cluster.Ready() {
+		for n.Cluster.Degraded() {
 			if time.Now().After(deadline) {
 				t.Fatalf("node %s not in sync with the cluster after %v", n.Host.ID(), clusterWait)
 			}

@@ -29,7 +29,9 @@ type Status struct {
 
 // ClusterStatus is the node's view of its cluster.
 type ClusterStatus struct {
-	// Ready: the local copy is in sync and JetStream takes writes.
+	// Degraded: serving from the local copy only (see cluster.Registry).
+	Degraded bool `json:"degraded"`
+	// Ready is what /readyz answers.
 	Ready     bool                 `json:"ready"`
 	Connected bool                 `json:"connected"`
 	Instance  string               `json:"instance"`
@@ -42,8 +44,8 @@ func (n *Node) health() (status string, ready bool) {
 	if !n.up.Load() {
 		return "starting", false
 	}
-	if n.Cluster != nil && !n.Cluster.Ready() {
-		return "degraded", false
+	if c := n.Cluster; c != nil && c.Degraded() {
+		return "degraded", c.Ready()
 	}
 	return "ok", true
 }
@@ -67,7 +69,7 @@ func (n *Node) Status() Status {
 		n.statsFn(&s)
 	}
 	if c := n.Cluster; c != nil {
-		s.Cluster = &ClusterStatus{Ready: c.Ready(), Connected: c.Connected(), Instance: c.Instance(), Nodes: c.Nodes()}
+		s.Cluster = &ClusterStatus{Degraded: c.Degraded(), Ready: c.Ready(), Connected: c.Connected(), Instance: c.Instance(), Nodes: c.Nodes()}
 	}
 	return s
 }
@@ -122,8 +124,9 @@ func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-// serveReady answers 503 while a cluster node is degraded, so that a load
-// balancer sends new peers to a node that sees the whole cluster.
+// serveReady answers 503 while a cluster node has been degraded for longer
+// than a JetStream election takes, so that a load balancer sends new peers
+// to a node that sees the whole cluster.
 func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
 	status, ready := n.health()
 	code := http.StatusOK
@@ -163,7 +166,7 @@ li{margin:.3rem 0} table{border-collapse:collapse} td{padding:.2rem 1rem .2rem 0
 <tr><td>Version</td><td>{{.Version}}</td></tr>
 </table>
 {{with .Cluster}}<h2>Cluster</h2>
-<p>{{if .Ready}}In sync with the cluster.{{else}}Degraded: serving this node's peers from its local copy.{{end}}</p>
+<p>{{if .Degraded}}Degraded: serving this node's peers from its local copy.{{else}}In sync with the cluster.{{end}}</p>
 <table>
 <tr><td>Node</td><td>Instance</td><td>State</td><td>Addresses</td></tr>
 {{range .Nodes}}<tr><td><code>{{.Peer}}</code>{{if .Self}} (this node){{end}}</td><td><code>{{.Instance}}</code></td>
