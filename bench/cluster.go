@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -274,7 +275,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	r.add("cluster pending writes, max over nodes", m.pendingMax, "keys")
 	r.add("cluster writes failed", m.writesFailed, "writes").note(fmt.Sprintf("%.0f ok, %.0f deferred, summed over nodes", m.writesOK, m.writesDeferred))
 	r.add("lease renewals failed or lost", m.renewalsBad, "renewals")
-	r.add("probe leavers still shown after idle", float64(s.stillShown(probeIDs, "")), "views").
+	r.add("probe leavers still shown after idle", float64(s.stillShown(probeIDs)), "views").
 		note("views anywhere that still show a probe peer that left")
 
 	// Crash.
@@ -300,17 +301,26 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	r.add("ghosts", float64(cr.ghosts), "peers").
 		note(fmt.Sprintf("killed-node peers still in a surviving view %s after the kill (%d views)", o.GhostWait, cr.ghostViews)).
 		target("0", 0, true)
-	r.add("survivors degraded after crash", float64(cr.degraded), "nodes").
-		note(fmt.Sprintf("of %d: /readyz answered other than 200 at some point after the kill", len(nodes)-1))
-	f = r.add("crash to survivors ready again", cr.readyAgain.Seconds(), "s")
-	switch {
-	case cr.degraded == 0:
-		f.note("none was degraded")
-	case cr.readyAgain < 0:
-		f.Value = math.NaN()
-		f.note(fmt.Sprintf("not all ready within %s of the kill", cr.readyWatch.Round(time.Second)))
-	default:
-		f.note("kill until the last degraded survivor answered /readyz 200 again")
+	for _, row := range []struct {
+		name, what, back string
+		c                int
+		again            time.Duration
+	}{
+		{"survivors degraded after crash", `/readyz said status "degraded"`, "crash to survivors in sync again", cr.health.count, cr.health.again},
+		{"survivors not ready after crash", "/readyz answered other than 200", "crash to survivors ready again", cr.ready200.count, cr.ready200.again},
+	} {
+		r.add(row.name, float64(row.c), "nodes").
+			note(fmt.Sprintf("of %d: %s at some point after the kill", len(nodes)-1, row.what))
+		f := r.add(row.back, row.again.Seconds(), "s")
+		switch {
+		case row.c == 0:
+			f.note("none")
+		case row.again < 0:
+			f.Value = math.NaN()
+			f.note(fmt.Sprintf("not all back within %s of the kill", cr.readyWatch.Round(time.Second)))
+		default:
+			f.note("from the kill until the last of them was back")
+		}
 	}
 	r.add("survivors ready after crash", float64(cr.ready), "nodes").note(fmt.Sprintf("of %d, at the end", len(nodes)-1))
 	r.add("cluster nodes seen after crash, max over survivors", cr.nodesSeen, "nodes")
@@ -475,19 +485,8 @@ func waitReady(ctx context.Context, nodes []*Target, timeout time.Duration) erro
 
 // httpStatus is the status of GET url, 0 when there is no answer.
 func httpStatus(ctx context.Context, url string) int {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0
-	}
-	resp, err := scrapeClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	return resp.StatusCode
+	code, _ := readyStatus(ctx, url)
+	return code
 }
 
 type clusterMetrics struct {
@@ -631,17 +630,13 @@ func (s *swarm) shortViews() int {
 	return short
 }
 
-// stillShown counts the views that show any of ids; with skipNode, views of
-// peers connected to that node are not counted.
-func (s *swarm) stillShown(ids map[peer.ID]struct{}, skipNode peer.ID) int {
+// stillShown counts the views that show any of ids.
+func (s *swarm) stillShown(ids map[peer.ID]struct{}) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, set := range s.byNS {
 		for w := range set {
-			if skipNode != "" && w.node == skipNode {
-				continue
-			}
 			w.mu.Lock()
 			for id := range ids {
 				if _, ok := w.shown[id]; ok && !w.ended {
@@ -660,8 +655,8 @@ type crashResult struct {
 	otherReason, silent  int
 	rejoined             int
 	ghosts, ghostViews   int
-	ready, degraded      int
-	readyAgain           time.Duration // -1: not within readyWatch
+	ready                int
+	health, ready200     backAfter
 	readyWatch           time.Duration
 	nodesSeen            float64
 	reasons              string
@@ -803,10 +798,10 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 
 	// A survivor still degraded is given up to survivorGrace more.
 	cr.readyWatch = wait + survivorGrace
-	if rw.degraded() > 0 && !rw.allReady() {
-		progress("waiting up to %s for the degraded survivors' /readyz", survivorGrace)
+	if !rw.allBack() {
+		progress("waiting up to %s for the degraded survivors", survivorGrace)
 	}
-	cr.degraded, cr.readyAgain = rw.stop(t0.Add(cr.readyWatch))
+	cr.health, cr.ready200 = rw.stop(t0.Add(cr.readyWatch))
 	for _, n := range survivors {
 		if httpStatus(ctx, readyURL(n)) == http.StatusOK {
 			cr.ready++
@@ -820,46 +815,93 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 }
 
 // survivorGrace is how long after the ghost check a degraded survivor may
-// take to answer /readyz 200 again.
+// take to be back.
 const survivorGrace = 30 * time.Second
 
-// readyWatch polls nodes' /readyz from a kill on and keeps, per node,
-// whether it was ever not ready and when it was last seen turning ready.
+// backAfter is how many nodes were down at some point after a kill, and the
+// time from the kill until the last of them was back (-1: one was not).
+type backAfter struct {
+	count int
+	again time.Duration
+}
+
+// upTracker follows one yes/no property of each node over time.
+type upTracker struct {
+	down []bool      // ever seen false
+	up   []bool      // at the last poll
+	back []time.Time // last turn to true after a false
+}
+
+func newUpTracker(n int) upTracker {
+	return upTracker{down: make([]bool, n), up: make([]bool, n), back: make([]time.Time, n)}
+}
+
+func (u *upTracker) set(i int, ok bool, now time.Time) {
+	if !ok {
+		u.down[i] = true
+	} else if u.down[i] && !u.up[i] {
+		u.back[i] = now
+	}
+	u.up[i] = ok
+}
+
+func (u *upTracker) allUp() bool {
+	for _, ok := range u.up {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (u *upTracker) result(t0 time.Time) backAfter {
+	var b backAfter
+	for i, d := range u.down {
+		if !d {
+			continue
+		}
+		b.count++
+		if !u.up[i] {
+			b.again = -1
+		} else if b.again >= 0 {
+			b.again = max(b.again, u.back[i].Sub(t0))
+		}
+	}
+	return b
+}
+
+// readyWatch polls the nodes' /readyz from a kill on: its status code (200
+// or not) and the status it reports ("ok", or "degraded" while the node's
+// copy is not in sync, which /readyz may still answer with 200 for a grace
+// period).
 type readyWatch struct {
 	t0      time.Time
-	nodes   []*Target
 	cancel  context.CancelFunc
 	done    chan struct{}
-	mu      sync.Mutex
-	down    []bool      // ever answered other than 200
-	ready   []bool      // answered 200 at the last poll
-	back    []time.Time // last transition to 200 after a not-ready answer
 	changed chan struct{}
+
+	mu           sync.Mutex
+	health, code upTracker
 }
 
 func newReadyWatch(ctx context.Context, nodes []*Target, t0 time.Time) *readyWatch {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &readyWatch{
-		t0: t0, nodes: nodes, cancel: cancel, done: make(chan struct{}),
-		down: make([]bool, len(nodes)), ready: make([]bool, len(nodes)), back: make([]time.Time, len(nodes)),
-		changed: make(chan struct{}, 1),
+		t0: t0, cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1),
+		health: newUpTracker(len(nodes)), code: newUpTracker(len(nodes)),
 	}
 	go func() {
 		defer close(w.done)
 		for ctx.Err() == nil {
 			for i, n := range nodes {
-				ok := httpStatus(ctx, readyURL(n)) == http.StatusOK
+				code, status := readyStatus(ctx, readyURL(n))
 				if ctx.Err() != nil {
 					return
 				}
 				now := time.Now()
 				w.mu.Lock()
-				if !ok {
-					w.down[i] = true
-				} else if w.down[i] && !w.ready[i] {
-					w.back[i] = now
-				}
-				w.ready[i] = ok
+				w.code.set(i, code == http.StatusOK, now)
+				w.health.set(i, status == "ok", now)
 				w.mu.Unlock()
 			}
 			select {
@@ -872,38 +914,19 @@ func newReadyWatch(ctx context.Context, nodes []*Target, t0 time.Time) *readyWat
 	return w
 }
 
-func (w *readyWatch) degraded() int {
+func (w *readyWatch) allBack() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
-	for _, d := range w.down {
-		if d {
-			n++
-		}
-	}
-	return n
+	return w.health.allUp() && w.code.allUp()
 }
 
-func (w *readyWatch) allReady() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range w.ready {
-		if !r {
-			return false
-		}
-	}
-	return true
-}
-
-// stop waits until every node is ready again or deadline, then returns how
-// many nodes were degraded and the time from the kill until the last of them
-// was ready again (-1 if one was not by the deadline).
-func (w *readyWatch) stop(deadline time.Time) (degraded int, again time.Duration) {
+// stop waits until every node is back or deadline, then stops polling.
+func (w *readyWatch) stop(deadline time.Time) (health, code backAfter) {
 	defer func() { w.cancel(); <-w.done }()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 wait:
-	for !w.allReady() {
+	for !w.allBack() {
 		select {
 		case <-w.changed:
 		case <-timer.C:
@@ -914,16 +937,26 @@ wait:
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i := range w.nodes {
-		if !w.down[i] {
-			continue
-		}
-		degraded++
-		if !w.ready[i] {
-			again = -1
-		} else if again >= 0 {
-			again = max(again, w.back[i].Sub(w.t0))
-		}
+	return w.health.result(w.t0), w.code.result(w.t0)
+}
+
+// readyStatus is the status code of GET url and the "status" of its JSON
+// body (0 and "" when there is no answer).
+func readyStatus(ctx context.Context, url string) (int, string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, ""
 	}
-	return degraded, again
+	resp, err := scrapeClient.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
+	return resp.StatusCode, body.Status
 }

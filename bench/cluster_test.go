@@ -15,8 +15,13 @@ import (
 	"time"
 )
 
-// nodeBinary builds ./cmd/rendezvous into a test directory; RENDEZVOUS_BIN,
-// when set, names a binary to use instead (as in the interop tests).
+// raceEnabled is set by race_test.go when the tests are built with -race.
+var raceEnabled bool
+
+// nodeBinary builds ./cmd/rendezvous into a test directory, with -race when
+// the tests run with it (as the interop tests do: the packages are then
+// already built for the test binary); RENDEZVOUS_BIN, when set, names a
+// binary to use instead.
 func nodeBinary(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("RENDEZVOUS_BIN"); bin != "" {
@@ -24,9 +29,13 @@ func nodeBinary(t *testing.T) string {
 		return bin
 	}
 	bin := filepath.Join(t.TempDir(), "rendezvous")
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rendezvous")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/rendezvous")...)
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/rendezvous: %v\n%s", err, out)

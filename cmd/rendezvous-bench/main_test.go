@@ -51,6 +51,10 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		{"capacity", "--pairs", "0"},
 		{"capacity", "--pid", "1"},
 		{"relay", "--node", "/ip4/10.1.2.3/tcp/1/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"},
+		{"cluster"}, // no --node-bin
+		{"cluster", "--node-bin", "rendezvous", "--nodes", "1"},
+		{"cluster", "--node-bin", "rendezvous", "--node", "/ip4/127.0.0.1/tcp/1/ws"},
+		{"cluster", "--node-bin", "rendezvous", "--pprof", "127.0.0.1:6060"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)
