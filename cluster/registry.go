@@ -158,9 +158,10 @@ func (r *Registry) Instance() string { return r.inst }
 func (r *Registry) Local() *registry.Memory { return r.local }
 
 // readyGrace is how long a node that was in sync stays ready while
-// JetStream does not take writes: longer than a leader election (4–9 s), so
+// JetStream does not take writes: longer than a leader election (4–9 s) and
+// the reload after it (11 s seen at 10,000 peers over 3 nodes), so
 // that losing the bucket's leader does not make every node unready at once.
-const readyGrace = 10 * time.Second
+const readyGrace = 15 * time.Second
 
 // Degraded reports whether the node serves from its local copy only: not in
 // sync yet, or JetStream did not take the last write.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -135,13 +137,53 @@ func splitHostPort(addr string) (string, int, error) {
 }
 
 // natsLogger routes the server's log into the node's: notices are its
-// start-up chatter, so they go to Debug.
-type natsLogger struct{ log *slog.Logger }
+// start-up chatter, so they go to Debug. Warnings and errors repeat every
+// few hundred milliseconds while a route is down, so each kind (format
+// string) is logged at most once per logEvery, with a count of the rest.
+type natsLogger struct {
+	log *slog.Logger
+
+	mu   sync.Mutex
+	seen map[string]*repeats
+}
+
+type repeats struct {
+	last       time.Time
+	suppressed int
+}
+
+const logEvery = 30 * time.Second
+
+func (l *natsLogger) limited(level slog.Level, format string, v []any) {
+	now := time.Now()
+	l.mu.Lock()
+	if l.seen == nil {
+		l.seen = make(map[string]*repeats)
+	}
+	r := l.seen[format]
+	if r == nil {
+		r = &repeats{}
+		l.seen[format] = r
+	}
+	if !r.last.IsZero() && now.Sub(r.last) < logEvery {
+		r.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	suppressed := r.suppressed
+	r.last, r.suppressed = now, 0
+	l.mu.Unlock()
+	if suppressed > 0 {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, v...), "repeats_not_logged", suppressed)
+		return
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+}
 
 func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.limited(slog.LevelWarn, format, v) }
 func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.limited(slog.LevelError, format, v) }
 func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Tracef(format string, v ...any)  {}
 

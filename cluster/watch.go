@@ -19,6 +19,7 @@ func (r *Registry) run() {
 	backoff := 250 * time.Millisecond
 	first := true
 	var lastWarn time.Time
+	started := time.Now()
 	for r.ctx.Err() == nil {
 		if first {
 			// Give the other nodes one heartbeat to show up, so their members
@@ -37,9 +38,10 @@ func (r *Registry) run() {
 			continue
 		}
 		r.setDegraded("cluster session ended", err)
-		if time.Since(lastWarn) > 30*time.Second {
+		if time.Since(lastWarn) > 30*time.Second && (r.synced.Load() || time.Since(started) > 5*time.Second) {
 			// Rate-limited: a node that cannot reach JetStream must say why,
-			// not fill the log.
+			// not fill the log; a new cluster electing its first leader is
+			// not worth a warning.
 			lastWarn = time.Now()
 			r.log.Warn("cluster: no session with JetStream; serving from the local copy and retrying", "err", err)
 		}
