@@ -57,9 +57,9 @@ type Registry struct {
 	pendingN uint64
 	departed bool
 
-	healthy   atomic.Bool // synced and JetStream took the last write
+	healthy   atomic.Bool  // synced and JetStream took the last write
 	unhealthy atomic.Int64 // when healthy last went false (Unix ns)
-	synced    atomic.Bool // the first full load has been applied
+	synced    atomic.Bool  // the first full load has been applied
 	epoch     atomic.Uint64
 	kv        atomic.Pointer[jetstream.KeyValue]
 	leaseRev  atomic.Uint64

@@ -31,10 +31,10 @@ type session struct {
 	ctrlBytes int
 	flushDue  bool
 	lastFlush time.Time // when the writer last took the views' changes
-	closing   bool // the writer sends ctrl, then closes the stream
-	reset     bool // ... or resets it
-	writing   bool // a writer goroutine runs; there is never more than one
-	ended     bool // the writer closed or reset the stream; none starts again
+	closing   bool      // the writer sends ctrl, then closes the stream
+	reset     bool      // ... or resets it
+	writing   bool      // a writer goroutine runs; there is never more than one
+	ended     bool      // the writer closed or reset the stream; none starts again
 
 	drained    chan struct{} // the writer took the control queue
 	writerDone chan struct{} // closed once the writer has ended the stream
