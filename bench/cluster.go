@@ -23,24 +23,12 @@ import (
 
 // ClusterOptions sizes the cluster scenario.
 type ClusterOptions struct {
+	// CapacityOptions size the population as in the capacity scenario: Peers
+	// are spread over the nodes round-robin, and each probe's join is timed
+	// as seen from the other nodes.
+	CapacityOptions
 	// Nodes is the number of cluster nodes (at least 2; default 3).
 	Nodes int
-	// Peers is the number of simulated browsers, spread over the nodes
-	// round-robin.
-	Peers int
-	// NSSize is the number of peers per namespace; 0 puts all in one.
-	NSSize int
-	// Probes is the number of extra peers whose cross-node join-to-visible
-	// time is measured.
-	Probes int
-	// Idle is the window over which the nodes' idle cost is measured.
-	Idle time.Duration
-	// Concurrency is the number of start-ups in flight during the ramp.
-	Concurrency int
-	// Keys is a file of peer keys to reuse ("" generates them).
-	Keys string
-	// StepTimeout bounds one peer's connect+reserve+join and one probe.
-	StepTimeout time.Duration
 	// Binary is the rendezvous binary; every node runs it as a child.
 	Binary string
 	// Dir holds the nodes' identities, configs and JetStream stores.
@@ -62,26 +50,9 @@ type ClusterOptions struct {
 }
 
 func (o *ClusterOptions) defaults() {
+	o.CapacityOptions.defaults()
 	if o.Nodes == 0 {
 		o.Nodes = 3
-	}
-	if o.Peers <= 0 {
-		o.Peers = 1000
-	}
-	if o.NSSize < 0 {
-		o.NSSize = 0
-	}
-	if o.Probes <= 0 {
-		o.Probes = 20
-	}
-	if o.Idle <= 0 {
-		o.Idle = 30 * time.Second
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 32
-	}
-	if o.StepTimeout <= 0 {
-		o.StepTimeout = 60 * time.Second
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 60 * time.Second
@@ -341,10 +312,9 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench: baseline node: %w", err)
 		}
-		br, err := Capacity(ctx, t, CapacityOptions{
-			Peers: perNode, NSSize: o.NSSize, Probes: o.Probes, Idle: o.Idle,
-			Concurrency: o.Concurrency, Keys: o.Keys, StepTimeout: o.StepTimeout,
-		})
+		single := o.CapacityOptions
+		single.Peers = perNode
+		br, err := Capacity(ctx, t, single)
 		if cerr := t.Close(); cerr != nil {
 			fmt.Fprintln(o.Progress, "rendezvous-bench: cluster: stopping the baseline node:", cerr)
 		}

@@ -79,8 +79,9 @@ func TestClusterSeesJoinsAcrossNodesAndDropsTheKilledNodesPeers(t *testing.T) {
 	const peers, nodes = 60, 3
 	ghostWait := 8 * time.Second
 	r, err := Cluster(runCtx(t, 100*time.Second), ClusterOptions{
-		Nodes: nodes, Peers: peers, NSSize: 50, Probes: 3, Idle: time.Second, Concurrency: 16,
-		Binary: bin, Dir: t.TempDir(), Baseline: true, GhostWait: ghostWait,
+		CapacityOptions: CapacityOptions{Peers: peers, NSSize: 50, Probes: 3, Idle: time.Second, Concurrency: 16},
+		Nodes:           nodes,
+		Binary:          bin, Dir: t.TempDir(), Baseline: true, GhostWait: ghostWait,
 		Progress: &progress, NodeLog: &nodeLog,
 	})
 	if err != nil {

@@ -211,8 +211,10 @@ func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, e
 	}
 	defer os.RemoveAll(dir)
 	return bench.Cluster(ctx, bench.ClusterOptions{
-		Nodes: o.nodes, Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
-		Concurrency: o.concurrency, Keys: o.keys, Binary: o.nodeBin, Dir: dir,
+		CapacityOptions: bench.CapacityOptions{
+			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle, Concurrency: o.concurrency, Keys: o.keys,
+		},
+		Nodes: o.nodes, Binary: o.nodeBin, Dir: dir,
 		Baseline: o.baseline, Progress: stderr,
 	})
 }
