@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // CapacityOptions sizes the capacity scenario.
@@ -99,32 +101,14 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	if err := sleep(ctx, time.Second); err != nil {
 		return nil, err
 	}
-	rooms := max(1, (o.Peers+o.NSSize-1)/max(o.NSSize, 1))
-	if o.NSSize <= 0 {
-		rooms = 1
+	pr, err := o.timeProbes(ctx, func(i int, ns string) (time.Duration, int, int, error) {
+		return s.runProbe(ctx, o.probeKey(keys, i), ns, o.StepTimeout)
+	})
+	if err != nil {
+		return nil, err
 	}
-	var probes Latencies
-	var expected, missing, failed int
-	for i := range o.Probes {
-		ns := nsName((i%rooms)*max(o.NSSize, 1), o.NSSize)
-		lat, exp, miss, err := s.runProbe(ctx, keys[o.Peers+i], ns, o.StepTimeout)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		expected += exp
-		missing += miss
-		switch {
-		case err != nil:
-			failed++
-		case lat >= 0:
-			probes.Add(lat)
-		}
-		// Its leave and the refills it causes settle before the next probe.
-		if err := sleep(ctx, 300*time.Millisecond); err != nil {
-			return nil, err
-		}
-	}
-	p50, p99 := r.addQuantiles("join-to-visible", &probes)
+	probes, expected, missing, failed := &pr.lat, pr.expected, pr.missing, pr.failed
+	p50, p99 := r.addQuantiles("join-to-visible", probes)
 	p99.target("<= 250 ms", 250, true)
 	if probes.Len() > 0 {
 		r.addMs("join-to-visible max", probes.Quantile(1))
@@ -214,4 +198,44 @@ func loadAvg() string {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// probeResult are a scenario's timed probe joins.
+type probeResult struct {
+	lat                       Latencies
+	expected, missing, failed int
+}
+
+func (o CapacityOptions) probeKey(keys []crypto.PrivKey, i int) crypto.PrivKey {
+	return keys[o.Peers+i]
+}
+
+// timeProbes runs o.Probes probe joins one after another, spread over the
+// namespaces of the population, with run timing one of them.
+func (o CapacityOptions) timeProbes(ctx context.Context, run func(i int, ns string) (time.Duration, int, int, error)) (*probeResult, error) {
+	rooms := 1
+	if o.NSSize > 0 {
+		rooms = max(1, (o.Peers+o.NSSize-1)/o.NSSize)
+	}
+	pr := &probeResult{}
+	for i := range o.Probes {
+		ns := nsName((i%rooms)*max(o.NSSize, 1), o.NSSize)
+		lat, exp, miss, err := run(i, ns)
+		if ctx.Err() != nil {
+			return pr, ctx.Err()
+		}
+		pr.expected += exp
+		pr.missing += miss
+		switch {
+		case err != nil:
+			pr.failed++
+		case lat >= 0:
+			pr.lat.Add(lat)
+		}
+		// Its leave and the refills it causes settle before the next probe.
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return pr, err
+		}
+	}
+	return pr, nil
 }

@@ -164,37 +164,20 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	// Probes: each joins on node i mod n; only the views on the other nodes
 	// are waited for.
 	progress("timing %d probe joins", o.Probes)
-	rooms := 1
-	if o.NSSize > 0 {
-		rooms = max(1, (o.Peers+o.NSSize-1)/o.NSSize)
-	}
-	var probes Latencies
-	var expected, missing, failed int
 	probeIDs := make(map[peer.ID]struct{})
-	for i := range o.Probes {
-		at := nodes[i%len(nodes)].Info
-		ns := nsName((i%rooms)*max(o.NSSize, 1), o.NSSize)
-		if id, err := peer.IDFromPrivateKey(keys[o.Peers+i]); err == nil {
+	pr, err := o.timeProbes(ctx, func(i int, ns string) (time.Duration, int, int, error) {
+		key := o.probeKey(keys, i)
+		if id, err := peer.IDFromPrivateKey(key); err == nil {
 			probeIDs[id] = struct{}{}
 		}
-		lat, exp, miss, err := s.runProbeOn(ctx, at, keys[o.Peers+i], ns, o.StepTimeout,
-			func(w *livePeer) bool { return w.node != at.ID })
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		expected += exp
-		missing += miss
-		switch {
-		case err != nil:
-			failed++
-		case lat >= 0:
-			probes.Add(lat)
-		}
-		if err := sleep(ctx, 300*time.Millisecond); err != nil {
-			return nil, err
-		}
+		at := nodes[i%len(nodes)].Info
+		return s.runProbeOn(ctx, at, key, ns, o.StepTimeout, func(w *livePeer) bool { return w.node != at.ID })
+	})
+	if err != nil {
+		return nil, err
 	}
-	p50, _ := r.addQuantiles("cross-node join-to-visible", &probes)
+	probes, expected, missing, failed := &pr.lat, pr.expected, pr.missing, pr.failed
+	p50, _ := r.addQuantiles("cross-node join-to-visible", probes)
 	if probes.Len() > 0 {
 		r.addMs("cross-node join-to-visible max", probes.Quantile(1))
 	}
