@@ -27,6 +27,10 @@ type CapacityOptions struct {
 	Keys string
 	// StepTimeout bounds one peer's connect+reserve+join and one probe.
 	StepTimeout time.Duration
+	// PingEvery makes every peer open a ping stream to its node this often
+	// from the end of the ramp, as js-libp2p's connection monitor does (10 s
+	// in a browser); 0 sends none, as go-libp2p peers by default.
+	PingEvery time.Duration
 }
 
 func (o *CapacityOptions) defaults() {
@@ -64,7 +68,7 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	o.defaults()
 	r := &Report{Scenario: "capacity", Started: time.Now(), Node: t.Kind, Params: map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
-		"concurrency": o.Concurrency,
+		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(),
 	}}
 	gen := SelfSampler{}
 
@@ -96,6 +100,8 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	r.addQuantiles("  connect (incl. identify)", &s.connect)
 	r.addQuantiles("  reserve", &s.reserve)
 	r.addQuantiles("  join", &s.join)
+	pings := startPinger(ctx, peers, o.PingEvery)
+	defer pings.close()
 
 	// Let the ramp's last flushes land before probing.
 	if err := sleep(ctx, time.Second); err != nil {
@@ -125,11 +131,16 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	// Idle window.
 	na, nerr := sample(t.Node)
 	ga, _ := gen.Sample()
+	sentBefore := pings.sent.Load()
 	if err := sleep(ctx, o.Idle); err != nil {
 		return nil, err
 	}
 	nb, _ := sample(t.Node)
 	gb, _ := gen.Sample()
+	if o.PingEvery > 0 {
+		r.add("ping streams, idle window", float64(pings.sent.Load()-sentBefore)/o.Idle.Seconds(), "/s").
+			note(fmt.Sprintf("every peer every %s; %d pings failed or skipped over the run", o.PingEvery, pings.failed.Load()))
+	}
 	idleCPU := math.NaN()
 	rss, perPeer, gor := math.NaN(), math.NaN(), math.NaN()
 	if nerr == nil && t.Node != nil {

@@ -90,7 +90,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	perNode := max(1, o.Peers/o.Nodes)
 	r := &Report{Scenario: "cluster", Started: time.Now(), Node: "process", Params: map[string]any{
 		"nodes": o.Nodes, "peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
-		"concurrency": o.Concurrency, "baseline": o.Baseline, "ghost_wait": o.GhostWait.String(),
+		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(), "baseline": o.Baseline, "ghost_wait": o.GhostWait.String(),
 	}}
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(o.Progress, "rendezvous-bench: cluster: "+format+"\n", args...)
@@ -133,7 +133,8 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		func(i int) string { return nsName(i, o.NSSize) },
 		func(i int) peer.AddrInfo { return nodes[i%len(nodes)].Info }, o.StepTimeout)
 	rampTime := time.Since(rt)
-	closePeers := sync.OnceFunc(func() { s.closeAll(peers, o.Concurrency) })
+	pings := startPinger(ctx, peers, o.PingEvery)
+	closePeers := sync.OnceFunc(func() { pings.close(); s.closeAll(peers, o.Concurrency) })
 	defer closePeers()
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())

@@ -57,6 +57,7 @@ type opts struct {
 	pairs                      string
 	rate                       float64
 	duration, idle, timeout    time.Duration
+	pingEvery                  time.Duration
 	jsonOut, verbose           bool
 }
 
@@ -74,6 +75,7 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.nsSize, "ns-size", 50, "peers per namespace; 0 puts all peers in one namespace")
 	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, cluster)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, cluster)")
+	fs.DurationVar(&o.pingEvery, "ping-every", 10*time.Second, "every peer opens an /ipfs/ping/1.0.0 stream this often after the ramp, as js-libp2p does in a browser; 0 for none, as go-libp2p peers (capacity, cluster)")
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
@@ -129,6 +131,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type usageError struct{ error }
 
 func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer) (*bench.Report, error) {
+	if o.pingEvery < 0 {
+		return nil, usageError{fmt.Errorf("--ping-every %s: want 0 (none) or a positive interval", o.pingEvery)}
+	}
 	switch scenario {
 	case "capacity", "churn", "relay", "rendezvous":
 	case "cluster":
@@ -174,7 +179,7 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	case "capacity":
 		return bench.Capacity(ctx, t, bench.CapacityOptions{
 			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
-			Concurrency: o.concurrency, Keys: o.keys,
+			Concurrency: o.concurrency, Keys: o.keys, PingEvery: o.pingEvery,
 		})
 	case "churn":
 		return bench.Churn(ctx, t, bench.ChurnOptions{
@@ -213,6 +218,7 @@ func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, e
 	return bench.Cluster(ctx, bench.ClusterOptions{
 		CapacityOptions: bench.CapacityOptions{
 			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle, Concurrency: o.concurrency, Keys: o.keys,
+			PingEvery: o.pingEvery,
 		},
 		Nodes: o.nodes, Binary: o.nodeBin, Dir: dir,
 		Baseline: o.baseline, Progress: stderr,

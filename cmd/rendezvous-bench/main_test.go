@@ -55,6 +55,7 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		{"cluster", "--node-bin", "rendezvous", "--nodes", "1"},
 		{"cluster", "--node-bin", "rendezvous", "--node", "/ip4/127.0.0.1/tcp/1/ws"},
 		{"cluster", "--node-bin", "rendezvous", "--pprof", "127.0.0.1:6060"},
+		{"capacity", "--ping-every", "-1s"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)
