@@ -41,3 +41,18 @@ func TestCapacityEveryProbeReachesEveryViewWithRoom(t *testing.T) {
 	}
 	t.Log("\n" + buf.String())
 }
+
+func TestPingEveryMakesEveryPeerOpenPingStreamsThatTheNodeAnswers(t *testing.T) {
+	tg := startNode(t)
+	r, err := Capacity(runCtx(t, 40*time.Second), tg, CapacityOptions{
+		Peers: 10, NSSize: 10, Probes: 1, Idle: 2 * time.Second, Concurrency: 8, PingEvery: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 peers every 200 ms is 50 streams a second; answered ones count.
+	f := figure(t, r, "ping streams, idle window")
+	if f.Value < 10 || f.Value > 60 {
+		t.Fatalf("ping streams %v/s, want about 50 (%s)", f.Value, f.Note)
+	}
+}
