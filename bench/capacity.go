@@ -89,17 +89,7 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
 	}
-	r.add("peers connected", float64(len(peers)), "peers")
-	f := r.add("peers failed", float64(s.failures.Load()), "peers")
-	if err := s.FirstError(); err != nil {
-		f.note("first: " + oneLine(err))
-	}
-	r.add("ramp time", rampTime.Seconds(), "s")
-	r.add("ramp rate", float64(len(peers))/rampTime.Seconds(), "peers/s")
-	r.addQuantiles("connect+reserve+join", &s.total)
-	r.addQuantiles("  connect (incl. identify)", &s.connect)
-	r.addQuantiles("  reserve", &s.reserve)
-	r.addQuantiles("  join", &s.join)
+	s.reportRamp(r, len(peers), rampTime)
 	pings := startPinger(ctx, peers, o.PingEvery)
 	defer pings.close()
 
@@ -123,7 +113,7 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 		p50.note("one namespace: views are full, so a joiner enters none")
 	}
 	r.add("probe views expected", float64(expected), "views")
-	f = r.add("probe views missed", float64(missing), "views")
+	f := r.add("probe views missed", float64(missing), "views")
 	if failed > 0 {
 		f.note(fmt.Sprintf("%d probes failed to join", failed))
 	}
@@ -249,4 +239,20 @@ func (o CapacityOptions) timeProbes(ctx context.Context, run func(i int, ns stri
 		}
 	}
 	return pr, nil
+}
+
+// reportRamp adds the ramp's rows: peers up and failed, time, rate and the
+// per-peer start-up latencies.
+func (s *swarm) reportRamp(r *Report, up int, took time.Duration) {
+	r.add("peers connected", float64(up), "peers")
+	f := r.add("peers failed", float64(s.failures.Load()), "peers")
+	if err := s.FirstError(); err != nil {
+		f.note("first: " + oneLine(err))
+	}
+	r.add("ramp time", took.Seconds(), "s")
+	r.add("ramp rate", float64(up)/took.Seconds(), "peers/s")
+	r.addQuantiles("connect+reserve+join", &s.total)
+	r.addQuantiles("  connect (incl. identify)", &s.connect)
+	r.addQuantiles("  reserve", &s.reserve)
+	r.addQuantiles("  join", &s.join)
 }

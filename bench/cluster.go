@@ -139,14 +139,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
 	}
-	r.add("peers connected", float64(len(peers)), "peers")
-	f := r.add("peers failed", float64(s.failures.Load()), "peers")
-	if err := s.FirstError(); err != nil {
-		f.note("first: " + oneLine(err))
-	}
-	r.add("ramp time", rampTime.Seconds(), "s")
-	r.add("ramp rate", float64(len(peers))/rampTime.Seconds(), "peers/s")
-	r.addQuantiles("connect+reserve+join", &s.total)
+	s.reportRamp(r, len(peers), rampTime)
 
 	// Every view must come to show every other member of its namespace
 	// (up to its size), wherever that member is connected.
@@ -155,7 +148,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		return nil, ctx.Err()
 	}
 	progress("ramp done in %.1f s; views complete %.1f s later (%d incomplete)", rampTime.Seconds(), conv.Seconds(), incomplete)
-	f = r.add("views complete after ramp", conv.Seconds(), "s").note("end of ramp until every view shows all other members of its namespace")
+	f := r.add("views complete after ramp", conv.Seconds(), "s").note("end of ramp until every view shows all other members of its namespace")
 	if incomplete > 0 {
 		f.Value = math.NaN()
 		f.note(fmt.Sprintf("not within 30 s: %d views still incomplete", incomplete))
@@ -648,11 +641,7 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 			if w.node == dead {
 				continue
 			}
-			w.mu.Lock()
-			_, shows := w.shown[id]
-			ended := w.ended
-			w.mu.Unlock()
-			if shows && !ended {
+			if w.shows(id) {
 				pending[viewMember{w, id}] = struct{}{}
 				remaining[id]++
 			}
@@ -719,11 +708,7 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 	s.mu.Lock()
 	s.observe = nil
 	for k := range pending {
-		k.w.mu.Lock()
-		_, shows := k.w.shown[k.p]
-		ended := k.w.ended
-		k.w.mu.Unlock()
-		if !shows || ended {
+		if !k.w.shows(k.p) {
 			cr.silent++
 		}
 	}
@@ -733,13 +718,10 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 			if w.node == dead {
 				continue
 			}
-			w.mu.Lock()
-			_, shows := w.shown[id]
-			if shows && !w.ended {
+			if w.shows(id) {
 				cr.ghostViews++
 				ghosts[id] = struct{}{}
 			}
-			w.mu.Unlock()
 		}
 	}
 	cr.ghosts = len(ghosts)

@@ -34,6 +34,14 @@ type livePeer struct {
 	ended bool // the node closed the view
 }
 
+// shows reports whether the view is open and shows member id.
+func (p *livePeer) shows(id peer.ID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.shown[id]
+	return ok && !p.ended
+}
+
 // hasRoom reports whether the node must offer the next joiner to this view:
 // a view has room while it shows fewer members than its size.
 func (p *livePeer) hasRoom() bool {

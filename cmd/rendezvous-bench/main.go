@@ -148,15 +148,11 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	if o.pid != 0 && o.node == "" {
 		return nil, usageError{errors.New("--pid goes with --node")}
 	}
-	raiseFileLimit()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-
-	dir, err := os.MkdirTemp("", "rendezvous-bench-")
+	ctx, dir, done, err := prepareRun(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	logLevel := slog.LevelError
 	if o.verbose {
 		logLevel = slog.LevelWarn
@@ -193,6 +189,19 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	}
 }
 
+// prepareRun sets up what every run needs: the file limit raised, the
+// --timeout context, and a scratch directory removed by done.
+func prepareRun(ctx context.Context, o opts) (context.Context, string, func(), error) {
+	raiseFileLimit()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	dir, err := os.MkdirTemp("", "rendezvous-bench-")
+	if err != nil {
+		cancel()
+		return nil, "", nil, err
+	}
+	return ctx, dir, func() { _ = os.RemoveAll(dir); cancel() }, nil
+}
+
 // runCluster runs the cluster scenario, which starts its own nodes.
 func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, error) {
 	switch {
@@ -207,14 +216,11 @@ func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, e
 	case o.peers < o.nodes:
 		return nil, usageError{fmt.Errorf("--peers %d: want at least one per node (--nodes %d)", o.peers, o.nodes)}
 	}
-	raiseFileLimit()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "rendezvous-bench-")
+	ctx, dir, done, err := prepareRun(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	return bench.Cluster(ctx, bench.ClusterOptions{
 		CapacityOptions: bench.CapacityOptions{
 			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle, Concurrency: o.concurrency, Keys: o.keys,
