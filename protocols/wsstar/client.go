@@ -20,6 +20,10 @@ import (
 // clientWriteTimeout bounds the client's writes.
 const clientWriteTimeout = 10 * time.Second
 
+// clientCloseTimeout bounds how long Close waits for the node to end its side
+// before it resets the stream.
+const clientCloseTimeout = 5 * time.Second
+
 // JoinResult is the node's JoinAck.
 type JoinResult struct {
 	NS         string
@@ -82,6 +86,9 @@ type Client struct {
 	joined  map[string]bool   // namespaces whose messages are delivered
 	err     error
 	done    chan struct{}
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed by Close: the read loop stops delivering
 }
 
 // Dial opens a stream to node. Messages are delivered on C(), which buffers
@@ -100,8 +107,9 @@ func DialBuffer(ctx context.Context, h host.Host, node peer.ID, buffer int) (*Cl
 	c := &Client{
 		str:    str,
 		out:    make(chan Message, buffer),
-		joined: make(map[string]bool),
-		done:   make(chan struct{}),
+		joined:  make(map[string]bool),
+		done:    make(chan struct{}),
+		closing: make(chan struct{}),
 	}
 	go c.readLoop()
 	return c, nil
@@ -164,8 +172,25 @@ func (c *Client) Leave(ns string) error {
 
 // Close closes the stream: the node counts it as a clean leave of every
 // namespace joined on it.
+// It half-closes the stream and waits (at most clientCloseTimeout) for the
+// node to end its side, so the node sees the end of the stream rather than a
+// reset; messages still arriving are dropped.
 func (c *Client) Close() error {
-	return c.str.Close()
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		c.wmu.Lock()
+		err = c.str.CloseWrite()
+		c.wmu.Unlock()
+		t := time.NewTimer(clientCloseTimeout)
+		defer t.Stop()
+		select {
+		case <-c.done:
+		case <-t.C:
+			_ = c.str.Reset()
+		}
+	})
+	return err
 }
 
 // Reset aborts the stream: the node counts it as a disconnect.
@@ -195,6 +220,11 @@ func (c *Client) endErr() error {
 
 func (c *Client) readLoop() {
 	err := c.read()
+	select {
+	case <-c.closing:
+		err = nil // the end Close asked for
+	default:
+	}
 	c.mu.Lock()
 	c.err = err
 	c.waiters = nil
@@ -240,14 +270,23 @@ func (c *Client) read() error {
 			if err != nil {
 				return err
 			}
-			c.out <- u
+			c.deliver(u)
 		case m.GetClosed() != nil:
 			cl := m.GetClosed()
 			c.mu.Lock()
 			delete(c.joined, cl.GetNs())
 			c.mu.Unlock()
-			c.out <- &Closed{NS: cl.GetNs(), Reason: cl.GetReason(), Text: cl.GetText()}
+			c.deliver(&Closed{NS: cl.GetNs(), Reason: cl.GetReason(), Text: cl.GetText()})
 		}
+	}
+}
+
+// deliver hands m to the consumer, or drops it once Close has been called:
+// nobody reads any more, and the loop must keep reading to see the node's end.
+func (c *Client) deliver(m Message) {
+	select {
+	case c.out <- m:
+	case <-c.closing:
 	}
 }
 

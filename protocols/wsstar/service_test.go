@@ -473,3 +473,27 @@ func TestClientThatSendsButNeverReadsIsPushedBack(t *testing.T) {
 		t.Fatal("the node read everything without the acks being read")
 	}
 }
+
+// Close used to close the read side first, which woke the read loop into a
+// reset that could beat the write side's FIN: Close then failed with "stream
+// reset" and the node reported a disconnect instead of a leave.
+func TestClientCloseIsACleanLeaveEveryTime(t *testing.T) {
+	n := newNode(t, nil)
+	a, _ := n.dial(t)
+	join(t, a, "chat", true, 0)
+	for i := range 10 {
+		_, h := n.dial(t)
+		c := n.dialFrom(t, h, 1) // a one-message buffer nobody drains
+		join(t, c, "chat", true, 0)
+		expectEvent(t, a, h.ID())
+		if err := c.Close(); err != nil {
+			t.Fatalf("close %d: %v", i, err)
+		}
+		if err := c.Err(); err != nil {
+			t.Fatalf("close %d: Err() = %v after Close, want nil", i, err)
+		}
+		if e := expectEvent(t, a, h.ID()); e.Kind != pb.PeerEvent_LEFT || e.Reason != pb.LeftReason_LEFT {
+			t.Fatalf("close %d: %v %v, want LEFT LEFT", i, e.Kind, e.Reason)
+		}
+	}
+}
