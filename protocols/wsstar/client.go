@@ -105,8 +105,8 @@ func DialBuffer(ctx context.Context, h host.Host, node peer.ID, buffer int) (*Cl
 		return nil, err
 	}
 	c := &Client{
-		str:    str,
-		out:    make(chan Message, buffer),
+		str:     str,
+		out:     make(chan Message, buffer),
 		joined:  make(map[string]bool),
 		done:    make(chan struct{}),
 		closing: make(chan struct{}),
