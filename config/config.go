@@ -19,6 +19,8 @@ type Config struct {
 	// TLS is the certificate for /wss, /tls/ws and /tls/sni/<name>/ws listeners.
 	TLS TLS `json:"tls"`
 
+	// Capacity sizes every limit left at 0 below; see Sized.
+	Capacity    Capacity    `json:"capacity"`
 	Relay       Relay       `json:"relay"`
 	Resources   Resources   `json:"resources"`
 	ConnManager ConnManager `json:"conn_manager"`

@@ -2,8 +2,9 @@ package config
 
 import "time"
 
-// Default returns the configuration used for every key a file leaves out. It
-// is sized for a public node serving at least 10,000 browser peers.
+// Default returns the configuration used for every key a file leaves out.
+// The limits at 0 are derived from capacity.peers when the node starts
+// (Config.Sized), itself derived from the machine unless set.
 //
 // Empty lists are empty slices rather than nil so that a written default
 // file shows them as [] and loads back equal.
@@ -21,9 +22,9 @@ func Default() Config {
 			LimitDuration:     0,
 			LimitData:         0,
 			ReservationTTL:    Duration(time.Hour),
-			MaxReservations:   16384,
+			MaxReservations:   0,
 			MaxCircuits:       16,
-			MaxActiveCircuits: 4096,
+			MaxActiveCircuits: 0,
 			BufferSize:        16384,
 			// Behind a TLS proxy every browser arrives from the proxy's IP, so
 			// any per-IP or per-ASN cap would cap the whole node.
@@ -32,8 +33,8 @@ func Default() Config {
 			ACL:                   RelayACL{AllowPeers: []string{}, AllowSubnets: []string{}},
 		},
 		Resources: Resources{
-			MaxConnections:     20000,
-			MaxStreams:         100000,
+			MaxConnections:     0,
+			MaxStreams:         0,
 			MaxMemoryMB:        0,
 			MaxFileDescriptors: 0,
 			ConnsPerIP:         64,
@@ -42,8 +43,8 @@ func Default() Config {
 			TrustedSubnets:     []string{},
 		},
 		ConnManager: ConnManager{
-			LowWater:    16000,
-			HighWater:   18000,
+			LowWater:    0,
+			HighWater:   0,
 			GracePeriod: Duration(time.Minute),
 			// Clients ping every 30 s themselves (js-libp2p and go-libp2p
 			// defaults); the node's own pings only need to find dead peers.
@@ -51,8 +52,8 @@ func Default() Config {
 		},
 		Registry: Registry{
 			MaxRegistrationsPerPeer: 32,
-			MaxRegistrations:        100000,
-			MaxNamespaces:           10000,
+			MaxRegistrations:        0,
+			MaxNamespaces:           0,
 			MaxAddrsPerRecord:       32,
 			MaxRecordSize:           4096,
 		},
@@ -77,7 +78,7 @@ func Default() Config {
 			FlushInterval:     Duration(100 * time.Millisecond),
 			MaxJoinsPerStream: 16,
 			MaxStreamsPerPeer: 4,
-			MaxViews:          100000,
+			MaxViews:          0,
 			MaxPendingEvents:  1024,
 			JoinRate:          5,
 			JoinBurst:         20,

@@ -39,6 +39,8 @@ type Overrides struct {
 	ClusterListen *string
 	ClusterRoutes []string
 	ClusterStore  *string
+	// MaxPeers is capacity.peers.
+	MaxPeers *int
 }
 
 // Environment variables read by FromEnv. PORT, HOST and DISABLE_METRICS keep
@@ -56,6 +58,7 @@ const (
 	EnvClusterListen  = "RENDEZVOUS_CLUSTER_LISTEN"
 	EnvClusterRoutes  = "RENDEZVOUS_CLUSTER_ROUTES"
 	EnvClusterStore   = "RENDEZVOUS_CLUSTER_STORE"
+	EnvMaxPeers       = "RENDEZVOUS_MAX_PEERS"
 )
 
 // FromEnv reads overrides through getenv (os.Getenv in production). An empty
@@ -89,6 +92,13 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 		o.ClusterRoutes = SplitList(*v)
 	}
 	o.ClusterStore = str(EnvClusterStore)
+	if v := str(EnvMaxPeers); v != nil {
+		n, err := strconv.Atoi(*v)
+		if err != nil {
+			return Overrides{}, fmt.Errorf("config: %s=%q: not a number", EnvMaxPeers, *v)
+		}
+		o.MaxPeers = &n
+	}
 	if v := str(EnvDisableMetrics); v != nil {
 		// The legacy server disabled metrics for any non-empty value, even
 		// "0" and "false"; here those mean what they say.
@@ -152,6 +162,7 @@ func (o Overrides) Merge(later Overrides) Overrides {
 		o.ClusterRoutes = later.ClusterRoutes
 	}
 	pick(&o.ClusterStore, later.ClusterStore)
+	pick(&o.MaxPeers, later.MaxPeers)
 	return o
 }
 
@@ -205,6 +216,9 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.ClusterStore != nil {
 		n.Cluster.Embedded.StoreDir = *o.ClusterStore
+	}
+	if o.MaxPeers != nil {
+		n.Capacity.Peers = *o.MaxPeers
 	}
 	if o.Host != nil || o.Port != nil {
 		host, port := "0.0.0.0", DefaultPort

@@ -154,13 +154,13 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		Host: ptr("127.0.0.1"), Port: ptr(1), KeyFile: ptr("a"), Announce: []string{"/ip4/1.2.3.4/tcp/1/ws"},
 		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
-		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"),
+		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"), MaxPeers: ptr(100),
 	}
 	b := Overrides{
 		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
 		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
-		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"),
+		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"), MaxPeers: ptr(200),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
 		t.Errorf("a.Merge(b) = %+v, want b", got)

@@ -66,15 +66,19 @@ func (c Config) Validate() error {
 
 	v.nonEmpty("identity.key_file", c.Identity.KeyFile)
 
+	if c.Capacity.Peers != 0 && (c.Capacity.Peers < MinPeers || c.Capacity.Peers > MaxPeers) {
+		v.add("capacity.peers", itoa(c.Capacity.Peers), fmt.Sprintf("must be 0 (derived from the machine) or from %d to %d", MinPeers, MaxPeers))
+	}
+
 	c.validateAddrs(v)
 
 	r := c.Relay
 	v.durRange("relay.limit_duration", r.LimitDuration, 0, 24*time.Hour, "0 means unlimited")
 	v.int64AtLeast("relay.limit_data", r.LimitData, 0, "0 means unlimited")
 	v.durRange("relay.reservation_ttl", r.ReservationTTL, time.Minute, 24*time.Hour, "")
-	v.intRange("relay.max_reservations", r.MaxReservations, 1, math.MaxInt32)
+	v.derived("relay.max_reservations", r.MaxReservations)
 	v.intRange("relay.max_circuits", r.MaxCircuits, 1, math.MaxInt32)
-	v.intRange("relay.max_active_circuits", r.MaxActiveCircuits, 1, math.MaxInt32)
+	v.derived("relay.max_active_circuits", r.MaxActiveCircuits)
 	// Two buffers of this size per circuit; below 512 bytes relaying is
 	// dominated by syscalls, above 1 MiB a few thousand circuits exhaust memory.
 	v.intRange("relay.buffer_size", r.BufferSize, 512, 1<<20)
@@ -89,19 +93,19 @@ func (c Config) Validate() error {
 	v.subnets("relay.acl.allow_subnets", r.ACL.AllowSubnets)
 
 	res := c.Resources
-	v.intRange("resources.max_connections", res.MaxConnections, 1, math.MaxInt32)
+	v.derived("resources.max_connections", res.MaxConnections)
 	if res.MaxConnections >= 1 && res.MaxConnections <= c.ConnManager.HighWater {
 		v.add("resources.max_connections", itoa(res.MaxConnections),
 			fmt.Sprintf("must be greater than conn_manager.high_water (%d), or the resource manager refuses connections before the connection manager ever trims", c.ConnManager.HighWater))
 	}
-	v.intRange("resources.max_streams", res.MaxStreams, 1, math.MaxInt32)
+	v.derived("resources.max_streams", res.MaxStreams)
 	if res.MaxMemoryMB != 0 && (res.MaxMemoryMB < 64 || res.MaxMemoryMB > 1<<24) {
 		v.add("resources.max_memory_mb", itoa(res.MaxMemoryMB), "must be 0 (a quarter of physical memory, at least 1024) or from 64 to 16777216")
 	}
 	switch {
 	case res.MaxFileDescriptors < 0:
 		v.add("resources.max_file_descriptors", itoa(res.MaxFileDescriptors), "must be 0 (automatic) or positive")
-	case res.MaxFileDescriptors > 0 && res.MaxFileDescriptors < res.MaxConnections:
+	case res.MaxFileDescriptors > 0 && res.MaxConnections > 0 && res.MaxFileDescriptors < res.MaxConnections:
 		v.add("resources.max_file_descriptors", itoa(res.MaxFileDescriptors),
 			fmt.Sprintf("must be 0 (automatic) or at least resources.max_connections (%d): every WebSocket connection holds a socket", res.MaxConnections))
 	}
@@ -111,9 +115,9 @@ func (c Config) Validate() error {
 	v.subnets("resources.trusted_subnets", res.TrustedSubnets)
 
 	cm := c.ConnManager
-	v.intRange("conn_manager.low_water", cm.LowWater, 0, math.MaxInt32)
-	v.intRange("conn_manager.high_water", cm.HighWater, 1, math.MaxInt32)
-	if cm.LowWater >= cm.HighWater && cm.HighWater >= 1 {
+	v.derived("conn_manager.low_water", cm.LowWater)
+	v.derived("conn_manager.high_water", cm.HighWater)
+	if cm.LowWater >= cm.HighWater && cm.HighWater >= 1 && cm.LowWater >= 1 {
 		v.add("conn_manager.low_water", itoa(cm.LowWater), fmt.Sprintf("must be less than conn_manager.high_water (%d)", cm.HighWater))
 	}
 	v.durRange("conn_manager.grace_period", cm.GracePeriod, 0, time.Hour, "")
@@ -122,8 +126,8 @@ func (c Config) Validate() error {
 	reg := c.Registry
 	// The spec allows 1000 registrations per peer; more only feeds a spammer.
 	v.intRange("registry.max_registrations_per_peer", reg.MaxRegistrationsPerPeer, 1, 1000)
-	v.intRange("registry.max_registrations", reg.MaxRegistrations, 1, math.MaxInt32)
-	v.intRange("registry.max_namespaces", reg.MaxNamespaces, 1, math.MaxInt32)
+	v.derived("registry.max_registrations", reg.MaxRegistrations)
+	v.derived("registry.max_namespaces", reg.MaxNamespaces)
 	v.intRange("registry.max_addrs_per_record", reg.MaxAddrsPerRecord, 1, 1000)
 	// A signed peer record with an Ed25519 key and one address is about 150
 	// bytes; 64 KiB is far beyond any honest record.
@@ -159,7 +163,7 @@ func (c Config) Validate() error {
 	v.durRange("wsstar.flush_interval", ws.FlushInterval, 10*time.Millisecond, 10*time.Second, "")
 	v.intRange("wsstar.max_joins_per_stream", ws.MaxJoinsPerStream, 1, math.MaxInt32)
 	v.intRange("wsstar.max_streams_per_peer", ws.MaxStreamsPerPeer, 1, math.MaxInt32)
-	v.intRange("wsstar.max_views", ws.MaxViews, 1, math.MaxInt32)
+	v.derived("wsstar.max_views", ws.MaxViews)
 	v.intRange("wsstar.max_pending_events", ws.MaxPendingEvents, 1, math.MaxInt32)
 	v.rate("wsstar.join_rate", ws.JoinRate)
 	v.intRange("wsstar.join_burst", ws.JoinBurst, 1, math.MaxInt32)
@@ -293,6 +297,16 @@ func (v *validator) intRange(path string, n, lo, hi int) {
 		v.add(path, itoa(n), "must be at least "+itoa(lo))
 	case n > hi:
 		v.add(path, itoa(n), "must be at most "+itoa(hi))
+	}
+}
+
+// derived checks a limit whose 0 means "derived from capacity.peers".
+func (v *validator) derived(path string, n int) {
+	switch {
+	case n < 0:
+		v.add(path, itoa(n), "must be 0 (derived from capacity.peers) or at least 1")
+	case n > math.MaxInt32:
+		v.add(path, itoa(n), "must be at most "+itoa(math.MaxInt32))
 	}
 }
 

@@ -54,10 +54,11 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"relay negative limit_data", func(c *Config) { c.Relay.LimitData = -1 }, "relay.limit_data", "-1", "at least 0"},
 		{"relay short reservation_ttl", func(c *Config) { c.Relay.ReservationTTL = Duration(time.Second) }, "relay.reservation_ttl", `"1s"`, "at least 1m"},
 		{"relay long reservation_ttl", func(c *Config) { c.Relay.ReservationTTL = Duration(25 * time.Hour) }, "relay.reservation_ttl", `"25h"`, "at most 24h"},
-		{"relay max_reservations negative", func(c *Config) { c.Relay.MaxReservations = -1 }, "relay.max_reservations", "-1", "must be at least 1"},
-		{"relay max_reservations zero", func(c *Config) { c.Relay.MaxReservations = 0 }, "relay.max_reservations", "0", "must be at least 1"},
+		{"capacity peers too few", func(c *Config) { c.Capacity.Peers = 3 }, "capacity.peers", "3", "0 (derived from the machine) or from 16"},
+		{"capacity peers negative", func(c *Config) { c.Capacity.Peers = -1 }, "capacity.peers", "-1", "from 16 to 10000000"},
+		{"relay max_reservations negative", func(c *Config) { c.Relay.MaxReservations = -1 }, "relay.max_reservations", "-1", "0 (derived from capacity.peers) or at least 1"},
+		{"relay max_active_circuits negative", func(c *Config) { c.Relay.MaxActiveCircuits = -2 }, "relay.max_active_circuits", "-2", "at least 1"},
 		{"relay max_circuits zero", func(c *Config) { c.Relay.MaxCircuits = 0 }, "relay.max_circuits", "0", "at least 1"},
-		{"relay max_active_circuits zero", func(c *Config) { c.Relay.MaxActiveCircuits = 0 }, "relay.max_active_circuits", "0", "at least 1"},
 		{"relay tiny buffer_size", func(c *Config) { c.Relay.BufferSize = 100 }, "relay.buffer_size", "100", "at least 512"},
 		{"relay huge buffer_size", func(c *Config) { c.Relay.BufferSize = 4 << 20 }, "relay.buffer_size", "4194304", "at most 1048576"},
 		{"relay negative per ip", func(c *Config) { c.Relay.MaxReservationsPerIP = -1 }, "relay.max_reservations_per_ip", "-1", "0 means no cap"},
@@ -66,29 +67,27 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"relay acl bad subnet", func(c *Config) { c.Relay.ACL.AllowSubnets = []string{"10.0.0.1"} }, "relay.acl.allow_subnets[0]", `"10.0.0.1"`, "not a CIDR"},
 		{"relay acl subnet host bits", func(c *Config) { c.Relay.ACL.AllowSubnets = []string{"10.1.2.3/8"} }, "relay.acl.allow_subnets[0]", `"10.1.2.3/8"`, "did you mean 10.0.0.0/8"},
 
-		{"resources max_connections zero", func(c *Config) { c.Resources.MaxConnections = 0 }, "resources.max_connections", "0", "at least 1"},
-		{"resources max_connections not above high water", func(c *Config) { c.Resources.MaxConnections = 18000 }, "resources.max_connections", "18000", "greater than conn_manager.high_water (18000)"},
-		{"resources max_streams zero", func(c *Config) { c.Resources.MaxStreams = 0 }, "resources.max_streams", "0", "at least 1"},
+		{"resources max_connections not above high water", func(c *Config) { c.Resources.MaxConnections, c.ConnManager.HighWater = 18000, 18000 }, "resources.max_connections", "18000", "greater than conn_manager.high_water (18000)"},
+		{"resources max_streams negative", func(c *Config) { c.Resources.MaxStreams = -1 }, "resources.max_streams", "-1", "at least 1"},
 		{"resources max_memory_mb negative", func(c *Config) { c.Resources.MaxMemoryMB = -1 }, "resources.max_memory_mb", "-1", "must be 0"},
 		{"resources max_memory_mb tiny", func(c *Config) { c.Resources.MaxMemoryMB = 10 }, "resources.max_memory_mb", "10", "from 64"},
 		{"resources max_file_descriptors negative", func(c *Config) { c.Resources.MaxFileDescriptors = -5 }, "resources.max_file_descriptors", "-5", "0 (automatic) or positive"},
-		{"resources max_file_descriptors below connections", func(c *Config) { c.Resources.MaxFileDescriptors = 1024 }, "resources.max_file_descriptors", "1024", "at least resources.max_connections (20000)"},
+		{"resources max_file_descriptors below connections", func(c *Config) { c.Resources.MaxFileDescriptors, c.Resources.MaxConnections = 1024, 20000 }, "resources.max_file_descriptors", "1024", "at least resources.max_connections (20000)"},
 		{"resources conns_per_ip zero", func(c *Config) { c.Resources.ConnsPerIP = 0 }, "resources.conns_per_ip", "0", "at least 1"},
 		{"resources conn_rate zero", func(c *Config) { c.Resources.ConnRatePerIP = 0 }, "resources.conn_rate_per_ip", "0", "greater than 0"},
 		{"resources conn_rate NaN", func(c *Config) { c.Resources.ConnRatePerIP = math.NaN() }, "resources.conn_rate_per_ip", "NaN", "greater than 0"},
 		{"resources conn_burst zero", func(c *Config) { c.Resources.ConnBurstPerIP = 0 }, "resources.conn_burst_per_ip", "0", "at least 1"},
 		{"resources trusted subnet bad", func(c *Config) { c.Resources.TrustedSubnets = []string{"172.16.0.0/12", "proxy"} }, "resources.trusted_subnets[1]", `"proxy"`, "not a CIDR"},
 
-		{"conn_manager low not below high", func(c *Config) { c.ConnManager.LowWater = 18000 }, "conn_manager.low_water", "18000", "less than conn_manager.high_water (18000)"},
-		{"conn_manager low negative", func(c *Config) { c.ConnManager.LowWater = -1 }, "conn_manager.low_water", "-1", "at least 0"},
-		{"conn_manager high zero", func(c *Config) { c.ConnManager.HighWater, c.ConnManager.LowWater = 0, 0 }, "conn_manager.high_water", "0", "at least 1"},
+		{"conn_manager low not below high", func(c *Config) { c.ConnManager.LowWater, c.ConnManager.HighWater = 18000, 18000 }, "conn_manager.low_water", "18000", "less than conn_manager.high_water (18000)"},
+		{"conn_manager low negative", func(c *Config) { c.ConnManager.LowWater = -1 }, "conn_manager.low_water", "-1", "0 (derived from capacity.peers) or at least 1"},
+		{"registry max_registrations negative", func(c *Config) { c.Registry.MaxRegistrations = -1 }, "registry.max_registrations", "-1", "at least 1"},
+		{"wsstar max_views negative", func(c *Config) { c.WSStar.MaxViews = -1 }, "wsstar.max_views", "-1", "at least 1"},
 		{"conn_manager negative grace", func(c *Config) { c.ConnManager.GracePeriod = Duration(-time.Second) }, "conn_manager.grace_period", `"-1s"`, "at least 0s"},
 		{"conn_manager long grace", func(c *Config) { c.ConnManager.GracePeriod = Duration(2 * time.Hour) }, "conn_manager.grace_period", `"2h"`, "at most 1h"},
 
 		{"registry per peer zero", func(c *Config) { c.Registry.MaxRegistrationsPerPeer = 0 }, "registry.max_registrations_per_peer", "0", "at least 1"},
 		{"registry per peer above spec", func(c *Config) { c.Registry.MaxRegistrationsPerPeer = 1001 }, "registry.max_registrations_per_peer", "1001", "at most 1000"},
-		{"registry max_registrations zero", func(c *Config) { c.Registry.MaxRegistrations = 0 }, "registry.max_registrations", "0", "at least 1"},
-		{"registry max_namespaces zero", func(c *Config) { c.Registry.MaxNamespaces = 0 }, "registry.max_namespaces", "0", "at least 1"},
 		{"registry addrs zero", func(c *Config) { c.Registry.MaxAddrsPerRecord = 0 }, "registry.max_addrs_per_record", "0", "at least 1"},
 		{"registry record size small", func(c *Config) { c.Registry.MaxRecordSize = 100 }, "registry.max_record_size", "100", "at least 256"},
 		{"registry record size huge", func(c *Config) { c.Registry.MaxRecordSize = 1 << 20 }, "registry.max_record_size", "1048576", "at most 65536"},
@@ -112,7 +111,6 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"wsstar flush too long", func(c *Config) { c.WSStar.FlushInterval = Duration(11 * time.Second) }, "wsstar.flush_interval", `"11s"`, "at most 10s"},
 		{"wsstar joins per stream zero", func(c *Config) { c.WSStar.MaxJoinsPerStream = 0 }, "wsstar.max_joins_per_stream", "0", "at least 1"},
 		{"wsstar streams per peer zero", func(c *Config) { c.WSStar.MaxStreamsPerPeer = 0 }, "wsstar.max_streams_per_peer", "0", "at least 1"},
-		{"wsstar max_views zero", func(c *Config) { c.WSStar.MaxViews = 0 }, "wsstar.max_views", "0", "at least 1"},
 		{"wsstar pending events zero", func(c *Config) { c.WSStar.MaxPendingEvents = 0 }, "wsstar.max_pending_events", "0", "at least 1"},
 		{"wsstar join_rate zero", func(c *Config) { c.WSStar.JoinRate = 0 }, "wsstar.join_rate", "0", "greater than 0"},
 		{"wsstar join_burst zero", func(c *Config) { c.WSStar.JoinBurst = 0 }, "wsstar.join_burst", "0", "at least 1"},
@@ -296,7 +294,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	c.Relay.MaxReservations = -1
 	c.Log.Level = "loud"
 	c.Listen = []string{"/ip4/0.0.0.0/tcp/9090/ws", "nonsense"}
-	c.ConnManager.LowWater = 20000 // above high_water
+	c.ConnManager.LowWater, c.ConnManager.HighWater = 20000, 18000 // low above high
 	c.Pprof.Addr = "0.0.0.0:6060"
 
 	err := c.Validate()
@@ -310,7 +308,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		t.Fatalf("paths = %v, want %v", got, want)
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "(5 problems)") || !strings.Contains(msg, "relay.max_reservations: -1: must be at least 1") {
+	if !strings.Contains(msg, "(5 problems)") || !strings.Contains(msg, "relay.max_reservations: -1: must be 0 (derived from capacity.peers) or at least 1") {
 		t.Errorf("message does not list the problems as path: value: reason:\n%s", msg)
 	}
 }
@@ -319,7 +317,7 @@ func TestValidationErrorMessageForOneProblem(t *testing.T) {
 	c := Default()
 	c.Relay.MaxReservations = -1
 	err := c.Validate()
-	if err == nil || err.Error() != "invalid configuration: relay.max_reservations: -1: must be at least 1" {
+	if err == nil || err.Error() != "invalid configuration: relay.max_reservations: -1: must be 0 (derived from capacity.peers) or at least 1" {
 		t.Fatalf("err = %v", err)
 	}
 }

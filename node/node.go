@@ -27,6 +27,7 @@ import (
 
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -55,6 +56,7 @@ type Node struct {
 	// served by the host from before then.
 	up           atomic.Bool
 	reservations *reservationSet
+	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
 	servers      []*http.Server
@@ -82,12 +84,19 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	for _, opt := range opts {
 		opt(&o)
 	}
+	machine := Machine()
+	_, sizedFrom := cfg.SizedFrom(machine)
+	cfg = cfg.Sized(machine)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, log: o.log, started: time.Now(), reservations: newReservationSet()}
 	defer func() {
 		if err != nil {
 			_ = n.Close(context.Background())
 		}
 	}()
+	n.logCapacity(machine, sizedFrom)
 
 	key, created, err := LoadOrCreateKey(cfg.Identity.KeyFile, cfg.Identity.RequireExisting)
 	if err != nil {
@@ -109,7 +118,18 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 
-	rm, err := newResourceManager(cfg)
+	if cfg.Metrics.Enabled {
+		n.metrics = newMetricsRegistry()
+	}
+	var reg prometheus.Registerer
+	if n.metrics != nil {
+		reg = n.metrics
+	}
+	if n.limits, err = limits.New(n.log, reg); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() error { n.limits.Close(); return nil })
+	rm, err := newResourceManager(cfg, n.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -119,9 +139,6 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
 
-	if cfg.Metrics.Enabled {
-		n.metrics = newMetricsRegistry()
-	}
 	wsOpts := []any{
 		ws.WithHTTPServerConfig(func(s *http.Server) {
 			s.ReadHeaderTimeout = 10 * time.Second
@@ -173,13 +190,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 
-	var reg prometheus.Registerer
-	if n.metrics != nil {
-		reg = n.metrics
+	if reg != nil {
 		n.registerNodeMetrics(reg)
 	}
 	if cfg.Relay.Enabled {
-		r, err := startRelay(h, cfg.Relay, reg, n.reservations)
+		r, err := startRelay(h, cfg.Relay, reg, n.reservations, n.limits)
 		if err != nil {
 			return nil, err
 		}

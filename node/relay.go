@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/limits"
 )
 
 // reservationProtectTag protects a peer holding a relay reservation from the
@@ -22,7 +23,7 @@ const reservationProtectTag = "relay-reservation"
 // startRelay starts the circuit relay v2 service. By default relayed
 // connections are unlimited, so clients see ordinary connections (as the
 // legacy websocket-star relay behaved for its browser peers).
-func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *reservationSet) (*relay.Relay, error) {
+func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *reservationSet, obs limits.Observer) (*relay.Relay, error) {
 	rc := relay.DefaultResources()
 	rc.ReservationTTL = c.ReservationTTL.D()
 	rc.MaxReservations = c.MaxReservations
@@ -46,9 +47,11 @@ func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *rese
 		// policy; on a loopback or LAN deployment they are all a client can dial.
 		relay.WithReservationAddressFilter(func(ma.Multiaddr) bool { return true }),
 	}
+	var tracer relay.MetricsTracer = nopRelayTracer{}
 	if reg != nil {
-		opts = append(opts, relay.WithMetricsTracer(relay.NewMetricsTracer(relay.WithRegisterer(reg))))
+		tracer = relay.NewMetricsTracer(relay.WithRegisterer(reg))
 	}
+	opts = append(opts, relay.WithMetricsTracer(relayRefusals{MetricsTracer: tracer, obs: obs}))
 	r, err := relay.New(h, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("relay service: %w", err)

@@ -13,25 +13,20 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/x/rate"
-	"github.com/pbnjay/memory"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/limits"
 )
 
 // newResourceManager sizes go-libp2p's resource manager for a public node
-// serving many browser peers. The defaults of go-libp2p are for a desktop
-// node (128 inbound connections on 8 GiB); a rendezvous node needs the
-// system, transient, relay and per-protocol scopes raised together.
-func newResourceManager(c config.Config) (network.ResourceManager, error) {
+// serving many browser peers, from a sized configuration (config.Sized). The
+// defaults of go-libp2p are for a desktop node (128 inbound connections on
+// 8 GiB); a rendezvous node needs the system, transient, relay and
+// per-protocol scopes raised together.
+func newResourceManager(c config.Config, obs limits.Observer) (network.ResourceManager, error) {
 	r := c.Resources
 	mem := int64(r.MaxMemoryMB) << 20
-	if mem == 0 {
-		mem = max(int64(memory.TotalMemory())/4, 1<<30)
-	}
 	fds := r.MaxFileDescriptors
-	if fds == 0 {
-		fds = autoFDs()
-	}
 
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
@@ -43,7 +38,7 @@ func newResourceManager(c config.Config) (network.ResourceManager, error) {
 	// A circuit is a hop stream in and a stop stream out; reservations are
 	// short streams on the hop protocol.
 	relayStreams := rcmgr.LimitVal(2*circuits + 1024)
-	relayMem := rcmgr.LimitVal64(int64(2*circuits*c.Relay.BufferSize) + 64<<20)
+	relayMem := rcmgr.LimitVal64(int64(c.RelayMemory()))
 
 	big := rcmgr.ResourceLimits{
 		Streams:         streams,
@@ -98,7 +93,7 @@ func newResourceManager(c config.Config) (network.ResourceManager, error) {
 			Memory: rcmgr.LimitVal64(mem / 4),
 		}
 	}
-	limits := partial.Build(base)
+	scopes := partial.Build(base)
 
 	exempt := exemptPrefixes(r.TrustedSubnets)
 	opts := []rcmgr.Option{
@@ -109,16 +104,11 @@ func newResourceManager(c config.Config) (network.ResourceManager, error) {
 		rcmgr.WithNetworkPrefixLimit(unlimitedConns(exempt)),
 		rcmgr.WithConnRateLimiters(connRateLimiter(r, exempt)),
 	}
-	str, err := rcmgr.NewStatsTraceReporter()
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, rcmgr.WithTraceReporter(str))
-	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), opts...)
+	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(scopes), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	return mgr, nil
+	return observedResources{ResourceManager: mgr, obs: obs}, nil
 }
 
 // exemptPrefixes are loopback and the configured trusted subnets (a TLS

@@ -55,6 +55,8 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
 			rendezvous.WithStreamTimeout(r.StreamTimeout.D()),
 			rendezvous.WithMaxStreamsPerPeer(r.MaxStreamsPerPeer),
+			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
+			rendezvous.WithLimitObserver(n.limits),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
 		}
 		if reg != nil {
@@ -80,6 +82,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			wsstar.WithMaxPendingEvents(w.MaxPendingEvents),
 			wsstar.WithJoinRate(rate.Limit(w.JoinRate), w.JoinBurst),
 			wsstar.WithWriteTimeout(w.WriteTimeout.D()),
+			wsstar.WithLimitObserver(n.limits),
 			wsstar.WithLogger(n.log.With("component", "wsstar")),
 		}
 		if reg != nil {

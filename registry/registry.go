@@ -15,6 +15,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ws-star/rendezvous/internal/limits"
 )
 
 // Source tells which protocol created a registration.
@@ -151,4 +153,18 @@ type Registry interface {
 	Subscribe(ns string, fn func(Event)) (cancel func())
 	// Close stops expiry and drops subscribers; it is idempotent.
 	Close() error
+}
+
+// LimitOf names the limit behind a Register error (see internal/limits), ""
+// when err is not a refusal by a limit.
+func LimitOf(err error) string {
+	switch {
+	case errors.Is(err, ErrTooManyForPeer):
+		return limits.RegistrationsPerPeer
+	case errors.Is(err, ErrFull):
+		return limits.Registrations
+	case errors.Is(err, ErrTooManyNamespaces):
+		return limits.Namespaces
+	}
+	return ""
 }

@@ -116,7 +116,9 @@ func loadConfig(f *cliFlags, getenv func(string) string) (config.Config, error) 
 	if err := cfg.Apply(env.Merge(f.overrides)); err != nil {
 		return cfg, &cliError{code: exitUsage, err: err}
 	}
-	if err := cfg.Validate(); err != nil {
+	// Sized first, so that a limit set in the file is checked against the
+	// ones derived from capacity.peers on this machine.
+	if err := cfg.Sized(node.Machine()).Validate(); err != nil {
 		return cfg, &cliError{code: exitUsage, err: err}
 	}
 	return cfg, nil

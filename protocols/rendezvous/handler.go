@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 )
 
@@ -35,10 +36,12 @@ func (s *Service) handleStream(str network.Stream) {
 	switch s.acquireStream(str) {
 	case admitted:
 	case overPeerLimit:
-		s.refuseStream(str, "too many concurrent streams")
+		s.cfg.limits.Refused(limits.RendezvousStreams)
+		s.refuseStream(str, limits.Text("too many concurrent streams", limits.RendezvousStreams))
 		return
 	case overPeerTable:
-		s.refuseStream(str, "too many peers")
+		s.cfg.limits.Refused(limits.Connections)
+		s.refuseStream(str, limits.Text("too many peers", limits.Connections))
 		return
 	default:
 		_ = str.Reset()
@@ -142,7 +145,8 @@ func (s *Service) handleFrame(p peer.ID, b []byte) (*pb.Message, after) {
 		var reply *pb.Message
 		var serr *statusErr
 		if !s.allow(p) {
-			serr = fail(StatusUnavailable, "rate limit exceeded")
+			s.cfg.limits.Refused(limits.RequestRate)
+			serr = fail(StatusUnavailable, "%s", limits.Text("rate limit exceeded", limits.RequestRate))
 		} else if t == pb.Message_REGISTER {
 			reply, serr = s.register(p, m.GetRegister())
 		} else {

@@ -21,11 +21,6 @@ const (
 	// maxCookieLen is the longest cookie we hand out and accept.
 	maxCookieLen = cursorLen + MaxNamespaceLen
 
-	// maxTrackedPeers caps per-peer state (rate buckets, record format,
-	// stream counts). Entries leave when the peer disconnects; beyond the
-	// cap new peers are answered E_UNAVAILABLE.
-	maxTrackedPeers = 1 << 16
-
 	// maxDiscoverRounds bounds the registry pages read to fill one DISCOVER
 	// when registrations in the other record format are skipped.
 	maxDiscoverRounds = 4
@@ -51,4 +46,5 @@ const (
 	DefaultPresenceGrace     = 30 * time.Second
 	DefaultStreamTimeout     = 30 * time.Second
 	DefaultMaxStreamsPerPeer = 8
+	DefaultMaxTrackedPeers   = 1 << 16
 )

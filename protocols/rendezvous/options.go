@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/internal/limits"
 )
 
 type config struct {
@@ -19,6 +21,8 @@ type config struct {
 	log                    *slog.Logger
 	streamTimeout          time.Duration
 	maxStreamsPerPeer      int
+	maxTrackedPeers        int
+	limits                 limits.Observer
 }
 
 func defaultConfig() config {
@@ -34,6 +38,8 @@ func defaultConfig() config {
 		grace:             DefaultPresenceGrace,
 		streamTimeout:     DefaultStreamTimeout,
 		maxStreamsPerPeer: DefaultMaxStreamsPerPeer,
+		maxTrackedPeers:   DefaultMaxTrackedPeers,
+		limits:            limits.Nop{},
 	}
 }
 
@@ -129,6 +135,32 @@ func WithMaxStreamsPerPeer(n int) Option {
 			return fmt.Errorf("rendezvous: max streams per peer must be >= 1, got %d", n)
 		}
 		c.maxStreamsPerPeer = n
+		return nil
+	}
+}
+
+// WithMaxTrackedPeers caps the peers the service keeps state for (rate
+// buckets, record format, stream counts). Entries leave when the peer
+// disconnects, so the node's connection limit is the natural value; beyond
+// the cap new peers are answered E_UNAVAILABLE. Default: 65536.
+func WithMaxTrackedPeers(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("rendezvous: max tracked peers must be >= 1, got %d", n)
+		}
+		c.maxTrackedPeers = n
+		return nil
+	}
+}
+
+// WithLimitObserver is told of every request a limit refused, by the name of
+// the limit (see internal/limits).
+func WithLimitObserver(o limits.Observer) Option {
+	return func(c *config) error {
+		if o == nil {
+			return fmt.Errorf("rendezvous: nil limit observer")
+		}
+		c.limits = o
 		return nil
 	}
 }

@@ -40,7 +40,7 @@ func (s *Service) acquireStream(str network.Stream) streamAdmission {
 	}
 	st := s.peers[p]
 	if st == nil {
-		if len(s.peers) >= maxTrackedPeers {
+		if len(s.peers) >= s.cfg.maxTrackedPeers {
 			return overPeerTable
 		}
 		st = &peerState{limiter: rate.NewLimiter(rate.Limit(s.cfg.rate), s.cfg.burst)}

@@ -65,6 +65,9 @@ func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *sta
 		Expiry:    start.Add(ttl),
 	})
 	if err != nil {
+		if limit := registry.LimitOf(err); limit != "" {
+			s.cfg.limits.Refused(limit)
+		}
 		serr := registryStatus(err)
 		if serr.status == StatusInternalError {
 			s.log.Warn("registry refused a registration", "peer", p, "ns", ns, "err", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -59,11 +60,11 @@ func registryStatus(err error) *statusErr {
 	case errors.Is(err, registry.ErrInvalidNamespace):
 		return fail(StatusInvalidNamespace, "invalid namespace")
 	case errors.Is(err, registry.ErrTooManyForPeer):
-		return fail(StatusNotAuthorized, "too many registrations for this peer")
+		return fail(StatusNotAuthorized, "%s", limits.Text("too many registrations for this peer", limits.RegistrationsPerPeer))
 	case errors.Is(err, registry.ErrFull):
-		return fail(StatusUnavailable, "registration limit reached")
+		return fail(StatusUnavailable, "%s", limits.Text("registration limit reached", limits.Registrations))
 	case errors.Is(err, registry.ErrTooManyNamespaces):
-		return fail(StatusUnavailable, "namespace limit reached")
+		return fail(StatusUnavailable, "%s", limits.Text("namespace limit reached", limits.Namespaces))
 	case errors.Is(err, registry.ErrClosed):
 		return fail(StatusUnavailable, "shutting down")
 	case errors.Is(err, registry.ErrTooManyAddrs):

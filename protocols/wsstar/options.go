@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/ws-star/rendezvous/internal/limits"
 )
 
 // Defaults of the knobs; see docs/protocol.md.
@@ -40,6 +42,7 @@ type config struct {
 	writeTimeout      time.Duration
 	registerer        prometheus.Registerer
 	logger            *slog.Logger
+	limits            limits.Observer
 }
 
 func defaults() config {
@@ -54,6 +57,19 @@ func defaults() config {
 		joinRate:          DefaultJoinRate,
 		joinBurst:         DefaultJoinBurst,
 		writeTimeout:      DefaultWriteTimeout,
+		limits:            limits.Nop{},
+	}
+}
+
+// WithLimitObserver is told of every request a limit refused, by the name of
+// the limit (see internal/limits).
+func WithLimitObserver(o limits.Observer) Option {
+	return func(c *config) error {
+		if o == nil {
+			return errors.Join(errOption, errors.New("nil limit observer"))
+		}
+		c.limits = o
+		return nil
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -206,8 +207,9 @@ func (s *Service) viewOverflowed(v *view) {
 	}
 	s.log.Debug("view overflowed", "peer", sess.peer, "ns", v.ns.name, "max_pending", s.cfg.maxPendingEvents)
 	s.m.closes.WithLabelValues(pb.Closed_OVERFLOW.String()).Inc()
+	s.cfg.limits.Refused(limits.PendingEvents)
 	s.endViewLocked(sess, sv, registry.ReasonDisconnected)
-	sess.queue(closedFrame(v.ns.name, pb.Closed_OVERFLOW, "too many pending changes"))
+	sess.queue(closedFrame(v.ns.name, pb.Closed_OVERFLOW, limits.Text("too many pending changes", limits.PendingEvents)))
 }
 
 // Close stops serving: every joined namespace gets Closed{SHUTDOWN}, then the

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -132,13 +133,14 @@ func (s *Service) handleStream(str network.Stream) {
 // E_NOT_AUTHORIZED instead of a silent reset, then closes it.
 func (s *Service) refuseStream(str network.Stream, p peer.ID) {
 	s.log.Debug("too many streams", "peer", p)
+	s.cfg.limits.Refused(limits.WSStarStreamsPerPeer)
 	_ = str.SetDeadline(time.Now().Add(min(s.cfg.writeTimeout, 5*time.Second)))
 	b, err := readFrame(bufio.NewReader(str), MaxClientMessageSize)
 	if err == nil {
 		if msg, err := DecodeClientMessage(b); err == nil && msg.GetJoin() != nil {
 			s.m.joins.WithLabelValues(pb.JoinAck_E_NOT_AUTHORIZED.String()).Inc()
 			_, _ = str.Write(ackFrame(&pb.JoinAck{Ns: msg.GetJoin().GetNs(), Status: pb.JoinAck_E_NOT_AUTHORIZED,
-				StatusText: "too many streams for this peer"}))
+				StatusText: limits.Text("too many streams for this peer", limits.WSStarStreamsPerPeer)}))
 		}
 	}
 	_ = str.Close()
@@ -198,6 +200,11 @@ func (sess *session) join(j *pb.Join) {
 		s.log.Debug("join rejected", "peer", sess.peer, "ns", ns, "status", st.String(), "reason", text)
 		sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: st, StatusText: text}))
 	}
+	// refuse is reject by a limit: the text names the setting to raise.
+	refuse := func(st pb.JoinAck_Status, text, limit string) {
+		s.cfg.limits.Refused(limit)
+		reject(st, limits.Text(text, limit))
+	}
 	switch {
 	case ns == "" || len(ns) > 255:
 		reject(pb.JoinAck_E_INVALID_NAMESPACE, "namespace must be 1 to 255 bytes")
@@ -206,13 +213,13 @@ func (sess *session) join(j *pb.Join) {
 		reject(pb.JoinAck_E_INVALID_NAMESPACE, "already joined")
 		return
 	case len(sess.views) >= s.cfg.maxJoinsPerStream:
-		reject(pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces joined on this stream")
+		refuse(pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces joined on this stream", limits.JoinsPerStream)
 		return
 	case !sess.ps.limiter.Allow():
-		reject(pb.JoinAck_E_UNAVAILABLE, "join rate exceeded")
+		refuse(pb.JoinAck_E_UNAVAILABLE, "join rate exceeded", limits.JoinRate)
 		return
 	case s.t.count >= s.cfg.maxViews:
-		reject(pb.JoinAck_E_UNAVAILABLE, "node view limit reached")
+		refuse(pb.JoinAck_E_UNAVAILABLE, "node view limit reached", limits.Views)
 		return
 	}
 	maxPeers := int(j.GetMaxPeers())
@@ -222,7 +229,7 @@ func (sess *session) join(j *pb.Join) {
 	maxPeers = min(maxPeers, s.cfg.maxPeers)
 	mem := maxPeers * viewEntryBytes
 	if err := sess.str.Scope().ReserveMemory(mem, network.ReservationPriorityMedium); err != nil {
-		reject(pb.JoinAck_E_UNAVAILABLE, "resource limit reached")
+		refuse(pb.JoinAck_E_UNAVAILABLE, "resource limit reached", limits.Memory)
 		return
 	}
 	if j.GetAnnounce() {
@@ -230,7 +237,11 @@ func (sess *session) join(j *pb.Join) {
 			if err := s.announce(ns, sess.peer); err != nil {
 				sess.str.Scope().ReleaseMemory(mem)
 				st, text := statusOf(err)
-				reject(st, text)
+				if limit := registry.LimitOf(err); limit != "" {
+					refuse(st, text, limit)
+				} else {
+					reject(st, text)
+				}
 				return
 			}
 			s.m.announced.Inc()
@@ -254,8 +265,10 @@ func statusOf(err error) (pb.JoinAck_Status, string) {
 		return pb.JoinAck_E_INVALID_NAMESPACE, "invalid namespace"
 	case errors.Is(err, registry.ErrTooManyForPeer):
 		return pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces for this peer"
-	case errors.Is(err, registry.ErrFull), errors.Is(err, registry.ErrTooManyNamespaces), errors.Is(err, registry.ErrClosed):
+	case errors.Is(err, registry.ErrFull), errors.Is(err, registry.ErrTooManyNamespaces):
 		return pb.JoinAck_E_UNAVAILABLE, "registry full"
+	case errors.Is(err, registry.ErrClosed):
+		return pb.JoinAck_E_UNAVAILABLE, "shutting down"
 	}
 	return pb.JoinAck_E_INTERNAL_ERROR, "cannot register"
 }

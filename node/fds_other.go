@@ -1,5 +1,0 @@
-//go:build !unix
-
-package node
-
-func autoFDs() int { return 4096 }

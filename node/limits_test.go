@@ -1,0 +1,128 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+)
+
+// refusals reads rendezvous_limit_refusals_total{limit} from the node's
+// registry (what /metrics serves; the HTTP port may itself be over a limit).
+func refusals(t *testing.T, n *Node, limit string) int {
+	t.Helper()
+	mfs, err := n.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "rendezvous_limit_refusals_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "limit" && l.GetValue() == limit {
+					return int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestAViewLimitRefusalNamesTheSettingInReplyAndMetric(t *testing.T) {
+	c := testConfig(t)
+	c.WSStar.MaxViews = 1
+	n := startNode(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for i := range 2 {
+		h := testhost.NewClient(t)
+		if err := h.Connect(ctx, nodeInfo(n)); err != nil {
+			t.Fatal(err)
+		}
+		cl, err := wsstar.Dial(ctx, h, n.Host.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cl.Join(ctx, "ns", true, 0)
+		if i == 0 && err != nil {
+			t.Fatalf("first join: %v", err)
+		}
+		if i == 1 && (err == nil || !strings.Contains(err.Error(), "(wsstar.max_views)")) {
+			t.Fatalf("second join: %v, want a refusal naming wsstar.max_views", err)
+		}
+	}
+	if got := refusals(t, n, "wsstar.max_views"); got != 1 {
+		t.Fatalf("refusals{wsstar.max_views} = %d, want 1", got)
+	}
+}
+
+func TestRelayReservationRefusalIsCountedUnderItsSetting(t *testing.T) {
+	c := testConfig(t)
+	c.Capacity.Peers = 100
+	c.Relay.MaxReservations = 1
+	n := startNode(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	reserve(t, ctx, testhost.NewClient(t), n)
+	h := testhost.NewClient(t)
+	if err := h.Connect(ctx, nodeInfo(n)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reserveErr(ctx, h, n); err == nil {
+		t.Fatal("second reservation granted with relay.max_reservations = 1")
+	}
+	if got := refusals(t, n, "relay.max_reservations"); got != 1 {
+		t.Fatalf("refusals{relay.max_reservations} = %d, want 1", got)
+	}
+}
+
+func TestConnectionsOverTheLimitAreRefusedAndCounted(t *testing.T) {
+	c := testConfig(t)
+	c.Capacity.Peers = 16
+	c.Resources.MaxConnections = 3
+	c.ConnManager.HighWater, c.ConnManager.LowWater = 2, 1
+	n := startNode(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var failed int
+	for range 5 {
+		h := testhost.NewClient(t)
+		if err := h.Connect(ctx, nodeInfo(n)); err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("every connection accepted with resources.max_connections = 3")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for refusals(t, n, "resources.max_connections") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no refusal counted under resources.max_connections")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestResourceErrorsAreNamedByTheScopeThatWasFull(t *testing.T) {
+	for msg, want := range map[string]string{
+		"conn-3: system: cannot reserve inbound connection: resource limit exceeded":      "resources.max_connections",
+		"conn-3: transient: cannot reserve inbound connection: resource limit exceeded":   "resources.max_connections",
+		"conn-3: system: cannot reserve file descriptor: resource limit exceeded":         "resources.max_file_descriptors",
+		"stream-9: system: cannot reserve inbound stream: resource limit exceeded":        "resources.max_streams",
+		"stream-9: peer:12D3KooW: cannot reserve inbound stream: resource limit exceeded": "resources (per-peer scope)",
+		"conn-3: cannot reserve inbound connection: resource limit exceeded":              "resources (per-peer scope)",
+		"rate limit exceeded": "resources.conn_rate_per_ip",
+		"connections per ip limit exceeded for /ip4/1.2.3.4/tcp/1/ws":                       "resources.conns_per_ip",
+		"stream-9: service:libp2p.relay/v2: cannot reserve stream: resource limit exceeded": "relay.max_active_circuits",
+	} {
+		if got := limitOfResourceErr(errors.New(msg)); got != want {
+			t.Errorf("%q: %q, want %q", msg, got, want)
+		}
+	}
+}

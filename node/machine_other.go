@@ -1,0 +1,6 @@
+//go:build !unix
+
+package node
+
+// RaiseFileLimit reports no limit where the platform has no rlimit.
+func RaiseFileLimit() int { return 0 }
