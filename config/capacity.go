@@ -88,11 +88,13 @@ func (c Config) Sized(m Machine) Config {
 	}
 	// Circuits first: the stream budget counts their two streams each.
 	set(&c.Relay.MaxActiveCircuits, max(p/4, 256))
-	set(&c.Relay.MaxReservations, p)
 	// Room above capacity for peers that connect without staying (a DISCOVER
 	// and go) and for reconnections overlapping their old connection, within
 	// the sockets the node may hold.
 	set(&c.Resources.MaxConnections, max(min(p+p/10+64, fds), 2))
+	// Every connection may hold a reservation: the relay is never the limit
+	// that bites first.
+	set(&c.Relay.MaxReservations, c.Resources.MaxConnections)
 	set(&c.Resources.MaxStreams, StreamsPerPeer*p+2*c.Relay.MaxActiveCircuits)
 	// Yamux accounts a full window per stream, so the memory budget covers
 	// every stream the caps allow (plus the relay's real buffers): the stream
