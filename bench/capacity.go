@@ -31,6 +31,8 @@ type CapacityOptions struct {
 	// from the end of the ramp, as js-libp2p's connection monitor does (10 s
 	// in a browser); 0 sends none, as go-libp2p peers by default.
 	PingEvery time.Duration
+	// Progress receives the phases as they run; nil reports none.
+	Progress *Progress
 }
 
 func (o *CapacityOptions) defaults() {
@@ -83,9 +85,15 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	genBase, _ := gen.Sample()
 	s := newSwarm(t.Info)
 	rt := time.Now()
-	peers := s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout)
+	rp := o.Progress.Count("ramp", o.Peers, "peers")
+	peers := s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)
+	rp.Done()
 	rampTime := time.Since(rt)
-	defer s.closeAll(peers, o.Concurrency)
+	defer func() {
+		cp := o.Progress.Count("closing", len(peers), "peers")
+		s.closeAll(peers, o.Concurrency, cp)
+		cp.Done()
+	}()
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
 	}
@@ -112,6 +120,7 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	if o.NSSize <= 0 {
 		p50.note("one namespace: views are full, so a joiner enters none")
 	}
+	r.addSamples("join-to-visible", probes)
 	r.add("probe views expected", float64(expected), "views")
 	f := r.add("probe views missed", float64(missing), "views")
 	if failed > 0 {
@@ -122,7 +131,7 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	na, nerr := sample(t.Node)
 	ga, _ := gen.Sample()
 	sentBefore := pings.sent.Load()
-	if err := sleep(ctx, o.Idle); err != nil {
+	if err := o.Progress.Sleep(ctx, "idle window", o.Idle); err != nil {
 		return nil, err
 	}
 	nb, _ := sample(t.Node)
@@ -219,6 +228,8 @@ func (o CapacityOptions) timeProbes(ctx context.Context, run func(i int, ns stri
 		rooms = max(1, (o.Peers+o.NSSize-1)/o.NSSize)
 	}
 	pr := &probeResult{}
+	prog := o.Progress.Count("probes", o.Probes, "joined")
+	defer prog.Done()
 	for i := range o.Probes {
 		ns := nsName((i%rooms)*max(o.NSSize, 1), o.NSSize)
 		lat, exp, miss, err := run(i, ns)
@@ -230,8 +241,12 @@ func (o CapacityOptions) timeProbes(ctx context.Context, run func(i int, ns stri
 		switch {
 		case err != nil:
 			pr.failed++
+			prog.Fail()
 		case lat >= 0:
 			pr.lat.Add(lat)
+		}
+		if err == nil {
+			prog.Add(1)
 		}
 		// Its leave and the refills it causes settle before the next probe.
 		if err := sleep(ctx, 300*time.Millisecond); err != nil {

@@ -25,6 +25,8 @@ type ChurnOptions struct {
 	Concurrency int
 	Keys        string
 	StepTimeout time.Duration
+	// Progress receives the phases as they run; nil reports none.
+	Progress *Progress
 }
 
 func (o *ChurnOptions) defaults() {
@@ -59,7 +61,9 @@ func Churn(ctx context.Context, t *Target, o ChurnOptions) (*Report, error) {
 		return nil, err
 	}
 	s := newSwarm(t.Info)
-	peers := s.ramp(ctx, keys, o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout)
+	rp := o.Progress.Count("ramp", o.Peers, "peers")
+	peers := s.ramp(ctx, keys, o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)
+	rp.Done()
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
 	}
@@ -68,7 +72,11 @@ func Churn(ctx context.Context, t *Target, o ChurnOptions) (*Report, error) {
 		peers []*livePeer
 	}
 	live.peers = peers
-	defer func() { s.closeAll(live.peers, o.Concurrency) }()
+	defer func() {
+		cp := o.Progress.Count("closing", len(live.peers), "peers")
+		s.closeAll(live.peers, o.Concurrency, cp)
+		cp.Done()
+	}()
 	r.add("peers at start", float64(len(peers)), "peers")
 	rampFailures := s.failures.Load()
 	if err := sleep(ctx, time.Second); err != nil {
@@ -83,6 +91,7 @@ func Churn(ctx context.Context, t *Target, o ChurnOptions) (*Report, error) {
 	sem := make(chan struct{}, o.Concurrency)
 	var arrivals sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
+	cp := o.Progress.Window("churn", o.Duration, "leaves") // before end: its clock must not start later
 	end := time.After(o.Duration)
 loop:
 	for {
@@ -105,6 +114,7 @@ loop:
 		live.Unlock()
 		s.stop(gone, true)
 		left.Add(1)
+		cp.Add(1)
 
 		select {
 		case sem <- struct{}{}:
@@ -135,6 +145,7 @@ loop:
 		}(gone.ns)
 	}
 	tick.Stop()
+	cp.Done()
 	churnTime := time.Since(g0.At)
 	arrivals.Wait()
 	// The last events are at most a flush interval away.

@@ -42,8 +42,6 @@ type ClusterOptions struct {
 	// GhostWait is how long after the kill the surviving views are checked
 	// for members of the killed node (default 15 s).
 	GhostWait time.Duration
-	// Progress receives one line per phase; nil discards them.
-	Progress io.Writer
 	// NodeLog receives the nodes' own logs (standard error); nil is this
 	// process's standard error.
 	NodeLog io.Writer
@@ -59,9 +57,6 @@ func (o *ClusterOptions) defaults() {
 	}
 	if o.GhostWait <= 0 {
 		o.GhostWait = 15 * time.Second
-	}
-	if o.Progress == nil {
-		o.Progress = io.Discard
 	}
 	if o.NodeLog == nil {
 		o.NodeLog = os.Stderr
@@ -92,9 +87,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		"nodes": o.Nodes, "peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
 		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(), "baseline": o.Baseline, "ghost_wait": o.GhostWait.String(),
 	}}
-	progress := func(format string, args ...any) {
-		fmt.Fprintf(o.Progress, "rendezvous-bench: cluster: "+format+"\n", args...)
-	}
+	progress := o.Progress.Logf
 	gen := SelfSampler{}
 
 	keys, err := Keys(o.Keys, o.Peers+o.Probes)
@@ -129,12 +122,19 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	s := newSwarm(nodes[0].Info)
 	progress("ramping %d peers over %d nodes", o.Peers, o.Nodes)
 	rt := time.Now()
+	rp := o.Progress.Count("ramp", o.Peers, "peers")
 	peers := s.rampOn(ctx, keys[:o.Peers], o.Concurrency,
 		func(i int) string { return nsName(i, o.NSSize) },
-		func(i int) peer.AddrInfo { return nodes[i%len(nodes)].Info }, o.StepTimeout)
+		func(i int) peer.AddrInfo { return nodes[i%len(nodes)].Info }, o.StepTimeout, rp)
+	rp.Done()
 	rampTime := time.Since(rt)
 	pings := startPinger(ctx, peers, o.PingEvery)
-	closePeers := sync.OnceFunc(func() { pings.close(); s.closeAll(peers, o.Concurrency) })
+	closePeers := sync.OnceFunc(func() {
+		pings.close()
+		cp := o.Progress.Count("closing", len(peers), "peers")
+		s.closeAll(peers, o.Concurrency, cp)
+		cp.Done()
+	})
 	defer closePeers()
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
@@ -147,7 +147,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	progress("ramp done in %.1f s; views complete %.1f s later (%d incomplete)", rampTime.Seconds(), conv.Seconds(), incomplete)
+	progress("views complete %.1f s after the ramp (%d incomplete)", conv.Seconds(), incomplete)
 	f := r.add("views complete after ramp", conv.Seconds(), "s").note("end of ramp until every view shows all other members of its namespace")
 	if incomplete > 0 {
 		f.Value = math.NaN()
@@ -157,7 +157,6 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 
 	// Probes: each joins on node i mod n; only the views on the other nodes
 	// are waited for.
-	progress("timing %d probe joins", o.Probes)
 	probeIDs := make(map[peer.ID]struct{})
 	pr, err := o.timeProbes(ctx, func(i int, ns string) (time.Duration, int, int, error) {
 		key := o.probeKey(keys, i)
@@ -187,13 +186,12 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	}
 
 	// Idle window.
-	progress("idle window of %s", o.Idle)
 	before := make([]Sample, len(nodes))
 	for i, n := range nodes {
 		before[i], _ = sample(n.Node)
 	}
 	ga, _ := gen.Sample()
-	if err := sleep(ctx, o.Idle); err != nil {
+	if err := o.Progress.Sleep(ctx, "idle window", o.Idle); err != nil {
 		return nil, err
 	}
 	after := make([]Sample, len(nodes))
@@ -227,7 +225,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		note("views anywhere that still show a probe peer that left")
 
 	// Crash.
-	cr := s.crash(ctx, nodes, killed, o.GhostWait, progress)
+	cr := s.crash(ctx, nodes, killed, o.GhostWait, o.Progress)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -291,9 +289,10 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		}
 		single := o.CapacityOptions
 		single.Peers = perNode
+		single.Progress = o.Progress.With("baseline")
 		br, err := Capacity(ctx, t, single)
 		if cerr := t.Close(); cerr != nil {
-			fmt.Fprintln(o.Progress, "rendezvous-bench: cluster: stopping the baseline node:", cerr)
+			progress("stopping the baseline node: %v", cerr)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("bench: baseline: %w", err)
@@ -382,14 +381,14 @@ func freeLoopbackAddrs(n int) ([]string, error) {
 }
 
 // closeTargets stops the nodes at once (each takes up to its SIGTERM grace).
-func closeTargets(nodes []*Target, log io.Writer) {
+func closeTargets(nodes []*Target, log *Progress) {
 	var wg sync.WaitGroup
 	for i, t := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := t.Close(); err != nil {
-				fmt.Fprintf(log, "rendezvous-bench: cluster: stopping node %d: %v\n", i+1, err)
+				log.Logf("stopping node %d: %v", i+1, err)
 			}
 		}()
 	}
@@ -617,7 +616,8 @@ type viewMember struct {
 
 // crash kills nodes[k] with SIGKILL and follows, in the views on the other
 // nodes, the LEFT events of the peers that were connected to it, for wait.
-func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Duration, progress func(string, ...any)) *crashResult {
+func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Duration, prog *Progress) *crashResult {
+	progress := prog.Logf
 	t := nodes[k]
 	cr := &crashResult{nodesSeen: math.NaN()}
 	dead := t.Info.ID
@@ -677,7 +677,9 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 		}
 	}
 	progress("killing node %d (%s) with SIGKILL: %d peers on it, %d surviving views to update", k+1, dead, cr.victims, cr.pairs)
+	wt := prog.Window("until the ghost check", wait, "") // before t0: the check is at t0+wait
 	t0 = time.Now()
+	defer wt.Done()
 	s.mu.Unlock()
 	cr.killErr = t.Kill()
 	if cr.killErr != nil {
@@ -704,6 +706,7 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 	// The ghost check is at a fixed time after the kill: a member that left
 	// and came back must be counted too.
 	_ = sleep(ctx, time.Until(t0.Add(wait)))
+	wt.Done()
 
 	s.mu.Lock()
 	s.observe = nil

@@ -79,10 +79,11 @@ func TestClusterSeesJoinsAcrossNodesAndDropsTheKilledNodesPeers(t *testing.T) {
 	const peers, nodes = 60, 3
 	ghostWait := 8 * time.Second
 	r, err := Cluster(runCtx(t, 100*time.Second), ClusterOptions{
-		CapacityOptions: CapacityOptions{Peers: peers, NSSize: 50, Probes: 3, Idle: time.Second, Concurrency: 16},
-		Nodes:           nodes,
-		Binary:          bin, Dir: t.TempDir(), Baseline: true, GhostWait: ghostWait,
-		Progress: &progress, NodeLog: &nodeLog,
+		CapacityOptions: CapacityOptions{Peers: peers, NSSize: 50, Probes: 3, Idle: time.Second, Concurrency: 16,
+			Progress: NewProgress(&progress, "cluster")},
+		Nodes:  nodes,
+		Binary: bin, Dir: t.TempDir(), Baseline: true, GhostWait: ghostWait,
+		NodeLog: &nodeLog,
 	})
 	if err != nil {
 		t.Fatal(err)

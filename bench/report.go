@@ -32,6 +32,10 @@ type Report struct {
 	Node     string         `json:"node"`
 	Params   map[string]any `json:"params"`
 	Figures  []Figure       `json:"figures"`
+	// Samples are the raw values behind some figures, in milliseconds and
+	// sorted (the join-to-visible times of every probe), for distributions
+	// and charts; the table does not print them.
+	Samples map[string][]float64 `json:"samples,omitempty"`
 	// LoadAvg is /proc/loadavg at the end of the run: the machine's other
 	// work, which makes every figure noisier.
 	LoadAvg string `json:"loadavg,omitempty"`
@@ -90,17 +94,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteTable writes the report for people.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "scenario %s against %s node, %s, took %.1f s\n", r.Scenario, r.Node,
-		r.Started.UTC().Format(time.RFC3339), time.Duration(r.Elapsed).Seconds())
-	keys := make([]string, 0, len(r.Params))
-	for k := range r.Params {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %s=%v", k, r.Params[k])
-	}
-	fmt.Fprintln(w)
+	writeHeader(w, r.Scenario, r.Node, r.Started, r.Elapsed, r.Params)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\tunit\ttarget\tmet\tnote")
 	for _, f := range r.Figures {
@@ -124,6 +118,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "loadavg at end: %s\n", r.LoadAvg)
 	}
 	return nil
+}
+
+// writeHeader writes a table's first lines: what ran, when, with what.
+func writeHeader(w io.Writer, scenario, node string, started time.Time, took Seconds, params map[string]any) {
+	fmt.Fprintf(w, "scenario %s against %s node, %s, took %.1f s\n", scenario, node,
+		started.UTC().Format(time.RFC3339), time.Duration(took).Seconds())
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s=%v", k, params[k])
+	}
+	fmt.Fprintln(w)
 }
 
 func formatValue(v float64) string {
@@ -172,6 +181,22 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	slices.Sort(d)
 	i := int(math.Ceil(q*float64(len(d)))) - 1
 	return d[min(max(i, 0), len(d)-1)]
+}
+
+// addSamples keeps l's samples under name, in milliseconds and sorted.
+func (r *Report) addSamples(name string, l *Latencies) {
+	l.mu.Lock()
+	d := slices.Clone(l.d)
+	l.mu.Unlock()
+	slices.Sort(d)
+	ms := make([]float64, len(d))
+	for i, v := range d {
+		ms[i] = float64(v.Microseconds()) / 1000
+	}
+	if r.Samples == nil {
+		r.Samples = make(map[string][]float64)
+	}
+	r.Samples[name] = ms
 }
 
 // addQuantiles adds name p50 and p99 (n/a without samples).

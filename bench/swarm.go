@@ -320,13 +320,13 @@ func (s *swarm) runProbeOn(ctx context.Context, node peer.AddrInfo, key crypto.P
 }
 
 // ramp starts one peer per key with at most conc start-ups in flight, peer i
-// joining nsOf(i). It returns the peers that came up.
-func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, timeout time.Duration) []*livePeer {
-	return s.rampOn(ctx, keys, conc, nsOf, func(int) peer.AddrInfo { return s.node }, timeout)
+// joining nsOf(i), counting them on prog. It returns the peers that came up.
+func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, timeout time.Duration, prog *Task) []*livePeer {
+	return s.rampOn(ctx, keys, conc, nsOf, func(int) peer.AddrInfo { return s.node }, timeout, prog)
 }
 
 // rampOn is ramp with peer i connecting to nodeOf(i).
-func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, nodeOf func(int) peer.AddrInfo, timeout time.Duration) []*livePeer {
+func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, nodeOf func(int) peer.AddrInfo, timeout time.Duration, prog *Task) []*livePeer {
 	out := make([]*livePeer, len(keys))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -344,9 +344,11 @@ func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsO
 				cancel()
 				if err != nil {
 					s.fail(err)
+					prog.Fail()
 					continue
 				}
 				out[i] = p
+				prog.Add(1)
 			}
 		}()
 	}
@@ -360,9 +362,9 @@ func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsO
 	return up
 }
 
-// closeAll disconnects every peer, conc at a time, and waits for their
-// consumers to end.
-func (s *swarm) closeAll(peers []*livePeer, conc int) {
+// closeAll disconnects every peer, conc at a time, counting them on prog,
+// and waits for their consumers to end.
+func (s *swarm) closeAll(peers []*livePeer, conc int, prog *Task) {
 	ch := make(chan *livePeer)
 	var wg sync.WaitGroup
 	for range max(conc, 1) {
@@ -371,6 +373,7 @@ func (s *swarm) closeAll(peers []*livePeer, conc int) {
 			defer wg.Done()
 			for p := range ch {
 				s.stop(p, false)
+				prog.Add(1)
 			}
 		}()
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,9 @@ const usage = `Usage: rendezvous-bench <scenario> [flags]
 Scenarios:
   capacity     ramp to --peers live peers (connect, relay reservation, /ws-star/1.0.0
                join with announce), time probe joins, then measure the node idle
+  sweep        capacity at each size of --peers N1,N2,... in turn (a fresh node per
+               size unless --node), one row per size: RSS and idle CPU per peer,
+               join-to-visible, connect; --plot DIR also writes SVG charts
   churn        hold --peers while --rate peers/s leave and new ones join for --duration
   relay        stream throughput through the relay versus directly, --pairs at once
   rendezvous   REGISTER and DISCOVER operations per second with --clients clients
@@ -43,14 +47,18 @@ Scenarios:
 
 Without --node the tool starts the node: the binary given by --node-bin as a
 child process, else in this process (node figures then include the generator).
+Progress goes to standard error (one updating line on a terminal, else a line
+every 5 s); the report alone goes to standard output.
 
 Flags:
 `
 
 type opts struct {
 	node, nodeBin, keys, pprof string
+	plot                       string
 	pid                        int
-	peers, nsSize, probes      int
+	sizes                      sizeList // --peers as given
+	peers, nsSize, probes      int      // peers: the one size of a scenario other than sweep
 	concurrency, clients       int
 	nodes                      int
 	baseline                   bool
@@ -69,20 +77,22 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.nodeBin, "node-bin", "", "without --node: start this rendezvous `binary` as a child process")
 	fs.StringVar(&o.pprof, "pprof", "", "a node the tool starts serves pprof on this loopback `host:port`")
 	fs.StringVar(&o.keys, "keys", "", "reuse peer keys from this `file` (missing ones are generated and appended)")
-	fs.IntVar(&o.peers, "peers", 1000, "simulated peers (capacity, churn, cluster: over all nodes)")
+	o.sizes = sizeList{1000}
+	fs.Var(&o.sizes, "peers", "simulated peers (capacity, churn, cluster: over all nodes); sweep: comma-separated `sizes`, run in turn")
 	fs.IntVar(&o.nodes, "nodes", 3, "cluster nodes to start (cluster)")
 	fs.BoolVar(&o.baseline, "baseline", true, "also measure one node without cluster with --peers/--nodes peers (cluster)")
 	fs.IntVar(&o.nsSize, "ns-size", 50, "peers per namespace; 0 puts all peers in one namespace")
-	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, cluster)")
-	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, cluster)")
-	fs.DurationVar(&o.pingEvery, "ping-every", 10*time.Second, "every peer opens an /ipfs/ping/1.0.0 stream this often after the ramp, as js-libp2p does in a browser; 0 for none, as go-libp2p peers (capacity, cluster)")
+	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, sweep: at each size, cluster)")
+	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, sweep: at each size, cluster)")
+	fs.DurationVar(&o.pingEvery, "ping-every", 10*time.Second, "every peer opens an /ipfs/ping/1.0.0 stream this often after the ramp, as js-libp2p does in a browser; 0 for none, as go-libp2p peers (capacity, sweep, cluster)")
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
 	fs.DurationVar(&o.duration, "duration", 0, "churn time (default 60s), time per relay measurement (default 5s), rendezvous time (default 20s)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "peer start-ups in flight")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "stop the whole run after this long")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "stop the whole run (a sweep: all its sizes) after this long")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&o.plot, "plot", "", "sweep: write SVG charts (RSS and idle CPU per peer against N, join-to-visible CDF per N) into this `directory`")
 	fs.BoolVar(&o.verbose, "v", false, "log the node's warnings (in-process node)")
 	return fs
 }
@@ -107,7 +117,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rendezvous-bench: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	// A sweep that fails part way still prints the sizes it measured.
 	r, err := runScenario(ctx, scenario, o, stderr)
+	if r != nil {
+		var werr error
+		if o.jsonOut {
+			werr = r.WriteJSON(stdout)
+		} else {
+			werr = r.WriteTable(stdout)
+		}
+		if werr != nil && err == nil {
+			err = werr
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "rendezvous-bench:", err)
 		var ue usageError
@@ -116,30 +138,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if o.jsonOut {
-		err = r.WriteJSON(stdout)
-	} else {
-		err = r.WriteTable(stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "rendezvous-bench:", err)
-		return 1
-	}
 	return 0
 }
 
 type usageError struct{ error }
 
-func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer) (*bench.Report, error) {
+// output is a scenario's result: a *bench.Report, or a sweep's.
+type output interface {
+	WriteJSON(io.Writer) error
+	WriteTable(io.Writer) error
+}
+
+// report keeps a nil *bench.Report from becoming a non-nil output.
+func report(r *bench.Report, err error) (output, error) {
+	if r == nil {
+		return nil, err
+	}
+	return r, err
+}
+
+func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer) (output, error) {
 	if o.pingEvery < 0 {
 		return nil, usageError{fmt.Errorf("--ping-every %s: want 0 (none) or a positive interval", o.pingEvery)}
 	}
+	if o.plot != "" && scenario != "sweep" {
+		return nil, usageError{errors.New("--plot goes with sweep")}
+	}
+	if scenario != "sweep" {
+		if len(o.sizes) != 1 {
+			return nil, usageError{fmt.Errorf("--peers %s: %s takes one number (a list is for sweep)", o.sizes.String(), scenario)}
+		}
+		o.peers = o.sizes[0]
+	}
+	prog := bench.NewProgress(stderr, "rendezvous-bench: "+scenario)
 	switch scenario {
 	case "capacity", "churn", "relay", "rendezvous":
+	case "sweep":
+		return runSweep(ctx, o, prog, stderr)
 	case "cluster":
-		return runCluster(ctx, o, stderr)
+		return report(runCluster(ctx, o, prog))
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, churn, relay, rendezvous or cluster)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, relay, rendezvous or cluster)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -153,14 +192,7 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 		return nil, err
 	}
 	defer done()
-	logLevel := slog.LevelError
-	if o.verbose {
-		logLevel = slog.LevelWarn
-	}
-	t, err := bench.StartTarget(ctx, bench.TargetOptions{
-		Node: o.node, PID: o.pid, Binary: o.nodeBin, PprofAddr: o.pprof, Dir: dir,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
-	})
+	t, err := startTarget(ctx, o, dir, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -173,20 +205,81 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 
 	switch scenario {
 	case "capacity":
-		return bench.Capacity(ctx, t, bench.CapacityOptions{
-			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
-			Concurrency: o.concurrency, Keys: o.keys, PingEvery: o.pingEvery,
-		})
+		return report(bench.Capacity(ctx, t, capacityOptions(o, prog)))
 	case "churn":
-		return bench.Churn(ctx, t, bench.ChurnOptions{
+		return report(bench.Churn(ctx, t, bench.ChurnOptions{
 			Peers: o.peers, NSSize: o.nsSize, Rate: o.rate, Duration: o.duration,
-			Concurrency: o.concurrency, Keys: o.keys,
-		})
+			Concurrency: o.concurrency, Keys: o.keys, Progress: prog,
+		}))
 	case "relay":
-		return bench.Relay(ctx, t, bench.RelayOptions{Pairs: pairs, Duration: o.duration})
+		return report(bench.Relay(ctx, t, bench.RelayOptions{Pairs: pairs, Duration: o.duration}))
 	default:
-		return bench.Rendezvous(ctx, t, bench.RendezvousOptions{Clients: o.clients, Duration: o.duration})
+		return report(bench.Rendezvous(ctx, t, bench.RendezvousOptions{Clients: o.clients, Duration: o.duration}))
 	}
+}
+
+// capacityOptions are the capacity flags, shared by capacity, sweep and
+// cluster.
+func capacityOptions(o opts, prog *bench.Progress) bench.CapacityOptions {
+	return bench.CapacityOptions{
+		Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
+		Concurrency: o.concurrency, Keys: o.keys, PingEvery: o.pingEvery, Progress: prog,
+	}
+}
+
+// startTarget connects to --node or starts the node, keeping its files in dir.
+func startTarget(ctx context.Context, o opts, dir string, stderr io.Writer) (*bench.Target, error) {
+	logLevel := slog.LevelError
+	if o.verbose {
+		logLevel = slog.LevelWarn
+	}
+	return bench.StartTarget(ctx, bench.TargetOptions{
+		Node: o.node, PID: o.pid, Binary: o.nodeBin, PprofAddr: o.pprof, Dir: dir,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
+	})
+}
+
+// runSweep runs capacity at every --peers size, against a fresh node for each
+// unless --node names one, and writes the --plot charts.
+func runSweep(ctx context.Context, o opts, prog *bench.Progress, stderr io.Writer) (output, error) {
+	if o.pid != 0 && o.node == "" {
+		return nil, usageError{errors.New("--pid goes with --node")}
+	}
+	ctx, dir, done, err := prepareRun(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var external *bench.Target
+	if o.node != "" {
+		if external, err = startTarget(ctx, o, dir, stderr); err != nil {
+			return nil, err
+		}
+	}
+	sr, err := bench.Sweep(ctx, bench.SweepOptions{
+		CapacityOptions: capacityOptions(o, prog),
+		Sizes:           o.sizes,
+		Start: func(ctx context.Context, i int) (*bench.Target, error) {
+			if external != nil {
+				return external, nil
+			}
+			d := filepath.Join(dir, fmt.Sprintf("run%d", i+1))
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+			return startTarget(ctx, o, d, stderr)
+		},
+	})
+	if sr == nil || len(sr.Rows) == 0 {
+		return nil, err
+	}
+	if o.plot != "" {
+		if perr := sr.WritePlots(o.plot); perr != nil {
+			return sr, errors.Join(err, fmt.Errorf("--plot: %w", perr))
+		}
+		prog.Logf("charts written to %s: %s, %s, %s", o.plot, bench.PlotRSS, bench.PlotCPU, bench.PlotJoin)
+	}
+	return sr, err
 }
 
 // prepareRun sets up what every run needs: the file limit raised, the
@@ -203,7 +296,7 @@ func prepareRun(ctx context.Context, o opts) (context.Context, string, func(), e
 }
 
 // runCluster runs the cluster scenario, which starts its own nodes.
-func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, error) {
+func runCluster(ctx context.Context, o opts, prog *bench.Progress) (*bench.Report, error) {
 	switch {
 	case o.node != "" || o.pid != 0:
 		return nil, usageError{errors.New("cluster starts its own nodes: --node and --pid do not apply")}
@@ -222,13 +315,37 @@ func runCluster(ctx context.Context, o opts, stderr io.Writer) (*bench.Report, e
 	}
 	defer done()
 	return bench.Cluster(ctx, bench.ClusterOptions{
-		CapacityOptions: bench.CapacityOptions{
-			Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle, Concurrency: o.concurrency, Keys: o.keys,
-			PingEvery: o.pingEvery,
-		},
-		Nodes: o.nodes, Binary: o.nodeBin, Dir: dir,
-		Baseline: o.baseline, Progress: stderr,
+		CapacityOptions: capacityOptions(o, prog),
+		Nodes:           o.nodes, Binary: o.nodeBin, Dir: dir,
+		Baseline: o.baseline,
 	})
+}
+
+// sizeList is --peers: one number, or for sweep several, comma-separated.
+type sizeList []int
+
+func (l *sizeList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, n := range *l {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *sizeList) Set(v string) error {
+	var out sizeList
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a number of peers", f)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
 }
 
 func parsePairs(s string) ([]int, error) {

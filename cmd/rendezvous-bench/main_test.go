@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +60,11 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		{"cluster", "--node-bin", "rendezvous", "--node", "/ip4/127.0.0.1/tcp/1/ws"},
 		{"cluster", "--node-bin", "rendezvous", "--pprof", "127.0.0.1:6060"},
 		{"capacity", "--ping-every", "-1s"},
+		{"sweep", "--peers", "10,0"},
+		{"sweep", "--peers", "10,x"},
+		{"sweep", "--pid", "1"},
+		{"capacity", "--peers", "10,20"}, // a list is for sweep
+		{"capacity", "--plot", "charts"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)
@@ -71,6 +80,114 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		}
 		if !strings.Contains(errOut.String(), "rendezvous-bench") && len(args) > 0 {
 			t.Errorf("%q: no message on stderr", args)
+		}
+	}
+}
+
+func TestSweepRunsEverySizeOnAFreshNodeAndPrintsARowPerSize(t *testing.T) {
+	plots := filepath.Join(t.TempDir(), "charts")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"sweep", "--peers", "6,12", "--ns-size", "6", "--probes", "2",
+		"--idle", "200ms", "--ping-every", "0", "--concurrency", "4", "--plot", plots}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	t.Log("\n" + out.String())
+	// The rows: N first, failed peers last.
+	var sizes []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 9 {
+			if _, err := strconv.Atoi(f[0]); err == nil {
+				sizes = append(sizes, f[0])
+				if f[8] != "0" {
+					t.Errorf("size %s: %s peers failed", f[0], f[8])
+				}
+			}
+		}
+	}
+	if strings.Join(sizes, ",") != "6,12" {
+		t.Errorf("rows for sizes %v, want 6 and 12:\n%s", sizes, out.String())
+	}
+	if !strings.HasPrefix(out.String(), "scenario sweep against in-process node") {
+		t.Errorf("no sweep header:\n%s", out.String())
+	}
+	// Progress went to stderr, one node per size.
+	for _, want := range []string{"sweep: 6 peers (1/2): ramp done: 6/6 peers", "sweep: 12 peers (2/2): ramp done: 12/12 peers",
+		"sweep: 12 peers (2/2): idle window done"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if strings.Count(errOut.String(), "capacity against in-process node") != 2 {
+		t.Errorf("want a fresh node per size:\n%s", errOut.String())
+	}
+	for _, name := range []string{"sweep-rss-per-peer.svg", "sweep-cpu-per-peer.svg", "sweep-join-to-visible-cdf.svg"} {
+		b, err := os.ReadFile(filepath.Join(plots, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := polylines(t, b); n == 0 {
+			t.Errorf("%s: no polyline", name)
+		}
+	}
+}
+
+func TestSweepAgainstExternalNodePrintsJSONWithARowAndAReportPerSize(t *testing.T) {
+	tg, err := bench.StartTarget(t.Context(), bench.TargetOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	addr := tg.Info.Addrs[0].String() + "/p2p/" + tg.Info.ID.String()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"sweep", "--node", addr, "--pid", itoa(os.Getpid()),
+		"--peers", "5,10", "--ns-size", "5", "--probes", "2", "--idle", "200ms", "--ping-every", "0", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var sr bench.SweepReport
+	if err := json.Unmarshal(out.Bytes(), &sr); err != nil {
+		t.Fatalf("stdout is not a JSON sweep: %v\n%s", err, out.String())
+	}
+	if sr.Scenario != "sweep" || sr.Node != "external" || len(sr.Rows) != 2 || len(sr.Runs) != 2 {
+		t.Fatalf("sweep %q against %q with %d rows and %d runs, want 2 against external", sr.Scenario, sr.Node, len(sr.Rows), len(sr.Runs))
+	}
+	for i, n := range []int{5, 10} {
+		row, r := sr.Rows[i], sr.Runs[i]
+		if row.Peers != n || row.Connected != n || r.Params["peers"] != float64(n) {
+			t.Errorf("row %d: %+v, run params %v; want %d peers", i, row, r.Params, n)
+		}
+		if !(row.RSSMiB > 0) || !(row.JoinP99Ms > 0) {
+			t.Errorf("row %d: RSS %v MiB, join-to-visible p99 %v ms: want measured", i, row.RSSMiB, row.JoinP99Ms)
+		}
+		// The samples behind the CDF: one per probe that reached its views.
+		if s := r.Samples["join-to-visible"]; len(s) != 2 {
+			t.Errorf("run %d: join-to-visible samples %v, want 2", i, s)
+		}
+	}
+}
+
+// polylines checks that b is well-formed XML and counts its polylines.
+func polylines(t *testing.T, b []byte) int {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	n := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("not well-formed: %v", err)
+		}
+		if e, ok := tok.(xml.StartElement); ok && e.Name.Local == "polyline" {
+			n++
 		}
 	}
 }
