@@ -154,9 +154,16 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	if t.Shared {
 		shared = "in-process node: includes the generator"
 	}
-	f = r.add("node CPU, idle peers", idleCPU, "% of 1 core").note(shared)
+	r.add("node CPU, idle peers", idleCPU, "% of 1 core").note(shared)
+	f = r.add("node CPU per 1,000 idle peers", idleCPU*1000/float64(len(peers)), "% of 1 core").note(shared)
 	if !t.Shared {
-		f.target("<= 2 %", 2, true)
+		// The targets: browser-like peers (pinging) and go-libp2p
+		// default peers (yamux keep-alive only).
+		if o.PingEvery > 0 {
+			f.target("<= 2 %", 2, true)
+		} else {
+			f.target("<= 0.25 %", 0.25, true)
+		}
 	}
 	r.add("node RSS, idle peers", rss, "MiB").note(shared)
 	f = r.add("node RSS per peer", perPeer, "KiB").note(shared)

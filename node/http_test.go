@@ -56,7 +56,7 @@ func TestMetricsShowRelayAndSwarmSeriesAfterTraffic(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: status %d", code)
 	}
-	for _, series := range []string{"libp2p_relaysvc_", "libp2p_swarm_", "libp2p_rcmgr_", "rendezvous_peers", "go_goroutines", "process_resident_memory_bytes"} {
+	for _, series := range []string{"libp2p_relaysvc_", "libp2p_swarm_", "rendezvous_resources_used{resource=\"connections\",scope=\"system\"}", "rendezvous_peers", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(body, series) {
 			t.Errorf("/metrics lacks %s series", series)
 		}

@@ -126,3 +126,48 @@ func TestResourceErrorsAreNamedByTheScopeThatWasFull(t *testing.T) {
 		}
 	}
 }
+
+// gauge reads one rendezvous_resources_* series from the node's registry.
+func gauge(t *testing.T, n *Node, name, scope, resource string) float64 {
+	t.Helper()
+	mfs, err := n.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			ls := map[string]string{}
+			for _, l := range m.GetLabel() {
+				ls[l.GetName()] = l.GetValue()
+			}
+			if ls["scope"] == scope && ls["resource"] == resource {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s{scope=%q,resource=%q}", name, scope, resource)
+	return 0
+}
+
+func TestResourceGaugesFollowConnectionsAndShowTheSizedLimits(t *testing.T) {
+	c := testConfig(t)
+	c.Capacity.Peers = 100
+	n := startNode(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	before := gauge(t, n, "rendezvous_resources_used", "system", "connections")
+	for range 3 {
+		if err := testhost.NewClient(t).Connect(ctx, nodeInfo(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := gauge(t, n, "rendezvous_resources_used", "system", "connections"); got != before+3 {
+		t.Fatalf("system connections = %v after 3 connects, want %v", got, before+3)
+	}
+	if got := gauge(t, n, "rendezvous_resources_limit", "system", "connections"); got != float64(n.cfg.Resources.MaxConnections) {
+		t.Fatalf("system connection limit = %v, want %d", got, n.cfg.Resources.MaxConnections)
+	}
+}

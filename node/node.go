@@ -129,9 +129,15 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() error { n.limits.Close(); return nil })
-	rm, err := newResourceManager(cfg, n.limits)
+	rm, resources, err := newResourceManager(cfg, n.limits)
 	if err != nil {
 		return nil, err
+	}
+	if reg != nil {
+		if err := reg.Register(resources); err != nil {
+			_ = rm.Close()
+			return nil, err
+		}
 	}
 	cm, err := connmgr.NewConnManager(cfg.ConnManager.LowWater, cfg.ConnManager.HighWater,
 		connmgr.WithGracePeriod(cfg.ConnManager.GracePeriod.D()))
@@ -316,5 +322,9 @@ func yamuxTransport(interval time.Duration) *yamux.Transport {
 	// more ping per connection: at 19,500 peers every 2 min it was a fifth
 	// of the idle node's ping traffic. It must stay positive.
 	t.MeasureRTTInterval = rttInterval
+	// Noise under yamux already reads through a 4 KiB buffer and queues
+	// what a short read leaves; yamux's own 4 KiB buffer on top is 4 KiB per
+	// connection held for nothing.
+	t.ReadBufSize = 0
 	return &t
 }

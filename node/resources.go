@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/x/rate"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
@@ -23,7 +24,10 @@ import (
 // defaults of go-libp2p are for a desktop node (128 inbound connections on
 // 8 GiB); a rendezvous node needs the system, transient, relay and
 // per-protocol scopes raised together.
-func newResourceManager(c config.Config, obs limits.Observer) (network.ResourceManager, error) {
+//
+// go-libp2p's per-event stats reporter is off; the returned collector reads
+// the same usage when scraped.
+func newResourceManager(c config.Config, obs limits.Observer) (network.ResourceManager, prometheus.Collector, error) {
 	r := c.Resources
 	mem := int64(r.MaxMemoryMB) << 20
 	fds := r.MaxFileDescriptors
@@ -103,12 +107,13 @@ func newResourceManager(c config.Config, obs limits.Observer) (network.ResourceM
 		),
 		rcmgr.WithNetworkPrefixLimit(unlimitedConns(exempt)),
 		rcmgr.WithConnRateLimiters(connRateLimiter(r, exempt)),
+		rcmgr.WithMetricsDisabled(),
 	}
 	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(scopes), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("resource manager: %w", err)
+		return nil, nil, fmt.Errorf("resource manager: %w", err)
 	}
-	return observedResources{ResourceManager: mgr, obs: obs}, nil
+	return observedResources{ResourceManager: mgr, obs: obs}, newResourceCollector(mgr, scopes), nil
 }
 
 // exemptPrefixes are loopback and the configured trusted subnets (a TLS

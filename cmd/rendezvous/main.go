@@ -133,6 +133,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return &cliError{code: exitUsage, err: err}
 	}
+	node.TuneGC(cfg.Sized(node.Machine()), getenv, log)
 	n, err := node.New(ctx, cfg, node.WithLogger(log))
 	if err != nil {
 		return err
