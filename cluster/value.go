@@ -44,7 +44,12 @@ func encodeValue(v value) []byte {
 	var ms uint64
 	if !v.expiry.IsZero() {
 		// Rounded up: a registration is never stored for less than granted.
-		ms = uint64(max((v.expiry.UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond), 1))
+		// UnixMilli, not UnixNano, which overflows past the year 2262.
+		m := v.expiry.UnixMilli()
+		if v.expiry.Nanosecond()%int(time.Millisecond) != 0 {
+			m++
+		}
+		ms = uint64(max(m, 1))
 	}
 	b = binary.AppendUvarint(b, ms)
 	b = binary.AppendUvarint(b, uint64(len(v.addrs)))
