@@ -136,6 +136,14 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	}
 	nb, _ := sample(t.Node)
 	gb, _ := gen.Sample()
+	if t.MetricsURL != "" {
+		// The connection manager's grace period passes inside a long enough
+		// window: a trimmed peer shows here.
+		if v, err := scrapeGauge(t.MetricsURL, "rendezvous_peers"); err == nil {
+			r.add("peers connected after the idle window", v, "peers").
+				target(fmt.Sprintf(">= %d", len(peers)), float64(len(peers)), false)
+		}
+	}
 	if o.PingEvery > 0 {
 		r.add("ping streams, idle window", float64(pings.sent.Load()-sentBefore)/o.Idle.Seconds(), "/s").
 			note(fmt.Sprintf("every peer every %s; %d pings failed or skipped over the run", o.PingEvery, pings.failed.Load()))

@@ -150,11 +150,7 @@ func sweepRow(n int, r *Report) SweepRow {
 
 // WriteJSON writes the sweep as one JSON document, each size's full
 // capacity report included.
-func (sr *SweepReport) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sr)
-}
+func (sr *SweepReport) WriteJSON(w io.Writer) error { return writeJSON(w, sr) }
 
 // WriteTable writes one row per size.
 func (sr *SweepReport) WriteTable(w io.Writer) error {

@@ -11,27 +11,43 @@ import (
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 )
 
-// refusals reads rendezvous_limit_refusals_total{limit} from the node's
-// registry (what /metrics serves; the HTTP port may itself be over a limit).
-func refusals(t *testing.T, n *Node, limit string) int {
+// metric reads one series of the node's registry (what /metrics serves;
+// the HTTP port may itself be over a limit): the value of the sample of name
+// whose labels include labels, and whether there is one.
+func metric(t *testing.T, n *Node, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
 	mfs, err := n.metrics.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "rendezvous_limit_refusals_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	samples:
 		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "limit" && l.GetValue() == limit {
-					return int(m.GetCounter().GetValue())
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue samples
 				}
 			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue(), true
+			}
+			return m.GetGauge().GetValue(), true
 		}
 	}
-	return 0
+	return 0, false
+}
+
+// refusals reads rendezvous_limit_refusals_total{limit}; 0 before the first.
+func refusals(t *testing.T, n *Node, limit string) int {
+	v, _ := metric(t, n, "rendezvous_limit_refusals_total", map[string]string{"limit": limit})
+	return int(v)
 }
 
 func TestAViewLimitRefusalNamesTheSettingInReplyAndMetric(t *testing.T) {
@@ -127,29 +143,14 @@ func TestResourceErrorsAreNamedByTheScopeThatWasFull(t *testing.T) {
 	}
 }
 
-// gauge reads one rendezvous_resources_* series from the node's registry.
+// gauge reads one rendezvous_resources_* series.
 func gauge(t *testing.T, n *Node, name, scope, resource string) float64 {
 	t.Helper()
-	mfs, err := n.metrics.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := metric(t, n, name, map[string]string{"scope": scope, "resource": resource})
+	if !ok {
+		t.Fatalf("no %s{scope=%q,resource=%q}", name, scope, resource)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			ls := map[string]string{}
-			for _, l := range m.GetLabel() {
-				ls[l.GetName()] = l.GetValue()
-			}
-			if ls["scope"] == scope && ls["resource"] == resource {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no %s{scope=%q,resource=%q}", name, scope, resource)
-	return 0
+	return v
 }
 
 func TestResourceGaugesFollowConnectionsAndShowTheSizedLimits(t *testing.T) {

@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() error { n.limits.Close(); return nil })
-	rm, resources, err := newResourceManager(cfg, n.limits)
+	rm, resources, err := newResourceManager(cfg, machine.Memory, n.limits)
 	if err != nil {
 		return nil, err
 	}

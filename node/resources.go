@@ -27,14 +27,18 @@ import (
 //
 // go-libp2p's per-event stats reporter is off; the returned collector reads
 // the same usage when scraped.
-func newResourceManager(c config.Config, obs limits.Observer) (network.ResourceManager, prometheus.Collector, error) {
+func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observer) (network.ResourceManager, prometheus.Collector, error) {
 	r := c.Resources
 	mem := int64(r.MaxMemoryMB) << 20
 	fds := r.MaxFileDescriptors
 
+	// The per-peer and per-connection defaults scale with the real memory
+	// (a quarter of it), not with mem, which budgets window accounting for
+	// every stream the node allows: a single peer must not get more room
+	// because the node serves more peers.
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
-	base := scaling.Scale(mem, fds)
+	base := scaling.Scale(min(mem, max(int64(machineMemory/4), 1<<30)), fds)
 
 	conns := rcmgr.LimitVal(r.MaxConnections)
 	streams := rcmgr.LimitVal(r.MaxStreams)
