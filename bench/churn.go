@@ -155,6 +155,10 @@ loop:
 	n1, _ := sample(t.Node)
 	g1, _ := gen.Sample()
 	heap1, herr1 := t.LiveHeap()
+	settled, waited := s.settle(ctx, 10*time.Second)
+	live.Lock()
+	nLive := len(live.peers)
+	live.Unlock()
 
 	r.add("leaves", float64(left.Load()), "peers")
 	r.add("joins", float64(joined.Load()), "peers")
@@ -168,6 +172,7 @@ loop:
 	r.addQuantiles("LEFT event latency", &s.leaveEvents)
 	r.add("LEFT events timed", float64(s.leaveEvents.Len()), "events")
 	r.add("OVERFLOW closes", float64(s.overflows.Load()), "views")
+	r.addAudit(t, settled, waited, nLive)
 	shared := ""
 	if t.Shared {
 		shared = "in-process node: includes the generator"

@@ -27,6 +27,13 @@ func TestChurnTimesJoinAndLeaveEventsWithoutOverflow(t *testing.T) {
 	if got := figure(t, r, "OVERFLOW closes").Value; got != 0 {
 		t.Errorf("OVERFLOW closes = %v, want 0", got)
 	}
+	// After the churn the node holds exactly the live peers and every view
+	// shows exactly its live namespace.
+	for _, name := range []string{"ghosts", "lost events"} {
+		if f := figure(t, r, name); f.Value != 0 || f.Met == nil || !*f.Met {
+			t.Errorf("%s = %v (%s), want 0", name, f.Value, f.Note)
+		}
+	}
 }
 
 func TestRelayMeasuresDirectAndRelayedThroughput(t *testing.T) {
