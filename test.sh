@@ -24,28 +24,7 @@ echo "== static build, as in the Dockerfile"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(mktemp -d)/rendezvous" ./cmd/rendezvous
 
 echo "== fuzz (short runs of every Fuzz target)"
-fuzztime=${FUZZTIME:-5s}
-count_files() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
-for pkg in $(go list ./...); do
-  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
-    echo "-- $pkg $target"
-    corpus="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
-    before=$(count_files "$corpus")
-    for try in 1 2; do
-      if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
-        break
-      fi
-      echo "$out" | grep -v '^fuzz: elapsed' >&2 || true
-      # A new file in the corpus is a real finding. Without one, the fuzzing
-      # engine itself failed (it sometimes loses a worker on a busy machine):
-      # try once more.
-      if [ "$(count_files "$corpus")" != "$before" ] || [ "$try" = 2 ]; then
-        exit 1
-      fi
-      echo "(no failing input was recorded; running $target again)" >&2
-    done
-  done
-done
+./scripts/fuzz.sh "${FUZZTIME:-5s}"
 
 # Two passes under one summary: everything with the race detector, then the
 # load tests that the race detector makes too slow (files tagged !race).
