@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
@@ -134,7 +135,7 @@ func TestDisconnectEndsAReservation(t *testing.T) {
 
 // relayOn runs the node's relay service on a plain test host, which allows a
 // reservation TTL below the configuration's minimum.
-func relayOn(t *testing.T, ttl time.Duration) (host.Host, *reservationSet) {
+func relayOn(t *testing.T, ttl time.Duration) (host.Host, *reservationSet, *relay.Relay) {
 	t.Helper()
 	h := testhost.New(t)
 	c := config.Default().Relay
@@ -146,7 +147,7 @@ func relayOn(t *testing.T, ttl time.Duration) (host.Host, *reservationSet) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
-	return h, rs
+	return h, rs, r
 }
 
 func reserveOn(ctx context.Context, t *testing.T, c, relayHost host.Host) {
@@ -158,7 +159,7 @@ func reserveOn(ctx context.Context, t *testing.T, c, relayHost host.Host) {
 
 func TestExpiredReservationIsUnprotectedAndUncountedWhileConnected(t *testing.T) {
 	const ttl = 3 * time.Second
-	rh, rs := relayOn(t, ttl)
+	rh, rs, _ := relayOn(t, ttl)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	h := testhost.NewClient(t)
@@ -177,7 +178,7 @@ func TestExpiredReservationIsUnprotectedAndUncountedWhileConnected(t *testing.T)
 
 func TestRenewedReservationOutlivesItsFirstExpiry(t *testing.T) {
 	const ttl = 4 * time.Second
-	rh, rs := relayOn(t, ttl)
+	rh, rs, _ := relayOn(t, ttl)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	h := testhost.NewClient(t)
@@ -193,6 +194,24 @@ func TestRenewedReservationOutlivesItsFirstExpiry(t *testing.T) {
 	}
 	if !prot || n != 1 {
 		t.Fatalf("after the first grant expired, the renewed one: protected %v, count %d; want true, 1", prot, n)
+	}
+}
+
+func TestClosingTheRelayEndsItsReservations(t *testing.T) {
+	rh, rs, r := relayOn(t, time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h := testhost.NewClient(t)
+	reserveOn(ctx, t, h, rh)
+	if !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 1 {
+		t.Fatal("the granted reservation is not protected and counted")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 0 {
+		t.Fatalf("after the relay closed: protected %v, count %d; want false, 0",
+			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
 	}
 }
 
