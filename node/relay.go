@@ -3,10 +3,8 @@ package node
 import (
 	"fmt"
 	"net/netip"
-	"sync"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
@@ -17,7 +15,7 @@ import (
 )
 
 // reservationProtectTag protects a peer holding a relay reservation from the
-// connection manager: trimming it would silently make it unreachable.
+// connection manager (see reservationSet).
 const reservationProtectTag = "relay-reservation"
 
 // startRelay starts the circuit relay v2 service. By default relayed
@@ -36,7 +34,7 @@ func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *rese
 	if c.LimitDuration > 0 || c.LimitData > 0 {
 		rc.Limit = &relay.RelayLimit{Duration: c.LimitDuration.D(), Data: c.LimitData}
 	}
-	acl, err := newRelayACL(h, c.ACL, rs)
+	acl, err := newRelayACL(c.ACL)
 	if err != nil {
 		return nil, err
 	}
@@ -52,11 +50,15 @@ func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *rese
 		tracer = relay.NewMetricsTracer(relay.WithRegisterer(reg))
 	}
 	opts = append(opts, relay.WithMetricsTracer(relayRefusals{MetricsTracer: tracer, obs: obs}))
-	r, err := relay.New(h, opts...)
+	rs.bind(h, rc.ReservationTTL)
+	// Before the relay starts, so no grant's disconnect goes unseen.
+	nf := rs.notifiee()
+	h.Network().Notify(nf)
+	r, err := relay.New(relayHost{Host: h, cm: reservationTags{ConnManager: h.ConnManager(), rs: rs}}, opts...)
 	if err != nil {
+		h.Network().StopNotify(nf)
 		return nil, fmt.Errorf("relay service: %w", err)
 	}
-	h.Network().Notify(acl.notifiee())
 	return r, nil
 }
 
@@ -68,17 +70,14 @@ func capOrTotal(v, total int) int {
 }
 
 // relayACL allows reservations from the configured peers and subnets (all,
-// when both lists are empty) and protects reserving peers in the connection
-// manager until they disconnect, which ends their reservation.
+// when both lists are empty).
 type relayACL struct {
-	h       host.Host
-	rs      *reservationSet
 	peers   map[peer.ID]struct{}
 	subnets []netip.Prefix
 }
 
-func newRelayACL(h host.Host, c config.RelayACL, rs *reservationSet) (*relayACL, error) {
-	a := &relayACL{h: h, rs: rs}
+func newRelayACL(c config.RelayACL) (*relayACL, error) {
+	a := &relayACL{}
 	if len(c.AllowPeers) > 0 {
 		a.peers = make(map[peer.ID]struct{}, len(c.AllowPeers))
 		for _, s := range c.AllowPeers {
@@ -101,13 +100,10 @@ func newRelayACL(h host.Host, c config.RelayACL, rs *reservationSet) (*relayACL,
 
 func (a *relayACL) restricted() bool { return a.peers != nil || len(a.subnets) > 0 }
 
+// AllowReserve only filters: the relay may still refuse the reservation on
+// its own limits, so the grant is observed in reservationTags.
 func (a *relayACL) AllowReserve(p peer.ID, addr ma.Multiaddr) bool {
-	if a.restricted() && !a.allowed(p, addr) {
-		return false
-	}
-	a.h.ConnManager().Protect(p, reservationProtectTag)
-	a.rs.add(p)
-	return true
+	return !a.restricted() || a.allowed(p, addr)
 }
 
 func (a *relayACL) allowed(p peer.ID, addr ma.Multiaddr) bool {
@@ -120,44 +116,3 @@ func (a *relayACL) allowed(p peer.ID, addr ma.Multiaddr) bool {
 // AllowConnect lets anyone dial a peer that holds a reservation: the
 // reservation is the destination's consent.
 func (a *relayACL) AllowConnect(peer.ID, ma.Multiaddr, peer.ID) bool { return true }
-
-func (a *relayACL) notifiee() network.Notifiee {
-	return &network.NotifyBundle{
-		DisconnectedF: func(n network.Network, c network.Conn) {
-			p := c.RemotePeer()
-			if n.Connectedness(p) != network.Connected {
-				a.h.ConnManager().Unprotect(p, reservationProtectTag)
-				a.rs.remove(p)
-			}
-		},
-	}
-}
-
-// reservationSet tracks the peers that were granted a reservation and are
-// still connected (a reservation ends with the peer's last connection).
-type reservationSet struct {
-	mu    sync.Mutex
-	peers map[peer.ID]struct{}
-}
-
-func newReservationSet() *reservationSet {
-	return &reservationSet{peers: make(map[peer.ID]struct{})}
-}
-
-func (s *reservationSet) add(p peer.ID) {
-	s.mu.Lock()
-	s.peers[p] = struct{}{}
-	s.mu.Unlock()
-}
-
-func (s *reservationSet) remove(p peer.ID) {
-	s.mu.Lock()
-	delete(s.peers, p)
-	s.mu.Unlock()
-}
-
-func (s *reservationSet) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.peers)
-}

@@ -6,6 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+
+	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/internal/testhost"
 )
 
@@ -60,5 +68,161 @@ func TestRelayACLAllowsListedSubnets(t *testing.T) {
 	}
 	if _, err := reserveErr(ctx, h, n2); err == nil {
 		t.Fatal("a loopback peer got a reservation although only 10.0.0.0/8 may reserve")
+	}
+}
+
+// reservedState reports whether the node protects p under the reservation
+// tag and what rendezvous_relay_reservations reads.
+func reservedState(t *testing.T, n *Node, p peer.ID) (bool, float64) {
+	t.Helper()
+	v, ok := metric(t, n, "rendezvous_relay_reservations", nil)
+	if !ok {
+		t.Fatal("no rendezvous_relay_reservations")
+	}
+	return n.Host.ConnManager().IsProtected(p, reservationProtectTag), v
+}
+
+func TestReservationRefusedByTheRelaysLimitsIsNeitherProtectedNorCounted(t *testing.T) {
+	for name, set := range map[string]func(*config.Relay){
+		"per-ip": func(r *config.Relay) { r.MaxReservationsPerIP = 1 },
+		"total":  func(r *config.Relay) { r.MaxReservations = 1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := testConfig(t)
+			c.Capacity.Peers = 100
+			set(&c.Relay)
+			n := startNode(t, c)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+
+			granted := testhost.NewClient(t)
+			reserve(t, ctx, granted, n)
+			if prot, v := reservedState(t, n, granted.ID()); !prot || v != 1 {
+				t.Fatalf("granted peer: protected %v, gauge %v; want true, 1", prot, v)
+			}
+
+			refused := testhost.NewClient(t)
+			if err := refused.Connect(ctx, nodeInfo(n)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := reserveErr(ctx, refused, n); err == nil {
+				t.Fatal("second reservation granted over the limit")
+			}
+			if prot, v := reservedState(t, n, refused.ID()); prot || v != 1 {
+				t.Fatalf("refused peer: protected %v, gauge %v; want false, 1", prot, v)
+			}
+		})
+	}
+}
+
+func TestDisconnectEndsAReservation(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h := testhost.NewClient(t)
+	reserve(t, ctx, h, n)
+	if prot, v := reservedState(t, n, h.ID()); !prot || v != 1 {
+		t.Fatalf("after reserving: protected %v, gauge %v; want true, 1", prot, v)
+	}
+	if err := h.Network().ClosePeer(n.Host.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reservation to end with the connection", func() bool {
+		prot, v := reservedState(t, n, h.ID())
+		return !prot && v == 0
+	})
+}
+
+// relayOn runs the node's relay service on a plain test host, which allows a
+// reservation TTL below the configuration's minimum.
+func relayOn(t *testing.T, ttl time.Duration) (host.Host, *reservationSet, *relay.Relay) {
+	t.Helper()
+	h := testhost.New(t)
+	c := config.Default().Relay
+	c.ReservationTTL = config.Duration(ttl)
+	c.MaxReservations = 16
+	rs := newReservationSet()
+	r, err := startRelay(h, c, nil, rs, limits.Nop{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return h, rs, r
+}
+
+func reserveOn(ctx context.Context, t *testing.T, c, relayHost host.Host) {
+	t.Helper()
+	if _, err := client.Reserve(ctx, c, peer.AddrInfo{ID: relayHost.ID(), Addrs: relayHost.Addrs()}); err != nil {
+		t.Fatalf("reserve: %v", err)
+	}
+}
+
+func TestExpiredReservationIsUnprotectedAndUncountedWhileConnected(t *testing.T) {
+	const ttl = 3 * time.Second
+	rh, rs, _ := relayOn(t, ttl)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h := testhost.NewClient(t)
+	reserveOn(ctx, t, h, rh)
+	if !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 1 {
+		t.Fatalf("after reserving: protected %v, count %d; want true, 1",
+			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
+	}
+	waitFor(t, "the unrenewed reservation to expire", func() bool {
+		return !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) && rs.count() == 0
+	})
+	if rh.Network().Connectedness(h.ID()) != network.Connected {
+		t.Fatal("the peer disconnected: the test did not observe an expiry")
+	}
+}
+
+func TestRenewedReservationOutlivesItsFirstExpiry(t *testing.T) {
+	const ttl = 4 * time.Second
+	rh, rs, _ := relayOn(t, ttl)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h := testhost.NewClient(t)
+	reserveOn(ctx, t, h, rh)
+	firstEnd := time.Now().Add(ttl) // the first grant expires before this
+	time.Sleep(ttl / 2)
+	renewed := time.Now() // the renewal expires after renewed + ttl
+	reserveOn(ctx, t, h, rh)
+	time.Sleep(time.Until(firstEnd) + 200*time.Millisecond)
+	prot, n := rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count()
+	if time.Now().After(renewed.Add(ttl)) {
+		t.Skip("the renewal's expiry passed before the check")
+	}
+	if !prot || n != 1 {
+		t.Fatalf("after the first grant expired, the renewed one: protected %v, count %d; want true, 1", prot, n)
+	}
+}
+
+func TestClosingTheRelayEndsItsReservations(t *testing.T) {
+	rh, rs, r := relayOn(t, time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h := testhost.NewClient(t)
+	reserveOn(ctx, t, h, rh)
+	if !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 1 {
+		t.Fatal("the granted reservation is not protected and counted")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 0 {
+		t.Fatalf("after the relay closed: protected %v, count %d; want false, 0",
+			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -99,8 +99,10 @@ type Stats struct {
 	Subscriptions int
 }
 
-// NewMemory returns an empty registry. Close it to stop its expiry timer.
-func NewMemory(opts ...Option) *Memory {
+// New returns an empty registry. Close it to stop its expiry timer and to
+// remove its metrics. It fails when the metrics cannot be registered with the
+// WithRegisterer Registerer, as when another open registry uses it.
+func New(opts ...Option) (*Memory, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
@@ -108,7 +110,6 @@ func NewMemory(opts ...Option) *Memory {
 	m := &Memory{
 		limits:     o.limits,
 		log:        o.logger,
-		metrics:    newMetrics(o.registerer, o.limits, o.logger),
 		namespaces: make(map[string]*namespace),
 		peers:      make(map[peer.ID]int),
 		subs:       make(map[string][]*subscription),
@@ -119,8 +120,30 @@ func NewMemory(opts ...Option) *Memory {
 	if o.firstSeq != nil {
 		m.seq = *o.firstSeq
 	}
-	m.metrics.setCounts(0, 0)
+	var err error
+	if m.metrics, err = newMetrics(o.registerer, o.limits, m.counts); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NewMemory is New for callers whose Registerer no other open registry uses
+// (or who give none); it panics where New fails, as prometheus.MustRegister
+// does.
+func NewMemory(opts ...Option) *Memory {
+	m, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
 	return m
+}
+
+// counts is read by the metrics when scraped. It does not expire holds: the
+// expiry timer does, and a scrape should not emit events.
+func (m *Memory) counts() (registrations, namespaces int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.total, len(m.namespaces)
 }
 
 // Limits returns the limits in force.
@@ -212,7 +235,6 @@ func (m *Memory) stampLocked(e *entry, seq uint64, kind EventKind) {
 			m.log.Debug("registry: member", "kind", kind, "ns", e.ns.name, "peer", e.peer, "live", e.live, "ttl", e.ttl)
 		}
 		m.emitLocked(Event{Kind: kind, Reg: e.registration()})
-		m.metrics.setCounts(m.total, len(m.namespaces))
 	}
 }
 
@@ -301,7 +323,6 @@ func (m *Memory) removeLocked(e *entry, reason LeftReason) {
 		m.log.Debug("registry: member", "kind", Left, "ns", ns.name, "peer", e.peer, "reason", reason)
 	}
 	m.emitLocked(ev)
-	m.metrics.setCounts(m.total, len(m.namespaces))
 }
 
 // Get implements Registry.
@@ -393,8 +414,8 @@ func (m *Memory) Stats() Stats {
 // ErrClosed; the other methods return zero values.
 func (m *Memory) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return nil
 	}
 	m.closed = true
@@ -408,6 +429,8 @@ func (m *Memory) Close() error {
 	m.total = 0
 	m.all = seqLog{}
 	m.expiries = nil
-	m.metrics.setCounts(0, 0)
+	m.mu.Unlock()
+	// Outside the lock, which a scrape of the gauges takes.
+	m.metrics.unregister()
 	return nil
 }

@@ -1,17 +1,20 @@
 package registry
 
 import (
-	"errors"
-	"log/slog"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/internal/promreg"
 )
 
 // metrics is nil when no Registerer was given; every method accepts a nil
-// receiver so call sites need no checks.
+// receiver so call sites need no checks. Its collectors belong to one
+// registry: a second registry on the same Registerer is refused rather than
+// sharing them, and Close removes them.
 type metrics struct {
-	registrations prometheus.Gauge
-	namespaces    prometheus.Gauge
+	reg           prometheus.Registerer
+	collectors    []prometheus.Collector
 	expirations   prometheus.Counter
 	events        map[EventKind]prometheus.Counter
 	rejections    map[error]prometheus.Counter
@@ -32,79 +35,72 @@ var rejectionReasons = map[error]string{
 	ErrTooManyNamespaces: "too_many_namespaces",
 }
 
-func newMetrics(r prometheus.Registerer, lim Limits, log *slog.Logger) *metrics {
+// newMetrics registers the registry's collectors with r. counts is read
+// when scraped, so the gauges show the registry that registered them.
+func newMetrics(r prometheus.Registerer, lim Limits, counts func() (registrations, namespaces int)) (*metrics, error) {
 	if r == nil {
-		return nil
+		return nil, nil
 	}
 	m := &metrics{
-		registrations: register(r, log, prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rendezvous_registrations",
-			Help: "Members over all namespaces.",
-		})),
-		namespaces: register(r, log, prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rendezvous_namespaces",
-			Help: "Namespaces with at least one member.",
-		})),
-		expirations: register(r, log, prometheus.NewCounter(prometheus.CounterOpts{
+		reg: r,
+		expirations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rendezvous_registry_expirations_total",
 			Help: "Rendezvous TTL holds that ran out (the member may stay through a live hold).",
-		})),
+		}),
 		events:     map[EventKind]prometheus.Counter{},
 		rejections: map[error]prometheus.Counter{},
 	}
-	events := register(r, log, prometheus.NewCounterVec(prometheus.CounterOpts{
+	registrations := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rendezvous_registrations",
+		Help: "Members over all namespaces.",
+	}, func() float64 { n, _ := counts(); return float64(n) })
+	namespaces := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rendezvous_namespaces",
+		Help: "Namespaces with at least one member.",
+	}, func() float64 { _, n := counts(); return float64(n) })
+
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rendezvous_registry_events_total",
 		Help: "Membership events by kind.",
-	}, []string{"kind"}))
+	}, []string{"kind"})
 	for _, k := range []EventKind{Joined, Updated, Left} {
 		m.events[k] = events.WithLabelValues(k.String())
 	}
 
-	rejections := register(r, log, prometheus.NewCounterVec(prometheus.CounterOpts{
+	rejections := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rendezvous_registry_rejections_total",
 		Help: "Registrations refused, by reason.",
-	}, []string{"reason"}))
+	}, []string{"reason"})
 	for err, reason := range rejectionReasons {
 		m.rejections[err] = rejections.WithLabelValues(reason)
 	}
 	m.rejectedOther = rejections.WithLabelValues("other")
 
-	limit := register(r, log, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	limit := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rendezvous_registry_limit",
 		Help: "Configured registry limits.",
-	}, []string{"name"}))
+	}, []string{"name"})
 	limit.WithLabelValues("registrations_per_peer").Set(float64(lim.MaxRegistrationsPerPeer))
 	limit.WithLabelValues("registrations").Set(float64(lim.MaxRegistrations))
 	limit.WithLabelValues("namespaces").Set(float64(lim.MaxNamespaces))
 	limit.WithLabelValues("namespace_len").Set(float64(lim.MaxNamespaceLen))
 	limit.WithLabelValues("addrs_per_record").Set(float64(lim.MaxAddrsPerRecord))
 	limit.WithLabelValues("record_size").Set(float64(lim.MaxRecordSize))
-	return m
+
+	m.collectors = []prometheus.Collector{registrations, namespaces, m.expirations, events, rejections, limit}
+	if err := promreg.RegisterAll(r, m.collectors...); err != nil {
+		return nil, fmt.Errorf("registry: register rendezvous_registrations, rendezvous_namespaces and rendezvous_registry_* (another open registry may use this Registerer): %w", err)
+	}
+	return m, nil
 }
 
-// register adds c to r, or reuses an identical collector already there, so a
-// registry restarted on the same Registerer keeps reporting instead of failing.
-func register[C prometheus.Collector](r prometheus.Registerer, log *slog.Logger, c C) C {
-	err := r.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	log.Warn("registry: metric not registered", "err", err)
-	return c
-}
-
-func (m *metrics) setCounts(registrations, namespaces int) {
+// unregister removes the collectors, so a registry started next on the same
+// Registerer can register its own.
+func (m *metrics) unregister() {
 	if m == nil {
 		return
 	}
-	m.registrations.Set(float64(registrations))
-	m.namespaces.Set(float64(namespaces))
+	promreg.UnregisterAll(m.reg, m.collectors...)
 }
 
 func (m *metrics) event(k EventKind) {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -85,14 +86,61 @@ func gatherValue(t *testing.T, g prometheus.Gatherer, name, label, value string)
 	return 0
 }
 
-func TestTwoRegistriesOnOneRegistererDoNotPanic(t *testing.T) {
+func TestASecondRegistryOnOneRegistererIsRefusedAndTheFirstKeepsReporting(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a := newMemory(t, WithRegisterer(reg))
-	b := newMemory(t, WithRegisterer(reg))
-	mustRegister(t, a, liveReg(t, "ns", 1))
-	mustRegister(t, b, liveReg(t, "ns", 2))
-	if _, err := reg.Gather(); err != nil {
+	a, err := New(WithRegisterer(reg))
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	mustRegister(t, a, liveReg(t, "x", 1))
+	mustRegister(t, a, liveReg(t, "y", 2))
+
+	b, err := New(WithRegisterer(reg))
+	if err == nil {
+		t.Cleanup(func() { _ = b.Close() })
+		mustRegister(t, b, liveReg(t, "z", 3))
+		t.Error("a second registry on the same Registerer was accepted")
+	} else if !strings.Contains(err.Error(), "rendezvous_") {
+		t.Errorf("error %q does not name the metrics", err)
+	}
+	if got := gatherValue(t, reg, "rendezvous_registrations", "", ""); got != 2 {
+		t.Errorf("rendezvous_registrations = %v, want the first registry's 2", got)
+	}
+	if got := gatherValue(t, reg, "rendezvous_namespaces", "", ""); got != 2 {
+		t.Errorf("rendezvous_namespaces = %v, want the first registry's 2", got)
+	}
+}
+
+func TestARegistryReopenedOnTheSameRegistererReportsItsOwnValues(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, err := New(WithRegisterer(reg), WithLimits(Limits{MaxRegistrations: 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRegister(t, a, liveReg(t, "x", 1))
+	mustRegister(t, a, liveReg(t, "y", 2))
+	mustRegister(t, a, liveReg(t, "y", 3))
+	_ = a.Close()
+
+	b, err := New(WithRegisterer(reg), WithLimits(Limits{MaxRegistrations: 20}))
+	if err != nil {
+		t.Fatalf("a registry after a closed one on the same Registerer: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	mustRegister(t, b, liveReg(t, "z", 4))
+	for _, c := range []struct {
+		name, label, value string
+		want               float64
+	}{
+		{"rendezvous_registrations", "", "", 1},
+		{"rendezvous_namespaces", "", "", 1},
+		{"rendezvous_registry_events_total", "kind", "joined", 1},
+		{"rendezvous_registry_limit", "name", "registrations", 20},
+	} {
+		if got := gatherValue(t, reg, c.name, c.label, c.value); got != c.want {
+			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)
+		}
 	}
 }
 
