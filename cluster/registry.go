@@ -101,12 +101,17 @@ func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 	if o.registerer != nil {
 		localOpts = append(localOpts, registry.WithRegisterer(o.registerer))
 	}
+	local, err := registry.New(localOpts...)
+	if err != nil {
+		m.unregister(o.registerer)
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registry{
 		h:       h,
 		nc:      nc,
 		js:      js,
-		local:   registry.NewMemory(localOpts...),
+		local:   local,
 		inst:    newInstanceID(),
 		opts:    o,
 		log:     o.logger,

@@ -39,7 +39,10 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		if reg != nil {
 			regOpts = append(regOpts, registry.WithRegisterer(reg))
 		}
-		m := registry.NewMemory(regOpts...)
+		m, err := registry.New(regOpts...)
+		if err != nil {
+			return err
+		}
 		n.closers = append(n.closers, m.Close)
 		n.stats = m
 		mem = m
