@@ -2,9 +2,12 @@ package wsstar
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/record"
@@ -109,6 +112,98 @@ func FuzzReadSignedRecord(f *testing.F) {
 		}
 		if len(rec) > maxIdentifyMessage {
 			t.Fatalf("record of %d bytes", len(rec))
+		}
+	})
+}
+
+// forgedRecord is a record naming p but signed by another key: its
+// signature is valid, its signer is not p.
+func forgedRecord(t *testing.T, p peer.ID, addrs ...ma.Multiaddr) []byte {
+	t.Helper()
+	other, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: p, Addrs: addrs}), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func consumed(t *testing.T, b []byte) *record.Envelope {
+	t.Helper()
+	env, _, err := record.ConsumeEnvelope(b, peer.PeerRecordEnvelopeDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func (n *testNode) heldRecord(p peer.ID) []byte {
+	n.svc.mu.Lock()
+	defer n.svc.mu.Unlock()
+	return n.svc.records[p].env
+}
+
+func TestRecordSignedByAnotherKeyIsNotServed(t *testing.T) {
+	circuitOf := func(n *testNode) ma.Multiaddr {
+		return ma.StringCast("/ip4/127.0.0.1/tcp/1/ws/p2p/" + n.h.ID().String() + "/p2p-circuit")
+	}
+	t.Run("record query", func(t *testing.T) {
+		n := newNode(t, nil)
+		hc := testhost.NewClient(t)
+		forged := forgedRecord(t, hc.ID(), circuitOf(n))
+		answer := delimited(t, &idpb.Identify{SignedPeerRecord: forged})
+		hc.SetStreamHandler(identify.ID, func(s network.Stream) {
+			defer s.Close()
+			_, _ = s.Write(answer)
+		})
+		a := n.dialFrom(t, hc, 64)
+		join(t, a, "ns", true, 0)
+		eventually(t, "the record query to end", func() bool {
+			n.svc.mu.Lock()
+			defer n.svc.mu.Unlock()
+			ps := n.svc.peers[hc.ID()]
+			return ps != nil && ps.askedRecord && n.svc.recordQueries == 0
+		})
+		if n.heldRecord(hc.ID()) != nil {
+			t.Fatal("the node holds a record signed by another key")
+		}
+		regs, _ := n.reg.Discover("ns", 0, 10)
+		for _, r := range regs {
+			if r.Peer == hc.ID() && len(r.Envelope) > 0 {
+				t.Fatal("DISCOVER serves a record signed by another key")
+			}
+		}
+	})
+	t.Run("identify event", func(t *testing.T) {
+		n := newNode(t, nil)
+		forgedPeer, honestPeer := testhost.NewClient(t), testhost.NewClient(t)
+		testhost.Connect(t, forgedPeer, n.h)
+		testhost.Connect(t, honestPeer, n.h)
+		em, err := n.h.EventBus().Emitter(new(event.EvtPeerIdentificationCompleted))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer em.Close()
+		_ = em.Emit(event.EvtPeerIdentificationCompleted{Peer: forgedPeer.ID(),
+			SignedPeerRecord: consumed(t, forgedRecord(t, forgedPeer.ID(), circuitOf(n)))})
+		env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: honestPeer.ID(), Addrs: []ma.Multiaddr{circuitOf(n)}}),
+			honestPeer.Peerstore().PrivKey(honestPeer.ID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = em.Emit(event.EvtPeerIdentificationCompleted{Peer: honestPeer.ID(), SignedPeerRecord: env})
+		// Events are handled in order: once the honest record is held, the
+		// forged one has been seen.
+		eventually(t, "the honest record", func() bool { return n.heldRecord(honestPeer.ID()) != nil })
+		if n.heldRecord(forgedPeer.ID()) != nil {
+			t.Fatal("the node holds a record signed by another key")
 		}
 	})
 }

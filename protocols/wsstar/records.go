@@ -4,6 +4,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/record"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
@@ -44,13 +45,11 @@ func (s *Service) identifyLoop() {
 	}
 }
 
+// identified keeps a peer's record from identify or the record query; every
+// record the node serves for a peer comes through here.
 func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
-	rec, err := ev.SignedPeerRecord.Record()
-	if err != nil {
-		return
-	}
-	pr, ok := rec.(*peer.PeerRecord)
-	if !ok || pr.PeerID != ev.Peer {
+	pr, ok := peerRecordOf(ev.SignedPeerRecord, ev.Peer)
+	if !ok {
 		return
 	}
 	b, err := ev.SignedPeerRecord.Marshal()
@@ -79,6 +78,26 @@ func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
 			}
 		}
 	}
+}
+
+// peerRecordOf returns env's peer record if it is p's own: a record naming p
+// and signed by p's key. A valid signature alone proves only that some key
+// signed it. go-libp2p's identify and the rendezvous protocol's verifyRecord
+// apply the same rule.
+func peerRecordOf(env *record.Envelope, p peer.ID) (*peer.PeerRecord, bool) {
+	rec, err := env.Record()
+	if err != nil {
+		return nil, false
+	}
+	pr, ok := rec.(*peer.PeerRecord)
+	if !ok || pr.PeerID != p {
+		return nil, false
+	}
+	signer, err := peer.IDFromPublicKey(env.PublicKey)
+	if err != nil || signer != p {
+		return nil, false
+	}
+	return pr, true
 }
 
 func (s *Service) disconnected(n network.Network, c network.Conn) {
