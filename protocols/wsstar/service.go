@@ -112,7 +112,7 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		cfg:      cfg,
 		log:      cfg.logger.With("protocol", ProtoID),
 		m:        m,
-		t:        newViewTable(reg, cfg.maxPendingEvents),
+		t:        newViewTable(reg, cfg.maxPendingEvents, func(n int) { m.registryPending.Set(float64(n)) }),
 		sessions: make(map[*session]struct{}),
 		peers:    make(map[peer.ID]*peerState),
 		records:  make(map[peer.ID]identifyRecord),
@@ -140,9 +140,13 @@ func (s *Service) Stats() Stats {
 	return Stats{Views: s.t.count, Namespaces: len(s.t.nss), Streams: len(s.sessions)}
 }
 
+// applySlice is how many registry events are applied per hold of s.mu.
+const applySlice = 256
+
 // applyLoop moves registry events into the views. The registry calls its
 // subscribers under its own lock, so the callback only queues and this
-// goroutine does the work.
+// goroutine does the work, in slices that release s.mu between them: a burst
+// of changes must not hold off joins, flushes and identify for its length.
 func (s *Service) applyLoop() {
 	defer s.wg.Done()
 	for {
@@ -151,14 +155,23 @@ func (s *Service) applyLoop() {
 			return
 		case <-s.t.notify:
 		}
-		q := s.t.takeQueued()
-		s.mu.Lock()
-		if !s.closed {
+		for {
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				return
+			}
+			q := s.t.takeQueued(applySlice)
 			for _, ev := range q {
 				s.t.apply(ev)
 			}
+			s.mu.Unlock()
+			// A shorter slice emptied the queue; whatever came since has
+			// signalled notify.
+			if len(q) < applySlice {
+				break
+			}
 		}
-		s.mu.Unlock()
 	}
 }
 
