@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	idpb "github.com/libp2p/go-libp2p/p2p/protocol/identify/pb"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ws-star/rendezvous/internal/testhost"
@@ -205,5 +207,86 @@ func TestRecordSignedByAnotherKeyIsNotServed(t *testing.T) {
 		if n.heldRecord(forgedPeer.ID()) != nil {
 			t.Fatal("the node holds a record signed by another key")
 		}
+	})
+}
+
+// identifiedEvents returns count identify events, each for its own peer with a
+// record that peer signed. They carry a real connection to the node, as the
+// bus's other subscribers expect.
+func identifiedEvents(t *testing.T, n *testNode, count int) []event.EvtPeerIdentificationCompleted {
+	t.Helper()
+	hc := testhost.NewClient(t)
+	testhost.Connect(t, hc, n.h)
+	conns := n.h.Network().ConnsToPeer(hc.ID())
+	if len(conns) == 0 {
+		t.Fatal("no connection")
+	}
+	out := make([]event.EvtPeerIdentificationCompleted, count)
+	for i := range out {
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{testAddr}}), priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = event.EvtPeerIdentificationCompleted{Peer: id, Conn: conns[0], SignedPeerRecord: env}
+	}
+	return out
+}
+
+// emitWhileBusy emits evs on the node's bus while the service lock is held
+// and reports whether the emitter got through them without waiting for it.
+func emitWhileBusy(t *testing.T, n *testNode, evs []event.EvtPeerIdentificationCompleted) bool {
+	t.Helper()
+	em, err := n.h.EventBus().Emitter(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	n.svc.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, ev := range evs {
+			_ = em.Emit(ev)
+		}
+	}()
+	ok := true
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		ok = false
+	}
+	n.svc.mu.Unlock()
+	<-done
+	return ok
+}
+
+// go-libp2p's identify emits on the host's bus for every peer: a busy service
+// must never hold it up.
+func TestIdentifyEventsDoNotWaitForABusyService(t *testing.T) {
+	n := newNode(t, nil)
+	if !emitWhileBusy(t, n, identifiedEvents(t, n, 200)) {
+		t.Fatal("identify events blocked the emitter while the service was busy")
+	}
+}
+
+func TestIdentifyRecordsOverThePendingBoundAreDroppedAndCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	n := newNode(t, nil, WithRegisterer(reg), withMaxPendingRecords(8))
+	evs := identifiedEvents(t, n, 20)
+	// The same peers again: a newer record replaces a pending one.
+	evs = append(evs, evs[:8]...)
+	if !emitWhileBusy(t, n, evs) {
+		t.Fatal("identify events blocked the emitter while the service was busy")
+	}
+	eventually(t, "12 records dropped", func() bool {
+		return gathered(t, reg)["rendezvous_wsstar_identify_records_dropped_total"] == 12
 	})
 }

@@ -19,6 +19,9 @@ const (
 	maxRecordSize = 4096
 	// maxAnnounceAddrs bounds a live member's addresses (circuit ones first).
 	maxAnnounceAddrs = 16
+	// maxPendingRecords bounds the identify records waiting for the service,
+	// one per peer (see identifyLoop).
+	maxPendingRecords = 4096
 )
 
 type identifyRecord struct {
@@ -26,6 +29,11 @@ type identifyRecord struct {
 	seq uint64
 }
 
+// identifyLoop takes identify's events off the host's bus. go-libp2p's
+// identify emits there for every peer and waits when a subscriber's buffer is
+// full, so this loop never waits for the service: it hands the record to
+// recordLoop, keeping the newest per peer, and drops it when too many peers
+// are pending.
 func (s *Service) identifyLoop() {
 	defer s.wg.Done()
 	for {
@@ -40,7 +48,42 @@ func (s *Service) identifyLoop() {
 			if ev.SignedPeerRecord == nil {
 				continue
 			}
-			s.identified(ev)
+			if !s.pendingRecords.put(ev.Peer, ev) {
+				s.m.recordsDropped.Inc()
+				s.log.Debug("identify record dropped: too many pending", "peer", ev.Peer, "max_pending", s.cfg.maxPendingRecords)
+			}
+		}
+	}
+}
+
+// recordSlice is how many pending records recordLoop takes at a time.
+const recordSlice = 256
+
+// recordLoop keeps the records identifyLoop hands over.
+func (s *Service) recordLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.pendingRecords.notify:
+		}
+		for {
+			// Taken under s.mu: while the service is busy the records wait
+			// where a newer one for the same peer replaces them.
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				return
+			}
+			evs := s.pendingRecords.take(recordSlice)
+			s.mu.Unlock()
+			for _, ev := range evs {
+				s.identified(ev)
+			}
+			if len(evs) < recordSlice {
+				break
+			}
 		}
 	}
 }

@@ -59,12 +59,15 @@ type Service struct {
 	timer         *time.Timer
 	closed        bool
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	sub       event.Subscription
-	notifiee  *network.NotifyBundle
-	closeOnce sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sub    event.Subscription
+	// pendingRecords: identify records on their way from the bus to the
+	// service, the newest per peer (records.go).
+	pendingRecords *coalescer[peer.ID, event.EvtPeerIdentificationCompleted]
+	notifiee       *network.NotifyBundle
+	closeOnce      sync.Once
 }
 
 // peerState is kept while a peer is connected and has opened a stream.
@@ -118,6 +121,8 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		records:  make(map[peer.ID]identifyRecord),
 		dirty:    make(map[*session]struct{}),
 		sub:      sub,
+
+		pendingRecords: newCoalescer[peer.ID, event.EvtPeerIdentificationCompleted](cfg.maxPendingRecords, nil),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.t.body = s.memberBody
@@ -126,9 +131,10 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 	s.notifiee = &network.NotifyBundle{DisconnectedF: s.disconnected}
 	h.Network().Notify(s.notifiee)
 
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.applyLoop()
 	go s.identifyLoop()
+	go s.recordLoop()
 	h.SetStreamHandler(ProtoID, s.handleStream)
 	return s, nil
 }
