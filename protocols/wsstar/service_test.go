@@ -497,3 +497,47 @@ func TestClientCloseIsACleanLeaveEveryTime(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that stopped reading leaves the client's read loop waiting to
+// deliver; Close must still end it, and with it the stream's goroutines.
+func TestClientCloseEndsItsReadLoopWhenNobodyReads(t *testing.T) {
+	n := newNode(t, nil)
+	other, _ := n.dial(t)
+	join(t, other, "ns", false, 0)
+	c := n.dialFrom(t, testhost.NewClient(t), 1)
+	join(t, c, "ns", false, 0)
+	// Three updates in three flush windows (the other watcher sees each): one
+	// fills the buffer, the next waits in the read loop's delivery.
+	for i := range 3 {
+		p := randomPeer(t)
+		if _, err := n.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: []ma.Multiaddr{testAddr}, Source: registry.SourceLive}); err != nil {
+			t.Fatal(err)
+		}
+		expectEvent(t, other, p)
+		if i == 0 {
+			eventually(t, "the buffer to fill", func() bool { return len(c.C()) == cap(c.C()) })
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the read loop still runs after Close")
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("Err() = %v after Close, want nil", err)
+	}
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case _, ok := <-c.C():
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("C() not closed after Close")
+		}
+	}
+}
