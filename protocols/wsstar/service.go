@@ -232,8 +232,8 @@ func (s *Service) viewOverflowed(v *view) {
 }
 
 // Close stops serving: every joined namespace gets Closed{SHUTDOWN}, then the
-// streams are closed, waiting at most a short grace for the writes. It is
-// idempotent.
+// streams are closed, waiting at most a short grace for the writes, and Close
+// returns once no stream handler runs. It is idempotent.
 func (s *Service) Close() error {
 	s.closeOnce.Do(s.close)
 	return nil
@@ -267,6 +267,8 @@ func (s *Service) close() {
 		}
 	}
 	deadline.Stop()
+	// Resetting the streams ends their handlers and cancelling s.ctx the
+	// rest (refusals, record queries); the wait below includes them all.
 	for _, sess := range sessions {
 		_ = sess.str.Reset()
 	}

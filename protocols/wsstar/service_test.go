@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/record"
 	ma "github.com/multiformats/go-multiaddr"
@@ -540,4 +541,52 @@ func TestClientCloseEndsItsReadLoopWhenNobodyReads(t *testing.T) {
 			t.Fatal("C() not closed after Close")
 		}
 	}
+}
+
+// serviceStreams counts the streams the resource manager holds for the
+// protocol: a handler ends by closing or resetting its stream.
+func serviceStreams(t *testing.T, n *testNode) int {
+	t.Helper()
+	var count int
+	err := n.h.Network().ResourceManager().ViewService(ServiceName, func(s network.ServiceScope) error {
+		st := s.Stat()
+		count = st.NumStreamsInbound + st.NumStreamsOutbound
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return count
+}
+
+func TestCloseReturnsOnlyWhenNoStreamHandlerRuns(t *testing.T) {
+	n := newNode(t, nil, WithMaxStreamsPerPeer(1))
+	h := testhost.NewClient(t)
+	c := n.dialFrom(t, h, 64)
+	join(t, c, "ns", true, 0)
+	// A second stream is over the cap: its handler waits for a Join to
+	// refuse, and gets only the first byte of one.
+	s, err := h.NewStream(t.Context(), n.h.ID(), ProtoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Reset() })
+	if _, err := s.Write([]byte{0x10}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both handlers to run", func() bool { return serviceStreams(t, n) == 2 })
+
+	if err := n.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := serviceStreams(t, n); got != 0 {
+		t.Fatalf("%d streams still held by handlers after Close", got)
+	}
+	n.svc.mu.Lock()
+	sessions := len(n.svc.sessions)
+	n.svc.mu.Unlock()
+	if sessions != 0 {
+		t.Fatalf("%d sessions still open after Close", sessions)
+	}
+	_ = n.svc.Close() // idempotent
 }
