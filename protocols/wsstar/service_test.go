@@ -2,6 +2,7 @@ package wsstar
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -544,7 +545,8 @@ func TestClientCloseEndsItsReadLoopWhenNobodyReads(t *testing.T) {
 }
 
 // serviceStreams counts the streams the resource manager holds for the
-// protocol: a handler ends by closing or resetting its stream.
+// protocol. The swarm releases an inbound stream once its handler has
+// returned and the stream is closed or reset.
 func serviceStreams(t *testing.T, n *testNode) int {
 	t.Helper()
 	var count int
@@ -563,9 +565,10 @@ func TestCloseReturnsOnlyWhenNoStreamHandlerRuns(t *testing.T) {
 	n := newNode(t, nil, WithMaxStreamsPerPeer(1))
 	h := testhost.NewClient(t)
 	c := n.dialFrom(t, h, 64)
-	join(t, c, "ns", true, 0)
-	// A second stream is over the cap: its handler waits for a Join to
-	// refuse, and gets only the first byte of one.
+	join(t, c, "ns", false, 0)
+	// A second stream is over the cap: its handler waits (up to a read
+	// deadline of seconds) for a Join to refuse, and gets only the first byte
+	// of one.
 	s, err := h.NewStream(t.Context(), n.h.ID(), ProtoID)
 	if err != nil {
 		t.Fatal(err)
@@ -579,14 +582,18 @@ func TestCloseReturnsOnlyWhenNoStreamHandlerRuns(t *testing.T) {
 	if err := n.svc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := serviceStreams(t, n); got != 0 {
-		t.Fatalf("%d streams still held by handlers after Close", got)
-	}
 	n.svc.mu.Lock()
 	sessions := len(n.svc.sessions)
 	n.svc.mu.Unlock()
 	if sessions != 0 {
 		t.Fatalf("%d sessions still open after Close", sessions)
 	}
+	// The refusing handler was ended by Close, not by its own deadline (which
+	// closes the stream instead).
+	_ = s.SetReadDeadline(time.Now().Add(2 * waitFor))
+	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, network.ErrReset) {
+		t.Fatalf("refused stream: read %v, want a reset by Close", err)
+	}
+	eventually(t, "the handlers' streams to be released", func() bool { return serviceStreams(t, n) == 0 })
 	_ = n.svc.Close() // idempotent
 }
