@@ -10,15 +10,18 @@ import (
 )
 
 type metrics struct {
-	views      prometheus.Gauge
-	announced  prometheus.Gauge
-	streams    prometheus.Gauge
-	joins      *prometheus.CounterVec
-	events     *prometheus.CounterVec
-	closes     *prometheus.CounterVec
-	batchSize  prometheus.Histogram
-	eventsKind [4]prometheus.Counter
-	collectors []prometheus.Collector
+	views     prometheus.Gauge
+	announced prometheus.Gauge
+	streams   prometheus.Gauge
+	joins     *prometheus.CounterVec
+	events    *prometheus.CounterVec
+	closes    *prometheus.CounterVec
+	batchSize prometheus.Histogram
+	// registryPending: registry events queued for the views, one per member.
+	registryPending prometheus.Gauge
+	recordsDropped  prometheus.Counter
+	eventsKind      [4]prometheus.Counter
+	collectors      []prometheus.Collector
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,6 +49,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Events per flushed (non-snapshot) Peers batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
 		}),
+		registryPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rendezvous_wsstar_registry_events_pending",
+			Help: "Registry membership changes waiting to be applied to the views, at most one per namespace member.",
+		}),
+		recordsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rendezvous_wsstar_identify_records_dropped_total",
+			Help: "Signed peer records from identify dropped because too many peers' records were waiting for the service.",
+		}),
 	}
 	for k := pb.PeerEvent_JOINED; k <= pb.PeerEvent_LEFT; k++ {
 		m.eventsKind[k] = m.events.WithLabelValues(k.String())
@@ -53,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []pb.Closed_CloseReason{pb.Closed_OVERFLOW, pb.Closed_SHUTDOWN, pb.Closed_POLICY} {
 		m.closes.WithLabelValues(r.String())
 	}
-	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize}
+	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize, m.registryPending, m.recordsDropped}
 	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
 		return nil, errors.Join(errors.New("wsstar: register metrics"), err)
 	}

@@ -1,9 +1,15 @@
 package wsstar
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
+	"github.com/ws-star/rendezvous/registry"
 )
 
 func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
@@ -63,4 +69,54 @@ func TestMetricsFollowViewsMembersAndEvents(t *testing.T) {
 	if len(gathered(t, reg)) != 0 {
 		t.Error("Close left metrics registered")
 	}
+}
+
+// While the service is busy, a flood of registry changes for two members
+// keeps one pending entry each (the gauge says so), and the watcher then gets
+// each member's final state.
+func TestRegistryFloodWhileTheServiceIsBusyQueuesOneEntryPerMember(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	n := newNode(t, nil, WithRegisterer(reg))
+	w, _ := n.dial(t)
+	stayer, leaver := randomPeer(t), randomPeer(t)
+	register := func(p peer.ID, a ma.Multiaddr) {
+		if _, err := n.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: []ma.Multiaddr{a}, Source: registry.SourceLive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(leaver, testAddr)
+	if _, snap := join(t, w, "ns", false, 0); len(snap.Events) != 1 {
+		t.Fatalf("snapshot %+v, want the leaver", snap)
+	}
+
+	n.svc.mu.Lock()
+	for i := range 500 {
+		register(stayer, ma.StringCast(fmt.Sprintf("/ip4/10.0.0.1/tcp/%d/ws", i+1)))
+		n.reg.Unregister("ns", leaver, registry.SourceLive, registry.ReasonDisconnected)
+		register(leaver, testAddr)
+	}
+	n.reg.Unregister("ns", leaver, registry.SourceLive, registry.ReasonExpired)
+	pending, ok := gathered(t, reg)["rendezvous_wsstar_registry_events_pending"]
+	n.svc.mu.Unlock()
+	if !ok || pending > 2 {
+		t.Fatalf("pending registry events %v (present %v), want at most 2", pending, ok)
+	}
+
+	final := ma.StringCast("/ip4/10.0.0.1/tcp/500/ws")
+	var gotStayer, gotLeaver bool
+	for !gotStayer || !gotLeaver {
+		for _, e := range nextUpdate(t, w).Events {
+			switch {
+			case e.Peer == stayer && e.Kind == pb.PeerEvent_JOINED && len(e.Addrs) == 1 && e.Addrs[0].Equal(final):
+				gotStayer = true
+			case e.Peer == leaver && e.Kind == pb.PeerEvent_LEFT && e.Reason == pb.LeftReason_EXPIRED:
+				gotLeaver = true
+			default:
+				t.Fatalf("event %+v, want the stayer JOINED at %s or the leaver LEFT EXPIRED", e, final)
+			}
+		}
+	}
+	eventually(t, "no pending registry events", func() bool {
+		return gathered(t, reg)["rendezvous_wsstar_registry_events_pending"] == 0
+	})
 }

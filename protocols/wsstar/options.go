@@ -37,6 +37,7 @@ type config struct {
 	maxStreamsPerPeer int
 	maxViews          int
 	maxPendingEvents  int
+	maxPendingRecords int
 	joinRate          rate.Limit
 	joinBurst         int
 	writeTimeout      time.Duration
@@ -54,6 +55,7 @@ func defaults() config {
 		maxStreamsPerPeer: DefaultMaxStreamsPerPeer,
 		maxViews:          DefaultMaxViews,
 		maxPendingEvents:  DefaultMaxPendingEvents,
+		maxPendingRecords: maxPendingRecords,
 		joinRate:          DefaultJoinRate,
 		joinBurst:         DefaultJoinBurst,
 		writeTimeout:      DefaultWriteTimeout,
@@ -130,6 +132,12 @@ func WithMaxViews(n int) Option {
 // has not taken for writing.
 func WithMaxPendingEvents(n int) Option {
 	return func(c *config) error { c.maxPendingEvents = n; return positive(n, "max pending events") }
+}
+
+// withMaxPendingRecords bounds the identify records waiting for the service
+// (default maxPendingRecords); records of further peers are dropped.
+func withMaxPendingRecords(n int) Option {
+	return func(c *config) error { c.maxPendingRecords = n; return positive(n, "max pending records") }
 }
 
 // WithJoinRate sets the per-peer token bucket for joins.

@@ -4,6 +4,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/record"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
@@ -18,6 +19,9 @@ const (
 	maxRecordSize = 4096
 	// maxAnnounceAddrs bounds a live member's addresses (circuit ones first).
 	maxAnnounceAddrs = 16
+	// maxPendingRecords bounds the identify records waiting for the service,
+	// one per peer (see identifyLoop).
+	maxPendingRecords = 4096
 )
 
 type identifyRecord struct {
@@ -25,6 +29,11 @@ type identifyRecord struct {
 	seq uint64
 }
 
+// identifyLoop takes identify's events off the host's bus. go-libp2p's
+// identify emits there for every peer and waits when a subscriber's buffer is
+// full, so this loop never waits for the service: it hands the record to
+// recordLoop, keeping the newest per peer, and drops it when too many peers
+// are pending.
 func (s *Service) identifyLoop() {
 	defer s.wg.Done()
 	for {
@@ -39,18 +48,51 @@ func (s *Service) identifyLoop() {
 			if ev.SignedPeerRecord == nil {
 				continue
 			}
-			s.identified(ev)
+			if !s.pendingRecords.put(ev.Peer, ev) {
+				s.m.recordsDropped.Inc()
+				s.log.Debug("identify record dropped: too many pending", "peer", ev.Peer, "max_pending", s.cfg.maxPendingRecords)
+			}
 		}
 	}
 }
 
-func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
-	rec, err := ev.SignedPeerRecord.Record()
-	if err != nil {
-		return
+// recordSlice is how many pending records recordLoop takes at a time.
+const recordSlice = 256
+
+// recordLoop keeps the records identifyLoop hands over.
+func (s *Service) recordLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.pendingRecords.notify:
+		}
+		for {
+			// Taken under s.mu: while the service is busy the records wait
+			// where a newer one for the same peer replaces them.
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				return
+			}
+			evs := s.pendingRecords.take(recordSlice)
+			s.mu.Unlock()
+			for _, ev := range evs {
+				s.identified(ev)
+			}
+			if len(evs) < recordSlice {
+				break
+			}
+		}
 	}
-	pr, ok := rec.(*peer.PeerRecord)
-	if !ok || pr.PeerID != ev.Peer {
+}
+
+// identified keeps a peer's record from identify or the record query; every
+// record the node serves for a peer comes through here.
+func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
+	pr, ok := peerRecordOf(ev.SignedPeerRecord, ev.Peer)
+	if !ok {
 		return
 	}
 	b, err := ev.SignedPeerRecord.Marshal()
@@ -79,6 +121,26 @@ func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
 			}
 		}
 	}
+}
+
+// peerRecordOf returns env's peer record if it is p's own: a record naming p
+// and signed by p's key. A valid signature alone proves only that some key
+// signed it. go-libp2p's identify and the rendezvous protocol's verifyRecord
+// apply the same rule.
+func peerRecordOf(env *record.Envelope, p peer.ID) (*peer.PeerRecord, bool) {
+	rec, err := env.Record()
+	if err != nil {
+		return nil, false
+	}
+	pr, ok := rec.(*peer.PeerRecord)
+	if !ok || pr.PeerID != p {
+		return nil, false
+	}
+	signer, err := peer.IDFromPublicKey(env.PublicKey)
+	if err != nil || signer != p {
+		return nil, false
+	}
+	return pr, true
 }
 
 func (s *Service) disconnected(n network.Network, c network.Conn) {

@@ -59,12 +59,15 @@ type Service struct {
 	timer         *time.Timer
 	closed        bool
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	sub       event.Subscription
-	notifiee  *network.NotifyBundle
-	closeOnce sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sub    event.Subscription
+	// pendingRecords: identify records on their way from the bus to the
+	// service, the newest per peer (records.go).
+	pendingRecords *coalescer[peer.ID, event.EvtPeerIdentificationCompleted]
+	notifiee       *network.NotifyBundle
+	closeOnce      sync.Once
 }
 
 // peerState is kept while a peer is connected and has opened a stream.
@@ -112,12 +115,14 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		cfg:      cfg,
 		log:      cfg.logger.With("protocol", ProtoID),
 		m:        m,
-		t:        newViewTable(reg, cfg.maxPendingEvents),
+		t:        newViewTable(reg, cfg.maxPendingEvents, func(n int) { m.registryPending.Set(float64(n)) }),
 		sessions: make(map[*session]struct{}),
 		peers:    make(map[peer.ID]*peerState),
 		records:  make(map[peer.ID]identifyRecord),
 		dirty:    make(map[*session]struct{}),
 		sub:      sub,
+
+		pendingRecords: newCoalescer[peer.ID, event.EvtPeerIdentificationCompleted](cfg.maxPendingRecords, nil),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.t.body = s.memberBody
@@ -126,9 +131,10 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 	s.notifiee = &network.NotifyBundle{DisconnectedF: s.disconnected}
 	h.Network().Notify(s.notifiee)
 
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.applyLoop()
 	go s.identifyLoop()
+	go s.recordLoop()
 	h.SetStreamHandler(ProtoID, s.handleStream)
 	return s, nil
 }
@@ -140,9 +146,13 @@ func (s *Service) Stats() Stats {
 	return Stats{Views: s.t.count, Namespaces: len(s.t.nss), Streams: len(s.sessions)}
 }
 
+// applySlice is how many registry events are applied per hold of s.mu.
+const applySlice = 256
+
 // applyLoop moves registry events into the views. The registry calls its
 // subscribers under its own lock, so the callback only queues and this
-// goroutine does the work.
+// goroutine does the work, in slices that release s.mu between them: a burst
+// of changes must not hold off joins, flushes and identify for its length.
 func (s *Service) applyLoop() {
 	defer s.wg.Done()
 	for {
@@ -151,14 +161,23 @@ func (s *Service) applyLoop() {
 			return
 		case <-s.t.notify:
 		}
-		q := s.t.takeQueued()
-		s.mu.Lock()
-		if !s.closed {
+		for {
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				return
+			}
+			q := s.t.takeQueued(applySlice)
 			for _, ev := range q {
 				s.t.apply(ev)
 			}
+			s.mu.Unlock()
+			// A shorter slice emptied the queue; whatever came since has
+			// signalled notify.
+			if len(q) < applySlice {
+				break
+			}
 		}
-		s.mu.Unlock()
 	}
 }
 
@@ -213,8 +232,8 @@ func (s *Service) viewOverflowed(v *view) {
 }
 
 // Close stops serving: every joined namespace gets Closed{SHUTDOWN}, then the
-// streams are closed, waiting at most a short grace for the writes. It is
-// idempotent.
+// streams are closed, waiting at most a short grace for the writes, and Close
+// returns once no stream handler runs. It is idempotent.
 func (s *Service) Close() error {
 	s.closeOnce.Do(s.close)
 	return nil
@@ -248,6 +267,8 @@ func (s *Service) close() {
 		}
 	}
 	deadline.Stop()
+	// Resetting the streams ends their handlers and cancelling s.ctx the
+	// rest (refusals, record queries); the wait below includes them all.
 	for _, sess := range sessions {
 		_ = sess.str.Reset()
 	}

@@ -2,11 +2,13 @@ package wsstar
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/record"
 	ma "github.com/multiformats/go-multiaddr"
@@ -496,4 +498,102 @@ func TestClientCloseIsACleanLeaveEveryTime(t *testing.T) {
 			t.Fatalf("close %d: %v %v, want LEFT LEFT", i, e.Kind, e.Reason)
 		}
 	}
+}
+
+// A consumer that stopped reading leaves the client's read loop waiting to
+// deliver; Close must still end it, and with it the stream's goroutines.
+func TestClientCloseEndsItsReadLoopWhenNobodyReads(t *testing.T) {
+	n := newNode(t, nil)
+	other, _ := n.dial(t)
+	join(t, other, "ns", false, 0)
+	c := n.dialFrom(t, testhost.NewClient(t), 1)
+	join(t, c, "ns", false, 0)
+	// Three updates in three flush windows (the other watcher sees each): one
+	// fills the buffer, the next waits in the read loop's delivery.
+	for i := range 3 {
+		p := randomPeer(t)
+		if _, err := n.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: []ma.Multiaddr{testAddr}, Source: registry.SourceLive}); err != nil {
+			t.Fatal(err)
+		}
+		expectEvent(t, other, p)
+		if i == 0 {
+			eventually(t, "the buffer to fill", func() bool { return len(c.C()) == cap(c.C()) })
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the read loop still runs after Close")
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("Err() = %v after Close, want nil", err)
+	}
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case _, ok := <-c.C():
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("C() not closed after Close")
+		}
+	}
+}
+
+// serviceStreams counts the streams the resource manager holds for the
+// protocol. The swarm releases an inbound stream once its handler has
+// returned and the stream is closed or reset.
+func serviceStreams(t *testing.T, n *testNode) int {
+	t.Helper()
+	var count int
+	err := n.h.Network().ResourceManager().ViewService(ServiceName, func(s network.ServiceScope) error {
+		st := s.Stat()
+		count = st.NumStreamsInbound + st.NumStreamsOutbound
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return count
+}
+
+func TestCloseReturnsOnlyWhenNoStreamHandlerRuns(t *testing.T) {
+	n := newNode(t, nil, WithMaxStreamsPerPeer(1))
+	h := testhost.NewClient(t)
+	c := n.dialFrom(t, h, 64)
+	join(t, c, "ns", false, 0)
+	// A second stream is over the cap: its handler waits (up to a read
+	// deadline of seconds) for a Join to refuse, and gets only the first byte
+	// of one.
+	s, err := h.NewStream(t.Context(), n.h.ID(), ProtoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Reset() })
+	if _, err := s.Write([]byte{0x10}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both handlers to run", func() bool { return serviceStreams(t, n) == 2 })
+
+	if err := n.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n.svc.mu.Lock()
+	sessions := len(n.svc.sessions)
+	n.svc.mu.Unlock()
+	if sessions != 0 {
+		t.Fatalf("%d sessions still open after Close", sessions)
+	}
+	// The refusing handler was ended by Close, not by its own deadline (which
+	// closes the stream instead).
+	_ = s.SetReadDeadline(time.Now().Add(2 * waitFor))
+	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, network.ErrReset) {
+		t.Fatalf("refused stream: read %v, want a reset by Close", err)
+	}
+	eventually(t, "the handlers' streams to be released", func() bool { return serviceStreams(t, n) == 0 })
+	_ = n.svc.Close() // idempotent
 }

@@ -2,6 +2,7 @@ package wsstar
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"time"
@@ -94,6 +95,10 @@ func (s *Service) handleStream(str network.Stream) {
 		_ = str.Reset()
 		return
 	}
+	// Close waits for the handlers it did not turn away: counted under s.mu,
+	// where Close marks the service closed before it waits.
+	s.wg.Add(1)
+	defer s.wg.Done()
 	ps := s.peers[p]
 	if ps == nil {
 		ps = &peerState{
@@ -134,6 +139,9 @@ func (s *Service) handleStream(str network.Stream) {
 func (s *Service) refuseStream(str network.Stream, p peer.ID) {
 	s.log.Debug("too many streams", "peer", p)
 	s.cfg.limits.Refused(limits.WSStarStreamsPerPeer)
+	// Close does not wait out the read deadline: it cancels s.ctx.
+	stop := context.AfterFunc(s.ctx, func() { _ = str.Reset() })
+	defer stop()
 	_ = str.SetDeadline(time.Now().Add(min(s.cfg.writeTimeout, 5*time.Second)))
 	b, err := readFrame(bufio.NewReader(str), MaxClientMessageSize)
 	if err == nil {

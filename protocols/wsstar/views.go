@@ -3,7 +3,6 @@ package wsstar
 import (
 	"bytes"
 	"slices"
-	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -96,12 +95,22 @@ type viewTable struct {
 	ver        uint64
 	overflowed []*view
 
-	qmu    sync.Mutex
-	queue  []queuedEvent
-	notify chan struct{}
+	// queue holds the registry's events until the owner applies them, the
+	// latest per (namespace, peer): apply re-reads the registry, so an older
+	// event for the same member adds nothing but work.
+	queue  *coalescer[eventKey, queuedEvent]
+	notify <-chan struct{}
 }
 
-func newViewTable(reg registry.Registry, maxPending int) *viewTable {
+type eventKey struct {
+	ns string
+	p  peer.ID
+}
+
+// newViewTable returns an empty table; queued, if not nil, is told the
+// number of pending registry events whenever it changes.
+func newViewTable(reg registry.Registry, maxPending int, queued func(int)) *viewTable {
+	q := newCoalescer[eventKey, queuedEvent](0, queued)
 	return &viewTable{
 		reg:        reg,
 		maxPending: maxPending,
@@ -109,28 +118,26 @@ func newViewTable(reg registry.Registry, maxPending int) *viewTable {
 		dirty:      func(*view) {},
 		overflow:   func(*view) {},
 		nss:        make(map[string]*nsViews),
-		notify:     make(chan struct{}, 1),
+		queue:      q,
+		notify:     q.notify,
 	}
 }
 
 // enqueue is the registry subscription callback: it must not block nor call
 // into the registry, so it only queues.
+//
+// Keeping only the latest event per member is exact because apply decides
+// from the registry's current state: a member that joined and left is
+// applied as the Left (its Joined would find it gone), one that left and
+// came back as the Joined or Updated (its Left would find it present), and a
+// Left carries the reason of the last leave, which is the one views report.
 func (t *viewTable) enqueue(ns string, ev registry.Event) {
-	t.qmu.Lock()
-	t.queue = append(t.queue, queuedEvent{ns, ev})
-	t.qmu.Unlock()
-	select {
-	case t.notify <- struct{}{}:
-	default:
-	}
+	t.queue.put(eventKey{ns, ev.Reg.Peer}, queuedEvent{ns, ev})
 }
 
-func (t *viewTable) takeQueued() []queuedEvent {
-	t.qmu.Lock()
-	q := t.queue
-	t.queue = nil
-	t.qmu.Unlock()
-	return q
+// takeQueued removes and returns up to n queued events, oldest first.
+func (t *viewTable) takeQueued(n int) []queuedEvent {
+	return t.queue.take(n)
 }
 
 // open creates a view of ns for self showing up to max other members, filled

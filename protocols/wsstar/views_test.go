@@ -1,8 +1,10 @@
 package wsstar
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -49,7 +51,7 @@ type tableFixture struct {
 func newTableFixture(tb testing.TB, maxPending int) *tableFixture {
 	reg := registry.NewMemory(registry.WithLimits(registry.Limits{MaxRegistrations: 1 << 20, MaxNamespaces: 1 << 10}))
 	tb.Cleanup(func() { _ = reg.Close() })
-	return &tableFixture{tb: tb, reg: reg, t: newViewTable(reg, maxPending)}
+	return &tableFixture{tb: tb, reg: reg, t: newViewTable(reg, maxPending, nil)}
 }
 
 func (f *tableFixture) register(ns string, p peer.ID, addr ma.Multiaddr) {
@@ -66,7 +68,7 @@ func (f *tableFixture) unregister(ns string, p peer.ID, reason registry.LeftReas
 }
 
 func (f *tableFixture) drain() {
-	for _, q := range f.t.takeQueued() {
+	for _, q := range f.t.takeQueued(math.MaxInt) {
 		f.t.apply(q)
 	}
 }
@@ -291,7 +293,72 @@ func TestLastViewClosedDropsNamespaceState(t *testing.T) {
 	}
 	// Events after the last view are not queued any more.
 	f.register("ns", randomPeer(t), testAddr)
-	if q := f.t.takeQueued(); len(q) != 0 {
+	if q := f.t.takeQueued(math.MaxInt); len(q) != 0 {
 		t.Fatalf("%d events queued for a namespace nobody watches", len(q))
+	}
+}
+
+// A registry flood for a few members queues one entry per member, and the
+// views still get each member's net change: the last LEFT reason, nothing
+// for a peer that joined and left, UPDATED for one that left and came back.
+func TestPendingRegistryEventsAreCoalescedPerMember(t *testing.T) {
+	f := newTableFixture(t, 1<<20)
+	watcher := randomPeer(t)
+	leaver, returner := randomPeer(t), randomPeer(t)
+	f.register("ns", leaver, testAddr)
+	f.register("ns", returner, testAddr)
+	v := f.t.open("ns", watcher, 16, nil)
+	if len(v.shown) != 2 {
+		t.Fatalf("snapshot shows %d, want 2", len(v.shown))
+	}
+	joiner, passer := randomPeer(t), randomPeer(t)
+	reg := func(p peer.ID, a ma.Multiaddr) {
+		if _, err := f.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: []ma.Multiaddr{a}, Source: registry.SourceLive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := ma.StringCast("/ip4/10.0.0.1/tcp/999/ws")
+	for i := range 200 {
+		a := ma.StringCast(fmt.Sprintf("/ip4/10.0.0.1/tcp/%d/ws", i+1))
+		reg(joiner, a)
+		reg(passer, a)
+		f.reg.Unregister("ns", passer, registry.SourceLive, registry.ReasonUnregistered)
+		f.reg.Unregister("ns", leaver, registry.SourceLive, registry.ReasonUnregistered)
+		reg(leaver, a)
+		f.reg.Unregister("ns", returner, registry.SourceLive, registry.ReasonDisconnected)
+		reg(returner, a)
+	}
+	reg(joiner, final)
+	f.reg.Unregister("ns", leaver, registry.SourceLive, registry.ReasonExpired)
+
+	q := f.t.takeQueued(math.MaxInt)
+	if len(q) > 4 {
+		t.Fatalf("%d queued events for 4 members", len(q))
+	}
+	for _, e := range q {
+		f.t.apply(e)
+	}
+	got := map[peer.ID]*pb.PeerEvent{}
+	for _, e := range f.flushEvents(v) {
+		id, err := peer.IDFromBytes(e.GetPeerId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[id] = e
+	}
+	if e := got[leaver]; e.GetKind() != pb.PeerEvent_LEFT || e.GetReason() != pb.LeftReason_EXPIRED {
+		t.Errorf("leaver: %v, want LEFT EXPIRED", e)
+	}
+	if e := got[returner]; e.GetKind() != pb.PeerEvent_UPDATED {
+		t.Errorf("returner: %v, want UPDATED", e)
+	}
+	if e := got[joiner]; e.GetKind() != pb.PeerEvent_JOINED || len(e.GetAddrs()) != 1 || !bytes.Equal(e.GetAddrs()[0], final.Bytes()) {
+		t.Errorf("joiner: %v, want JOINED with its last address", e)
+	}
+	if e, ok := got[passer]; ok {
+		t.Errorf("passer (joined and left): %v, want nothing", e)
+	}
+	if len(got) != 3 {
+		t.Errorf("got %d events, want 3", len(got))
 	}
 }
