@@ -58,6 +58,7 @@ type Service struct {
 	armed         bool
 	timer         *time.Timer
 	closed        bool
+	allEnded      chan struct{} // closed when the last session ends after Close
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -255,20 +256,32 @@ func (s *Service) close() {
 			s.endViewLocked(sess, sv, registry.ReasonDisconnected)
 		}
 		sess.closing = true
+		sess.goodbye = true
 		sess.wakeWriter()
+	}
+	var ended <-chan struct{}
+	if len(s.sessions) > 0 {
+		s.allEnded = make(chan struct{})
+		ended = s.allEnded
 	}
 	s.mu.Unlock()
 
-	deadline := time.NewTimer(min(shutdownGrace, s.cfg.writeTimeout))
-	for _, sess := range sessions {
+	// The writers queue Closed{SHUTDOWN} and close their side of the stream;
+	// the muxer sends it later. A peer that has read it ends its side, which
+	// ends the session. Until then a reset, or the host closing the
+	// connection, could discard the goodbye unsent or unread, so the streams
+	// are reset only when every peer has answered or the grace has run out.
+	grace := time.NewTimer(min(shutdownGrace, s.cfg.writeTimeout))
+	if ended != nil {
 		select {
-		case <-sess.writerDone:
-		case <-deadline.C:
+		case <-ended:
+		case <-grace.C:
 		}
 	}
-	deadline.Stop()
-	// Resetting the streams ends their handlers and cancelling s.ctx the
-	// rest (refusals, record queries); the wait below includes them all.
+	grace.Stop()
+	// Resetting the streams ends the remaining handlers and releases every
+	// stream's resources; cancelling s.ctx ends the rest (refusals, record
+	// queries); the wait below includes them all.
 	for _, sess := range sessions {
 		_ = sess.str.Reset()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -596,4 +597,33 @@ func TestCloseReturnsOnlyWhenNoStreamHandlerRuns(t *testing.T) {
 	}
 	eventually(t, "the handlers' streams to be released", func() bool { return serviceStreams(t, n) == 0 })
 	_ = n.svc.Close() // idempotent
+}
+
+func TestCloseReturnsOnlyOnceEveryPeerHasItsShutdownEvenIfTheHostClosesNext(t *testing.T) {
+	n := newNode(t, nil)
+	const peers = 40
+	var got atomic.Int32
+	for range peers {
+		c, _ := n.dial(t)
+		join(t, c, "room", true, 0)
+		// Like a reconnecting client: read the goodbye, then drop the stream.
+		go func() {
+			for m := range c.C() {
+				if cl, ok := m.(*Closed); ok && cl.Reason == pb.Closed_SHUTDOWN {
+					got.Add(1)
+					_ = c.Reset()
+					return
+				}
+			}
+		}()
+	}
+	if err := n.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The node closes its host right after its services: nothing queued for
+	// the peers may be left behind by then.
+	_ = n.h.Close()
+	if g := got.Load(); g != peers {
+		t.Fatalf("%d of %d peers had their SHUTDOWN when Close returned", g, peers)
+	}
 }

@@ -35,6 +35,7 @@ type session struct {
 	lastFlush time.Time // when the writer last took the views' changes
 	closing   bool      // the writer sends ctrl, then closes the stream
 	reset     bool      // ... or resets it
+	goodbye   bool      // ... or, at shutdown, closes only its side: see Service.close
 	writing   bool      // a writer goroutine runs; there is never more than one
 	ended     bool      // the writer closed or reset the stream; none starts again
 
@@ -308,6 +309,10 @@ func (s *Service) endSession(sess *session, reason registry.LeftReason, reset bo
 	delete(s.sessions, sess)
 	delete(s.dirty, sess)
 	s.m.streams.Set(float64(len(s.sessions)))
+	if s.allEnded != nil && len(s.sessions) == 0 {
+		close(s.allEnded)
+		s.allEnded = nil
+	}
 	sess.ps.streams--
 	if sess.ps.streams == 0 {
 		s.h.ConnManager().Unprotect(sess.peer, protectTag)
@@ -352,7 +357,7 @@ func (sess *session) writeLoop() {
 				}
 			}
 		}
-		closing, reset := sess.closing, sess.reset
+		closing, reset, goodbye := sess.closing, sess.reset, sess.goodbye
 		if len(frames) == 0 && !closing {
 			sess.writing = false
 			s.mu.Unlock()
@@ -382,9 +387,12 @@ func (sess *session) writeLoop() {
 			}
 		}
 		if closing {
-			if reset {
+			switch {
+			case reset:
 				_ = sess.str.Reset()
-			} else {
+			case goodbye:
+				_ = sess.str.CloseWrite()
+			default:
 				_ = sess.str.Close()
 			}
 			sess.end(reset)
