@@ -42,6 +42,9 @@ type Target struct {
 
 	close func() error
 	kill  func() error
+	// relaunch starts the same binary again with the same identity and
+	// address (a node the tool started as a process); nil otherwise.
+	relaunch func(ctx context.Context) (*Target, error)
 }
 
 // Close stops a node the tool started; an external node is left alone.
@@ -193,15 +196,26 @@ func loopbackOnly(addrs []ma.Multiaddr) error {
 // metricsURL is http://<ip>:<port>/metrics for the first plain /ws address:
 // the node serves /metrics on its WebSocket port.
 func metricsURL(addrs []ma.Multiaddr) string {
+	ws := firstWS(addrs)
+	if ws == "" {
+		return ""
+	}
+	na, err := manet.ToNetAddr(ma.StringCast(ws).Decapsulate(ma.StringCast("/ws")))
+	if err != nil {
+		return ""
+	}
+	return "http://" + na.String() + "/metrics"
+}
+
+// firstWS is the first plain /ws address over IP and TCP, "" if none.
+func firstWS(addrs []ma.Multiaddr) string {
 	for _, a := range addrs {
 		if !strings.HasSuffix(a.String(), "/ws") {
 			continue
 		}
-		na, err := manet.ToNetAddr(a.Decapsulate(ma.StringCast("/ws")))
-		if err != nil {
-			continue
+		if _, err := manet.ToNetAddr(a.Decapsulate(ma.StringCast("/ws"))); err == nil {
+			return a.String()
 		}
-		return "http://" + na.String() + "/metrics"
 	}
 	return ""
 }
@@ -296,5 +310,12 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	t.Kind = "process"
 	t.close = stop
 	t.kill = kill
+	if ws := firstWS(t.Info.Addrs); ws != "" {
+		again := cfg
+		again.Listen = []string{ws} // the port the peers know, not a fresh one
+		t.relaunch = func(ctx context.Context) (*Target, error) {
+			return startProcess(ctx, bin, again, dir, stderr)
+		}
+	}
 	return t, nil
 }

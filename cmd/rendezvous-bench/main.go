@@ -37,6 +37,9 @@ Scenarios:
                size unless --node), one row per size: RSS and idle CPU per peer,
                join-to-visible, connect; --plot DIR also writes SVG charts
   churn        hold --peers while --rate peers/s leave and new ones join for --duration
+  restart      hold --peers members that reconnect on their own, stop the node started
+               from --node-bin (required) with SIGTERM (--kill: SIGKILL), start it again
+               with the same identity and port, time until every member is back
   relay        stream throughput through the relay versus directly, --pairs at once
   rendezvous   REGISTER and DISCOVER operations per second with --clients clients
   cluster      start --nodes nodes of one embedded cluster from --node-bin (required),
@@ -61,7 +64,7 @@ type opts struct {
 	peers, nsSize, probes      int      // peers: the one size of a scenario other than sweep
 	concurrency, clients       int
 	nodes                      int
-	baseline                   bool
+	baseline, kill             bool
 	pairs                      string
 	rate                       float64
 	duration, idle, timeout    time.Duration
@@ -85,6 +88,7 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, sweep: at each size, cluster)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, sweep: at each size, cluster)")
 	fs.DurationVar(&o.pingEvery, "ping-every", 10*time.Second, "every peer opens an /ipfs/ping/1.0.0 stream this often after the ramp, as js-libp2p does in a browser; 0 for none, as go-libp2p peers (capacity, sweep, cluster)")
+	fs.BoolVar(&o.kill, "kill", false, "stop the node with SIGKILL instead of SIGTERM (restart)")
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
@@ -173,12 +177,16 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	prog := bench.NewProgress(stderr, "rendezvous-bench: "+scenario)
 	switch scenario {
 	case "capacity", "churn", "relay", "rendezvous":
+	case "restart":
+		if o.node != "" || o.nodeBin == "" {
+			return nil, usageError{errors.New("restart needs --node-bin (the tool stops and starts the node) and no --node")}
+		}
 	case "sweep":
 		return runSweep(ctx, o, prog, stderr)
 	case "cluster":
 		return report(runCluster(ctx, o, prog))
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, relay, rendezvous or cluster)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous or cluster)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -210,6 +218,10 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 		return report(bench.Churn(ctx, t, bench.ChurnOptions{
 			Peers: o.peers, NSSize: o.nsSize, Rate: o.rate, Duration: o.duration,
 			Concurrency: o.concurrency, Keys: o.keys, Progress: prog,
+		}))
+	case "restart":
+		return report(bench.Restart(ctx, t, bench.RestartOptions{
+			Peers: o.peers, NSSize: o.nsSize, Kill: o.kill, Concurrency: o.concurrency, Keys: o.keys, Progress: prog,
 		}))
 	case "relay":
 		return report(bench.Relay(ctx, t, bench.RelayOptions{Pairs: pairs, Duration: o.duration}))
