@@ -456,6 +456,9 @@ const overflowsMetric = `rendezvous_wsstar_closes_total{reason="OVERFLOW"}`
 // changes before the node felt any back-pressure.
 const stuckWindow = 256 << 10
 
+// churnStay is how long a churner stays in, and out of, the busy namespace.
+const churnStay = 250 * time.Millisecond
+
 // stuckReader: watchers of a busy namespace that never read their stream,
 // while churners join and leave it and honest watchers read it. The node
 // must end the stuck views (OVERFLOW) or reset them (write timeout); the
@@ -523,7 +526,8 @@ func stuckReader(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 			}()
 			// A member stays longer than a flush interval (100 ms), so that
 			// its JOINED and LEFT reach the views instead of cancelling out
-			// in one batch; two joins a second stay under wsstar.join_rate.
+			// in one batch; two joins a second stay under
+			// wsstar.join_rate (5).
 			for !stopped(churnStop) && ctx.Err() == nil {
 				jctx, cancel := context.WithTimeout(ctx, answerWait)
 				_, err := c.Join(jctx, busy, true, 0)
@@ -533,11 +537,11 @@ func stuckReader(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 				} else {
 					churns.Add(1)
 				}
-				_ = sleepOrStop(250*time.Millisecond, churnStop)
+				_ = sleepOrStop(churnStay, churnStop)
 				if err == nil {
 					_ = c.Leave(busy)
 				}
-				_ = sleepOrStop(250*time.Millisecond, churnStop)
+				_ = sleepOrStop(churnStay, churnStop)
 			}
 		})
 	}
@@ -591,11 +595,11 @@ func stuckReader(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 }
 
 // drainUntilClosed reads what a stuck reader never read, until the node's
-// Closed message, the stream's end, or 2 s without them.
+// Closed message, the stream's end, or 5 s without them.
 func drainUntilClosed(str network.Stream) (string, error) {
 	br := bufio.NewReaderSize(str, 64<<10)
 	for {
-		_ = str.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_ = str.SetReadDeadline(time.Now().Add(5 * time.Second))
 		b, err := framing.Read(br, wsstar.MaxServerMessageSize)
 		if err != nil {
 			if k := outcomeOf(err); k != outcomeTimeout {
