@@ -108,11 +108,17 @@ func appendKeys(path string, keys []crypto.PrivKey) error {
 // discovery. listen makes it listen on a loopback port (for direct dials);
 // otherwise it is browser-like and reachable only through a relay.
 func NewPeer(key crypto.PrivKey, listen bool) (host.Host, error) {
+	return newPeerWith(key, listen, yamux.DefaultTransport)
+}
+
+// newPeerWith is NewPeer with its own yamux settings (a smaller receive
+// window, as a browser's).
+func newPeerWith(key crypto.PrivKey, listen bool, mux *yamux.Transport) (host.Host, error) {
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.Transport(ws.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, mux),
 		libp2p.DisableMetrics(),
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 		libp2p.ConnectionManager(connmgr.NullConnMgr{}),

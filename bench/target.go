@@ -78,6 +78,9 @@ type TargetOptions struct {
 	// Dir holds the started node's identity and config.
 	Dir string
 	Log *slog.Logger
+	// Configure, when set, changes the bench configuration of a node the
+	// tool starts (the abuse scenarios size it and restore default limits).
+	Configure func(*config.Config)
 }
 
 // BenchConfig is the configuration of a node the tool starts: the defaults,
@@ -106,6 +109,9 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 		return nil, errors.New("bench: TargetOptions.Dir is required to start a node")
 	}
 	cfg := BenchConfig(o.Dir, o.PprofAddr)
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
 	if o.Binary != "" {
 		return startProcess(ctx, o.Binary, cfg, o.Dir, os.Stderr)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ws-star/rendezvous/bench"
+	"github.com/ws-star/rendezvous/config"
 )
 
 func main() {
@@ -47,6 +48,12 @@ Scenarios:
                the other nodes, measure every node idle, SIGKILL the last node and
                time the LEFT of its peers on the survivors (ghosts after 15 s); with
                --baseline, then one node without cluster with --peers/--nodes peers
+  abuse        hold --peers honest peers (default 2000) and time their joins without
+               an attack, then under each --scenario in turn (default all: slowloris,
+               oversize, stream-flood, join-flood, register-flood, reservation-flood,
+               stuck-reader, http); per attack: honest join-to-visible p99 against
+               the baseline, node up, RSS against its memory budget, CPU, and what
+               the attacker got back
 
 Without --node the tool starts the node: the binary given by --node-bin as a
 child process, else in this process (node figures then include the generator).
@@ -70,6 +77,12 @@ type opts struct {
 	duration, idle, timeout    time.Duration
 	pingEvery                  time.Duration
 	jsonOut, verbose           bool
+	// abuse
+	scenarios        string
+	attackers, conns int
+	capacity         int
+	hold             time.Duration
+	configure        func(*config.Config) // of a node the tool starts
 }
 
 func newFlags(o *opts, out io.Writer) *flag.FlagSet {
@@ -92,12 +105,17 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
-	fs.DurationVar(&o.duration, "duration", 0, "churn time (default 60s), time per relay measurement (default 5s), rendezvous time (default 20s)")
+	fs.DurationVar(&o.duration, "duration", 0, "churn time (default 60s), time per relay measurement (default 5s), rendezvous time (default 20s), least time of each abuse attack (default 5s)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "peer start-ups in flight")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "stop the whole run (a sweep: all its sizes) after this long")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.plot, "plot", "", "sweep: write SVG charts (RSS and idle CPU per peer against N, join-to-visible CDF per N) into this `directory`")
 	fs.BoolVar(&o.verbose, "v", false, "log the node's warnings (in-process node)")
+	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all)")
+	fs.IntVar(&o.attackers, "attackers", 200, "abuse: attacking peer IDs of the join, register and reservation floods (and up to 50 stuck readers and 50 churners)")
+	fs.IntVar(&o.conns, "conns", 500, "abuse: stalled connections of each slowloris kind")
+	fs.DurationVar(&o.hold, "hold", 20*time.Second, "abuse: the node must have closed every stalled slowloris connection this long after it was opened")
+	fs.IntVar(&o.capacity, "capacity", 0, "abuse: capacity.peers of a node the tool starts (default --peers + 50 %)")
 	return fs
 }
 
@@ -110,6 +128,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scenario := args[0]
 	var o opts
 	fs := newFlags(&o, stderr)
+	if scenario == "abuse" {
+		o.sizes, o.probes = sizeList{2000}, 10
+	}
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -181,12 +202,14 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 		if o.node != "" || o.nodeBin == "" {
 			return nil, usageError{errors.New("restart needs --node-bin (the tool stops and starts the node) and no --node")}
 		}
+	case "abuse":
+		return report(runAbuse(ctx, o, prog, stderr))
 	case "sweep":
 		return runSweep(ctx, o, prog, stderr)
 	case "cluster":
 		return report(runCluster(ctx, o, prog))
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous or cluster)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster or abuse)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -230,6 +253,49 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	}
 }
 
+// runAbuse runs the abuse suite against a node sized for it (or --node).
+func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Writer) (*bench.Report, error) {
+	if o.pid != 0 && o.node == "" {
+		return nil, usageError{errors.New("--pid goes with --node")}
+	}
+	if o.node == "" && o.nodeBin == "" {
+		prog.Logf("no --node-bin: the node runs in this process, and its RSS and CPU include the attackers'")
+	}
+	ao := bench.AbuseOptions{
+		Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Concurrency: o.concurrency,
+		Attackers: o.attackers, Conns: o.conns, Hold: o.hold, Window: o.duration,
+		Capacity: o.capacity, Keys: o.keys, Progress: prog,
+	}
+	if o.scenarios != "" {
+		for _, s := range strings.Split(o.scenarios, ",") {
+			ao.Scenarios = append(ao.Scenarios, strings.TrimSpace(s))
+		}
+		if err := bench.CheckAbuseScenarios(ao.Scenarios); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if o.nsSize <= 0 {
+		return nil, usageError{errors.New("--ns-size: abuse needs namespaces of a size (views with room)")}
+	}
+	ctx, dir, done, err := prepareRun(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	o.configure = bench.AbuseConfig(ao)
+	t, err := startTarget(ctx, o, dir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := t.Close(); err != nil {
+			fmt.Fprintln(stderr, "rendezvous-bench: stopping the node:", err)
+		}
+	}()
+	fmt.Fprintf(stderr, "rendezvous-bench: abuse against %s node %s\n", t.Kind, t.Info.ID)
+	return bench.Abuse(ctx, t, ao)
+}
+
 // capacityOptions are the capacity flags, shared by capacity, sweep and
 // cluster.
 func capacityOptions(o opts, prog *bench.Progress) bench.CapacityOptions {
@@ -247,7 +313,8 @@ func startTarget(ctx context.Context, o opts, dir string, stderr io.Writer) (*be
 	}
 	return bench.StartTarget(ctx, bench.TargetOptions{
 		Node: o.node, PID: o.pid, Binary: o.nodeBin, PprofAddr: o.pprof, Dir: dir,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
+		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
+		Configure: o.configure,
 	})
 }
 

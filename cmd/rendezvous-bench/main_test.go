@@ -65,6 +65,9 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		{"sweep", "--pid", "1"},
 		{"capacity", "--peers", "10,20"}, // a list is for sweep
 		{"capacity", "--plot", "charts"},
+		{"abuse", "--scenario", "slowloris,teardrop"},
+		{"abuse", "--ns-size", "0"},
+		{"abuse", "--pid", "1"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)

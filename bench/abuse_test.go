@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// runAbuse runs one attack of the abuse suite against a node in this
+// process, sized as the tool sizes it, with a small honest population.
+func runAbuse(t *testing.T, scenario string, o AbuseOptions, bound time.Duration) *Report {
+	t.Helper()
+	o.Scenarios = []string{scenario}
+	o.Peers, o.NSSize, o.Probes, o.Concurrency = 10, 5, 2, 8
+	if o.Capacity == 0 {
+		o.Capacity = 1000
+	}
+	if o.Window == 0 {
+		o.Window = time.Second
+	}
+	tg, err := StartTarget(t.Context(), TargetOptions{Dir: t.TempDir(), Configure: AbuseConfig(o)})
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() { _ = tg.Close() })
+	r, err := Abuse(runCtx(t, bound), tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// survived checks what every attack must leave: the node answering, honest
+// joins still working, and every attempt answered.
+func survived(t *testing.T, r *Report, scenario string) {
+	t.Helper()
+	if f := figure(t, r, scenario+": node up after"); f.Value != 1 {
+		t.Errorf("node not answering /healthz after %s: %s", scenario, f.Note)
+	}
+	if f := figure(t, r, scenario+": honest probes failed"); f.Value != 0 {
+		t.Errorf("%v honest joins failed under %s (%s)", f.Value, scenario, f.Note)
+	}
+	if f := figure(t, r, scenario+": honest probe views missed"); f.Value != 0 {
+		t.Errorf("%v honest views missed a joiner under %s", f.Value, scenario)
+	}
+	if f := figure(t, r, scenario+": attacker hangs"); f.Value != 0 {
+		t.Errorf("%v attempts got no answer: %s", f.Value, figure(t, r, scenario+": attacker outcomes").Note)
+	}
+	if f := figure(t, r, scenario+": node connections after"); f.Met == nil || !*f.Met {
+		t.Errorf("node holds %v connections after %s (%s)", f.Value, scenario, f.Note)
+	}
+}
+
+// outcomes is the attacker's outcome summary of a scenario.
+func outcomes(t *testing.T, r *Report, scenario string) string {
+	t.Helper()
+	return figure(t, r, scenario+": attacker outcomes").Note
+}
+
+func TestSlowlorisConnectionsAreClosedByTheHandshakeDeadlines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the node's 15 s handshake deadline")
+	}
+	// The node's deadlines are 10 s for the upgrade's headers and 15 s for
+	// the libp2p handshake after it.
+	r := runAbuse(t, "slowloris", AbuseOptions{Conns: 20, Hold: 17 * time.Second}, 60*time.Second)
+	survived(t, r, "slowloris")
+	for _, kind := range slowlorisKinds {
+		if kind == "http keep-alive, idle" {
+			// The node keeps an idle keep-alive connection for its HTTP
+			// idle timeout (60 s): not a handshake deadline.
+			continue
+		}
+		f := figure(t, r, "slowloris: "+kind+", still open after 17s")
+		if f.Value != 0 || !strings.Contains(f.Note, "of 20 opened") {
+			t.Errorf("%s: %v of the stalled connections still open (%s)", kind, f.Value, f.Note)
+		}
+	}
+}
+
+func TestOversizedAndMalformedMessagesGetAStatusOrAResetNeverAHang(t *testing.T) {
+	r := runAbuse(t, "oversize", AbuseOptions{}, 40*time.Second)
+	survived(t, r, "oversize")
+	for _, c := range oversizeCases() {
+		f := figure(t, r, "oversize: "+c.name+": hangs")
+		if f.Value != 0 || strings.HasPrefix(f.Note, "0 sent") {
+			t.Errorf("%s: %v hangs (%s)", c.name, f.Value, f.Note)
+		}
+		// A frame over a limit, or one that claims gigabytes, must not be
+		// read: the node resets the stream at once.
+		if strings.Contains(c.name, "claiming") && !strings.Contains(f.Note, "reset") && !strings.Contains(f.Note, "status") {
+			t.Errorf("%s: %s, want a reset or a status", c.name, f.Note)
+		}
+	}
+	if o := outcomes(t, r, "oversize"); !strings.Contains(o, "E_INVALID_NAMESPACE") {
+		t.Errorf("a 300-byte namespace was not refused with E_INVALID_NAMESPACE: %s", o)
+	}
+}
+
+func TestAStreamFloodFromOnePeerLeavesHonestJoinsWorking(t *testing.T) {
+	r := runAbuse(t, "stream-flood", AbuseOptions{}, 40*time.Second)
+	survived(t, r, "stream-flood")
+	if f := figure(t, r, "stream-flood: streams opened"); f.Value < 100 {
+		t.Errorf("only %v streams opened: the flood did not run (%s)", f.Value, f.Note)
+	}
+}
+
+func TestJoinFloodFromFreshPeerIDsIsRefusedWithStatuses(t *testing.T) {
+	r := runAbuse(t, "join-flood", AbuseOptions{Attackers: 10}, 40*time.Second)
+	survived(t, r, "join-flood")
+	o := outcomes(t, r, "join-flood")
+	// One stream over wsstar.max_streams_per_peer, and joins past the
+	// per-peer rate and per-stream caps: each refused with a status.
+	for _, want := range []string{"join: ok", "E_NOT_AUTHORIZED", "E_UNAVAILABLE"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("no %q among the attacker's answers: %s", want, o)
+		}
+	}
+}
+
+func TestRegisterAndDiscoverFloodsAreRefusedWithStatuses(t *testing.T) {
+	r := runAbuse(t, "register-flood", AbuseOptions{Attackers: 10}, 40*time.Second)
+	survived(t, r, "register-flood")
+	o := outcomes(t, r, "register-flood")
+	for _, want := range []string{"REGISTER: ok", "REGISTER: status E_UNAVAILABLE", "DISCOVER limit 2^31-1: ok"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("no %q among the attacker's answers: %s", want, o)
+		}
+	}
+}
+
+func TestAReservationFloodLeavesHonestPeersReserving(t *testing.T) {
+	r := runAbuse(t, "reservation-flood", AbuseOptions{Attackers: 20}, 40*time.Second)
+	survived(t, r, "reservation-flood")
+	if f := figure(t, r, "reservation-flood: attacker reservations held"); f.Value == 0 {
+		t.Errorf("no attacker reservation: the flood did not run (%s)", outcomes(t, r, "reservation-flood"))
+	}
+}
+
+func TestStuckReadersAreEndedWhileHonestWatchersKeepUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills the stuck readers' yamux windows")
+	}
+	r := runAbuse(t, "stuck-reader", AbuseOptions{Attackers: 60}, 60*time.Second)
+	survived(t, r, "stuck-reader")
+	if f := figure(t, r, "stuck-reader: stuck views not ended"); f.Value != 0 {
+		t.Errorf("%v stuck views still open: %s", f.Value, f.Note)
+	}
+	if f := figure(t, r, "stuck-reader: honest views closed"); f.Value != 0 {
+		t.Errorf("%v honest views closed (%s)", f.Value, f.Note)
+	}
+}
+
+func TestHTTPAbuseGetsAStatusOrACloseAndTheNodeKeepsServing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the node's 10 s header deadline")
+	}
+	r := runAbuse(t, "http", AbuseOptions{}, 40*time.Second)
+	survived(t, r, "http")
+	o := outcomes(t, r, "http")
+	for _, want := range []string{"unknown path: status 404", "64 KiB of headers: status 431", "slow headers: closed"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("no %q among the attacker's answers: %s", want, o)
+		}
+	}
+}
