@@ -92,6 +92,6 @@ func (r *Report) addAudit(t *Target, a audit, waited time.Duration, live int) {
 }
 
 func fmtAudit(a audit, waited time.Duration) string {
-	return fmt.Sprintf("LEFT never shown %d, JOINED never shown %d; %d open views, %d closed by the node; checked %s after the last change",
+	return fmt.Sprintf("LEFT never shown %d, JOINED never shown %d; %d open views, %d closed by the node; audited for %s (until 0, at most 10 s)",
 		a.stale, a.missing, a.views, a.closed, waited.Round(100*time.Millisecond))
 }
