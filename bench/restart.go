@@ -208,22 +208,6 @@ func Restart(ctx context.Context, t *Target, o RestartOptions) (*Report, error) 
 	return r, nil
 }
 
-// forEach runs f(0..n-1) with at most conc calls in flight.
-func forEach(n, conc int, f func(int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(conc, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // waitFor polls count every 100 ms until it reaches total or
 // within has passed, showing it on task; it returns the last count and the
 // time it took.

@@ -328,31 +328,21 @@ func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf 
 // rampOn is ramp with peer i connecting to nodeOf(i).
 func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, nodeOf func(int) peer.AddrInfo, timeout time.Duration, prog *Task) []*livePeer {
 	out := make([]*livePeer, len(keys))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(conc, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) || ctx.Err() != nil {
-					return
-				}
-				pctx, cancel := context.WithTimeout(ctx, timeout)
-				p, err := s.startOn(pctx, nodeOf(i), keys[i], nsOf(i), false)
-				cancel()
-				if err != nil {
-					s.fail(err)
-					prog.Fail()
-					continue
-				}
-				out[i] = p
-				prog.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
+	forEach(len(keys), conc, func(i int) {
+		if ctx.Err() != nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		p, err := s.startOn(pctx, nodeOf(i), keys[i], nsOf(i), false)
+		cancel()
+		if err != nil {
+			s.fail(err)
+			prog.Fail()
+			return
+		}
+		out[i] = p
+		prog.Add(1)
+	})
 	up := out[:0]
 	for _, p := range out {
 		if p != nil {
@@ -386,3 +376,19 @@ func (s *swarm) closeAll(peers []*livePeer, conc int, prog *Task) {
 }
 
 var errNoPeers = errors.New("bench: no peer could connect, reserve and join")
+
+// forEach runs f(0..n-1) with at most conc calls in flight.
+func forEach(n, conc int, f func(int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(conc, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -134,15 +134,18 @@ func findEvent(u *Update, p peer.ID) (PeerEvent, bool) {
 // signedMember returns a peer with a signed peer record listing addrs.
 func signedMember(t *testing.T, addrs ...ma.Multiaddr) (peer.ID, []byte) {
 	t.Helper()
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv := mustKey(t)
 	id, err := peer.IDFromPrivateKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: id, Addrs: addrs}), priv)
+	return id, sealRecord(t, id, priv, addrs...)
+}
+
+// sealRecord is a marshalled peer record naming id, signed by key.
+func sealRecord(t *testing.T, id peer.ID, key crypto.PrivKey, addrs ...ma.Multiaddr) []byte {
+	t.Helper()
+	env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: id, Addrs: addrs}), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +153,16 @@ func signedMember(t *testing.T, addrs ...ma.Multiaddr) (peer.ID, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id, b
+	return b
+}
+
+func mustKey(t *testing.T) crypto.PrivKey {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func statusOfErr(t *testing.T, err error) pb.JoinAck_Status {

@@ -1,7 +1,6 @@
 package wsstar
 
 import (
-	"crypto/rand"
 	"testing"
 	"time"
 
@@ -168,13 +167,4 @@ func TestMemberOptionsRefuseABadBackoffAndNoNamespace(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-}
-
-func mustKey(t *testing.T) crypto.PrivKey {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }

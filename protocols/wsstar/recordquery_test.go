@@ -122,19 +122,7 @@ func FuzzReadSignedRecord(f *testing.F) {
 // signature is valid, its signer is not p.
 func forgedRecord(t *testing.T, p peer.ID, addrs ...ma.Multiaddr) []byte {
 	t.Helper()
-	other, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: p, Addrs: addrs}), other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := env.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return sealRecord(t, p, mustKey(t), addrs...)
 }
 
 func consumed(t *testing.T, b []byte) *record.Envelope {
