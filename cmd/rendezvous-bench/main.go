@@ -203,7 +203,7 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 			return nil, usageError{errors.New("restart needs --node-bin (the tool stops and starts the node) and no --node")}
 		}
 	case "abuse":
-		return report(runAbuse(ctx, o, prog, stderr))
+		return runAbuse(ctx, o, prog, stderr)
 	case "sweep":
 		return runSweep(ctx, o, prog, stderr)
 	case "cluster":
@@ -218,22 +218,13 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	if o.pid != 0 && o.node == "" {
 		return nil, usageError{errors.New("--pid goes with --node")}
 	}
-	ctx, dir, done, err := prepareRun(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	t, err := startTarget(ctx, o, dir, stderr)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err := t.Close(); err != nil {
-			fmt.Fprintln(stderr, "rendezvous-bench: stopping the node:", err)
-		}
-	}()
-	fmt.Fprintf(stderr, "rendezvous-bench: %s against %s node %s\n", scenario, t.Kind, t.Info.ID)
+	return onTarget(ctx, o, scenario, stderr, func(ctx context.Context, t *bench.Target) (output, error) {
+		return runOn(ctx, scenario, o, t, pairs, prog)
+	})
+}
 
+// runOn runs one of the scenarios that take a single node.
+func runOn(ctx context.Context, scenario string, o opts, t *bench.Target, pairs []int, prog *bench.Progress) (output, error) {
 	switch scenario {
 	case "capacity":
 		return report(bench.Capacity(ctx, t, capacityOptions(o, prog)))
@@ -254,7 +245,7 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 }
 
 // runAbuse runs the abuse suite against a node sized for it (or --node).
-func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Writer) (*bench.Report, error) {
+func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Writer) (output, error) {
 	if o.pid != 0 && o.node == "" {
 		return nil, usageError{errors.New("--pid goes with --node")}
 	}
@@ -277,12 +268,20 @@ func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Write
 	if o.nsSize <= 0 {
 		return nil, usageError{errors.New("--ns-size: abuse needs namespaces of a size (views with room)")}
 	}
+	o.configure = bench.AbuseConfig(ao)
+	return onTarget(ctx, o, "abuse", stderr, func(ctx context.Context, t *bench.Target) (output, error) {
+		return report(bench.Abuse(ctx, t, ao))
+	})
+}
+
+// onTarget prepares the run, connects to --node or starts the node, runs fn
+// against it and stops a node it started.
+func onTarget(ctx context.Context, o opts, scenario string, stderr io.Writer, fn func(context.Context, *bench.Target) (output, error)) (output, error) {
 	ctx, dir, done, err := prepareRun(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	o.configure = bench.AbuseConfig(ao)
 	t, err := startTarget(ctx, o, dir, stderr)
 	if err != nil {
 		return nil, err
@@ -292,8 +291,8 @@ func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Write
 			fmt.Fprintln(stderr, "rendezvous-bench: stopping the node:", err)
 		}
 	}()
-	fmt.Fprintf(stderr, "rendezvous-bench: abuse against %s node %s\n", t.Kind, t.Info.ID)
-	return bench.Abuse(ctx, t, ao)
+	fmt.Fprintf(stderr, "rendezvous-bench: %s against %s node %s\n", scenario, t.Kind, t.Info.ID)
+	return fn(ctx, t)
 }
 
 // capacityOptions are the capacity flags, shared by capacity, sweep and
