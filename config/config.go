@@ -100,8 +100,12 @@ type Resources struct {
 	ConnRatePerIP  float64 `json:"conn_rate_per_ip"`
 	ConnBurstPerIP int     `json:"conn_burst_per_ip"`
 	// TrustedSubnets are exempt from the per-IP caps and rate limits (a TLS
-	// proxy in front of the node, for example).
+	// proxy in front of the node, for example). Loopback by default.
 	TrustedSubnets []string `json:"trusted_subnets"`
+	// HandshakeTimeout bounds every phase of a connection before it belongs
+	// to a peer (HTTP headers, the WebSocket upgrade, an idle HTTP keep-alive):
+	// until then it holds a slot of the resource manager's transient scope.
+	HandshakeTimeout Duration `json:"handshake_timeout"`
 }
 
 // ConnManager configures connection trimming.
@@ -144,6 +148,9 @@ type Rendezvous struct {
 	StreamTimeout Duration `json:"stream_timeout"`
 	// MaxStreamsPerPeer caps concurrent rendezvous streams of one peer.
 	MaxStreamsPerPeer int `json:"max_streams_per_peer"`
+	// MaxRegistrationsPerIP caps the registrations of all peers from one
+	// IPv4 address or IPv6 /56 (resources.trusted_subnets exempt).
+	MaxRegistrationsPerIP int `json:"max_registrations_per_ip"`
 }
 
 // WSStar configures the live /ws-star/1.0.0 protocol.

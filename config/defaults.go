@@ -40,7 +40,8 @@ func Default() Config {
 			ConnsPerIP:         64,
 			ConnRatePerIP:      1.0,
 			ConnBurstPerIP:     64,
-			TrustedSubnets:     []string{},
+			TrustedSubnets:     []string{"127.0.0.0/8", "::1/128"},
+			HandshakeTimeout:   Duration(5 * time.Second),
 		},
 		ConnManager: ConnManager{
 			LowWater:    0,
@@ -70,6 +71,8 @@ func Default() Config {
 			PresenceGrace:     Duration(30 * time.Second),
 			StreamTimeout:     Duration(30 * time.Second),
 			MaxStreamsPerPeer: 8,
+			// Eight peers' worth of registry.max_registrations_per_peer.
+			MaxRegistrationsPerIP: 256,
 		},
 		WSStar: WSStar{
 			Enabled:           true,

@@ -113,6 +113,7 @@ func (c Config) Validate() error {
 	v.rate("resources.conn_rate_per_ip", res.ConnRatePerIP)
 	v.intRange("resources.conn_burst_per_ip", res.ConnBurstPerIP, 1, math.MaxInt32)
 	v.subnets("resources.trusted_subnets", res.TrustedSubnets)
+	v.durRange("resources.handshake_timeout", res.HandshakeTimeout, time.Second, time.Minute, "")
 
 	cm := c.ConnManager
 	v.derived("conn_manager.low_water", cm.LowWater)
@@ -153,6 +154,7 @@ func (c Config) Validate() error {
 	v.durRange("rendezvous.presence_grace", rv.PresenceGrace, 0, time.Hour, "")
 	v.durRange("rendezvous.stream_timeout", rv.StreamTimeout, time.Second, 10*time.Minute, "")
 	v.intRange("rendezvous.max_streams_per_peer", rv.MaxStreamsPerPeer, 1, 1024)
+	v.intRange("rendezvous.max_registrations_per_ip", rv.MaxRegistrationsPerIP, 1, math.MaxInt32)
 
 	ws := c.WSStar
 	v.intRange("wsstar.default_max_peers", ws.DefaultMaxPeers, 1, MaxLivePeers)

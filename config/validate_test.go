@@ -78,6 +78,9 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"resources conn_rate NaN", func(c *Config) { c.Resources.ConnRatePerIP = math.NaN() }, "resources.conn_rate_per_ip", "NaN", "greater than 0"},
 		{"resources conn_burst zero", func(c *Config) { c.Resources.ConnBurstPerIP = 0 }, "resources.conn_burst_per_ip", "0", "at least 1"},
 		{"resources trusted subnet bad", func(c *Config) { c.Resources.TrustedSubnets = []string{"172.16.0.0/12", "proxy"} }, "resources.trusted_subnets[1]", `"proxy"`, "not a CIDR"},
+		{"rendezvous registrations per ip zero", func(c *Config) { c.Rendezvous.MaxRegistrationsPerIP = 0 }, "rendezvous.max_registrations_per_ip", "0", "at least 1"},
+		{"resources handshake timeout too short", func(c *Config) { c.Resources.HandshakeTimeout = Duration(100 * time.Millisecond) }, "resources.handshake_timeout", `"100ms"`, "at least 1s"},
+		{"resources handshake timeout too long", func(c *Config) { c.Resources.HandshakeTimeout = Duration(2 * time.Minute) }, "resources.handshake_timeout", `"2m"`, "at most 1m"},
 
 		{"conn_manager low not below high", func(c *Config) { c.ConnManager.LowWater, c.ConnManager.HighWater = 18000, 18000 }, "conn_manager.low_water", "18000", "less than conn_manager.high_water (18000)"},
 		{"conn_manager low negative", func(c *Config) { c.ConnManager.LowWater = -1 }, "conn_manager.low_water", "-1", "0 (derived from capacity.peers) or at least 1"},

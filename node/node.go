@@ -145,10 +145,15 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
 
+	// Until its handshake is done a connection counts in the resource
+	// manager's transient scope, which every new connection needs: each step
+	// before that gets the same short deadline.
+	handshake := cfg.Resources.HandshakeTimeout.D()
 	wsOpts := []any{
+		ws.WithHandshakeTimeout(handshake),
 		ws.WithHTTPServerConfig(func(s *http.Server) {
-			s.ReadHeaderTimeout = 10 * time.Second
-			s.IdleTimeout = 60 * time.Second
+			s.ReadHeaderTimeout = handshake
+			s.IdleTimeout = handshake
 			s.MaxHeaderBytes = 16 << 10
 		}),
 	}

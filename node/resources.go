@@ -120,10 +120,10 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 	return observedResources{ResourceManager: mgr, obs: obs}, newResourceCollector(mgr, scopes), nil
 }
 
-// exemptPrefixes are loopback and the configured trusted subnets (a TLS
-// proxy, say): exempt from the per-IP connection caps and rate limits.
+// exemptPrefixes are the configured trusted subnets (loopback by default, a
+// TLS proxy, say): exempt from the per-IP connection caps and rate limits.
 func exemptPrefixes(trusted []string) []netip.Prefix {
-	out := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	out := make([]netip.Prefix, 0, len(trusted))
 	for _, s := range trusted {
 		if p, err := netip.ParsePrefix(s); err == nil { // bad ones are rejected by validation
 			out = append(out, p.Masked())

@@ -58,6 +58,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
 			rendezvous.WithStreamTimeout(r.StreamTimeout.D()),
 			rendezvous.WithMaxStreamsPerPeer(r.MaxStreamsPerPeer),
+			rendezvous.WithRegistrationsPerSource(r.MaxRegistrationsPerIP, exemptPrefixes(c.Resources.TrustedSubnets)),
 			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
 			rendezvous.WithLimitObserver(n.limits),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
