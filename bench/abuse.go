@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -53,6 +54,10 @@ type AbuseOptions struct {
 	Attackers int
 	// Conns is the number of stalled connections of each slowloris kind.
 	Conns int
+	// AttackerIP is the loopback source address of the raw connections of
+	// slowloris and http. A started node trusts only 127.0.0.1 (and ::1)
+	// then, so the per-IP caps apply to any other source.
+	AttackerIP string
 	// Hold is how long after opening the stalled connections must be gone.
 	Hold time.Duration
 	// Window is the least time an attack lasts once it is under way.
@@ -89,6 +94,9 @@ func (o *AbuseOptions) defaults() {
 	if o.Conns <= 0 {
 		o.Conns = 500
 	}
+	if o.AttackerIP == "" {
+		o.AttackerIP = "127.0.0.2"
+	}
 	if o.Hold <= 0 {
 		o.Hold = 20 * time.Second
 	}
@@ -123,7 +131,22 @@ func AbuseConfig(o AbuseOptions) func(*config.Config) {
 		d := config.Default()
 		c.Rendezvous.RequestRate = d.Rendezvous.RequestRate
 		c.Rendezvous.RequestBurst = d.Rendezvous.RequestBurst
+		if o.AttackerIP != honestIP {
+			c.Resources.TrustedSubnets = []string{honestIP + "/32", "::1/128"}
+		}
 	}
+}
+
+// honestIP is where the honest peers and the attacking libp2p hosts come from.
+const honestIP = "127.0.0.1"
+
+// CheckAttackerIP accepts a loopback IPv4 address.
+func CheckAttackerIP(s string) error {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || !ip.Is4() || !ip.IsLoopback() {
+		return fmt.Errorf("attacker IP %q: want an IPv4 loopback address (127.0.0.0/8)", s)
+	}
+	return nil
 }
 
 // abuseEnv is what every attack runs against.
@@ -264,7 +287,7 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 	}
 	r := &Report{Scenario: "abuse", Started: time.Now(), Node: t.Kind, Params: map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "scenarios": strings.Join(o.Scenarios, ","),
-		"attackers": o.Attackers, "conns": o.Conns, "hold": o.Hold.String(), "window": o.Window.String(),
+		"attackers": o.Attackers, "conns": o.Conns, "attacker_ip": o.AttackerIP, "hold": o.Hold.String(), "window": o.Window.String(),
 		"capacity": o.Capacity,
 	}}
 	phases := 1 + len(o.Scenarios)

@@ -73,13 +73,18 @@ type stalled struct {
 	err    atomic.Value // the read error that ended it
 }
 
+// dialFrom opens a TCP connection from the source address src.
+func dialFrom(ctx context.Context, src, hostPort string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	return d.DialContext(ctx, "tcp", hostPort)
+}
+
 // slowlorisKinds are the ways a connection is left half-made.
 var slowlorisKinds = []string{"tcp, no upgrade", "upgraded, no noise", "noise half-sent", "http keep-alive, idle"}
 
 // openStalled opens one connection of kind and stalls it.
-func openStalled(ctx context.Context, hostPort, kind string) (net.Conn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", hostPort)
+func openStalled(ctx context.Context, src, hostPort, kind string) (net.Conn, error) {
+	c, err := dialFrom(ctx, src, hostPort)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +159,7 @@ func slowloris(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<-
 	for range 64 {
 		wg.Go(func() {
 			for kind := range work {
-				c, err := openStalled(ctx, hp, kind)
+				c, err := openStalled(ctx, e.o.AttackerIP, hp, kind)
 				if err != nil {
 					res.count(kind+": open", err)
 					continue
@@ -288,8 +293,7 @@ func httpAbuse(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<-
 	for _, hc := range httpCases {
 		for range hc.n {
 			wg.Go(func() {
-				d := net.Dialer{Timeout: 10 * time.Second}
-				c, err := d.DialContext(ctx, "tcp", hp)
+				c, err := dialFrom(ctx, e.o.AttackerIP, hp)
 				if err != nil {
 					res.count(hc.name, err)
 					return

@@ -80,6 +80,7 @@ type opts struct {
 	// abuse
 	scenarios        string
 	attackers, conns int
+	attackerIP       string
 	capacity         int
 	hold             time.Duration
 	configure        func(*config.Config) // of a node the tool starts
@@ -114,6 +115,7 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all)")
 	fs.IntVar(&o.attackers, "attackers", 200, "abuse: attacking peer IDs of the join, register and reservation floods (and up to 50 stuck readers and 50 churners)")
 	fs.IntVar(&o.conns, "conns", 500, "abuse: stalled connections of each slowloris kind")
+	fs.StringVar(&o.attackerIP, "attacker-ip", "127.0.0.2", "abuse: loopback source address of the slowloris and http connections; a node the tool starts trusts only 127.0.0.1, so the per-IP caps apply to any other (127.0.0.1 shows a source the caps exempt)")
 	fs.DurationVar(&o.hold, "hold", 20*time.Second, "abuse: the node must have closed every stalled slowloris connection this long after it was opened")
 	fs.IntVar(&o.capacity, "capacity", 0, "abuse: capacity.peers of a node the tool starts (default --peers + 50 %)")
 	return fs
@@ -254,8 +256,11 @@ func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Write
 	}
 	ao := bench.AbuseOptions{
 		Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Concurrency: o.concurrency,
-		Attackers: o.attackers, Conns: o.conns, Hold: o.hold, Window: o.duration,
+		Attackers: o.attackers, Conns: o.conns, AttackerIP: o.attackerIP, Hold: o.hold, Window: o.duration,
 		Capacity: o.capacity, Keys: o.keys, Progress: prog,
+	}
+	if err := bench.CheckAttackerIP(o.attackerIP); err != nil {
+		return nil, usageError{err}
 	}
 	if o.scenarios != "" {
 		for _, s := range strings.Split(o.scenarios, ",") {

@@ -35,6 +35,8 @@ const (
 	PendingEvents        = "wsstar.max_pending_events"
 	RequestRate          = "rendezvous.request_rate"
 	RendezvousStreams    = "rendezvous.max_streams_per_peer"
+	// RegistrationsPerSource is counted per IPv4 address or IPv6 /56.
+	RegistrationsPerSource = "rendezvous.max_registrations_per_ip"
 )
 
 // Observer is told of every request a limit refused.

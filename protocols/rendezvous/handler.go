@@ -65,7 +65,7 @@ func (s *Service) handleStream(str network.Stream) {
 			_ = str.Reset()
 			return
 		}
-		reply, next := s.handleFrame(p, b)
+		reply, next := s.handleFrame(p, str.Conn(), b)
 		if reply != nil {
 			if err := writeMsg(str, reply); err != nil {
 				s.log.Debug("reply failed", "peer", p, "err", err)
@@ -124,7 +124,7 @@ func messageType(b []byte) (pb.Message_MessageType, bool) {
 // is closed. A message of an unknown type, a response type, or an
 // undecodable one whose type cannot be told has no reply that the sender
 // could match, so the stream is reset.
-func (s *Service) handleFrame(p peer.ID, b []byte) (*pb.Message, after) {
+func (s *Service) handleFrame(p peer.ID, c network.Conn, b []byte) (*pb.Message, after) {
 	m, err := decodeMessage(b)
 	if err != nil {
 		t, ok := peekType(b)
@@ -148,7 +148,7 @@ func (s *Service) handleFrame(p peer.ID, b []byte) (*pb.Message, after) {
 			s.cfg.limits.Refused(limits.RequestRate)
 			serr = fail(StatusUnavailable, "%s", limits.Text("rate limit exceeded", limits.RequestRate))
 		} else if t == pb.Message_REGISTER {
-			reply, serr = s.register(p, m.GetRegister())
+			reply, serr = s.register(p, c, m.GetRegister())
 		} else {
 			reply, serr = s.discover(p, m.GetDiscover())
 		}

@@ -47,4 +47,7 @@ const (
 	DefaultStreamTimeout     = 30 * time.Second
 	DefaultMaxStreamsPerPeer = 8
 	DefaultMaxTrackedPeers   = 1 << 16
+	// DefaultMaxRegistrationsPerSource: eight peers' worth of
+	// registry.max_registrations_per_peer from one address.
+	DefaultMaxRegistrationsPerSource = 256
 )

@@ -3,6 +3,7 @@ package rendezvous
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,8 @@ type config struct {
 	maxStreamsPerPeer      int
 	maxTrackedPeers        int
 	limits                 limits.Observer
+	perSource              int
+	exempt                 []netip.Prefix
 }
 
 func defaultConfig() config {
@@ -40,6 +43,8 @@ func defaultConfig() config {
 		maxStreamsPerPeer: DefaultMaxStreamsPerPeer,
 		maxTrackedPeers:   DefaultMaxTrackedPeers,
 		limits:            limits.Nop{},
+		perSource:         DefaultMaxRegistrationsPerSource,
+		exempt:            []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 }
 
@@ -161,6 +166,23 @@ func WithLimitObserver(o limits.Observer) Option {
 			return fmt.Errorf("rendezvous: nil limit observer")
 		}
 		c.limits = o
+		return nil
+	}
+}
+
+// WithRegistrationsPerSource caps the registrations taken from one source
+// address (an IPv4 address or an IPv6 /56) by all its peers together,
+// counted until each registration leaves the registry; sources inside exempt
+// (a TLS proxy in front of the node, say) are not capped. A registration
+// outlives its peer's connection, so this is what keeps fresh peer IDs from
+// one address from filling the registry for good. Default: 256, loopback
+// exempt.
+func WithRegistrationsPerSource(n int, exempt []netip.Prefix) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("rendezvous: registrations per source must be >= 1, got %d", n)
+		}
+		c.perSource, c.exempt = n, exempt
 		return nil
 	}
 }

@@ -75,6 +75,9 @@ type Service struct {
 	bound  map[peer.ID]map[string]struct{}
 	timers map[peer.ID]*presenceTimer
 	wg     sync.WaitGroup
+
+	sources     *sources
+	unsubscribe func()
 }
 
 // New starts serving ProtoID and CanvasProtoID on h from reg. The registry is
@@ -104,7 +107,9 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		streams: make(map[network.Stream]struct{}),
 		bound:   make(map[peer.ID]map[string]struct{}),
 		timers:  make(map[peer.ID]*presenceTimer),
+		sources: newSources(cfg.perSource, cfg.exempt),
 	}
+	s.unsubscribe = reg.Subscribe("", s.sources.onEvent)
 	s.nb = &network.NotifyBundle{
 		ConnectedF:    func(_ network.Network, c network.Conn) { s.connected(c.RemotePeer()) },
 		DisconnectedF: func(_ network.Network, c network.Conn) { s.disconnected(c.RemotePeer()) },
@@ -131,6 +136,7 @@ func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(ProtoID)
 	s.h.RemoveStreamHandler(CanvasProtoID)
 	s.h.Network().StopNotify(s.nb)
+	s.unsubscribe()
 
 	s.mu.Lock()
 	for _, t := range s.timers {

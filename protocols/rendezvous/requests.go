@@ -4,9 +4,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -32,7 +34,7 @@ func (s *Service) grantTTL(secs uint64) (time.Duration, *statusErr) {
 }
 
 // register handles a REGISTER. Cheap checks come before the signature check.
-func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *statusErr) {
+func (s *Service) register(p peer.ID, c network.Conn, r *pb.Message_Register) (*pb.Message, *statusErr) {
 	ns := r.GetNs()
 	if !validNamespace(ns) {
 		return nil, fail(StatusInvalidNamespace, "namespace must be 1 to %d bytes of UTF-8", MaxNamespaceLen)
@@ -52,6 +54,15 @@ func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *sta
 	if rec.Peer != p {
 		return nil, fail(StatusNotAuthorized, "signed peer record is not the sender's")
 	}
+	src, capped := s.sources.sourceOf(c)
+	var added bool
+	if capped {
+		var ok bool
+		if ok, added = s.sources.take(src, ns, p); !ok {
+			s.cfg.limits.Refused(limits.RegistrationsPerSource)
+			return nil, fail(StatusUnavailable, "%s", limits.Text("too many registrations from this address", limits.RegistrationsPerSource))
+		}
+	}
 	start := time.Now()
 	bound := relayOnly(rec.Addrs, s.h.ID())
 	stored, err := s.reg.Register(registry.Registration{
@@ -65,6 +76,9 @@ func (s *Service) register(p peer.ID, r *pb.Message_Register) (*pb.Message, *sta
 		Expiry:    start.Add(ttl),
 	})
 	if err != nil {
+		if added {
+			s.sources.release(ns, p)
+		}
 		if limit := registry.LimitOf(err); limit != "" {
 			s.cfg.limits.Refused(limit)
 		}
