@@ -18,6 +18,9 @@ type Config struct {
 	AnnouncePrivate bool `json:"announce_private"`
 	// TLS is the certificate for /wss, /tls/ws and /tls/sni/<name>/ws listeners.
 	TLS TLS `json:"tls"`
+	// ProxyProtocol names the proxies whose connections carry a PROXY
+	// protocol header with the client's address.
+	ProxyProtocol ProxyProtocol `json:"proxy_protocol"`
 
 	// Capacity sizes every limit left at 0 below; see Sized.
 	Capacity    Capacity    `json:"capacity"`
@@ -27,6 +30,7 @@ type Config struct {
 	Registry    Registry    `json:"registry"`
 	Rendezvous  Rendezvous  `json:"rendezvous"`
 	WSStar      WSStar      `json:"wsstar"`
+	Namespaces  Namespaces  `json:"namespaces"`
 	Cluster     Cluster     `json:"cluster"`
 
 	HTTP    HTTP    `json:"http"`
@@ -50,6 +54,15 @@ type Identity struct {
 type TLS struct {
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
+}
+
+// ProxyProtocol configures PROXY protocol (v1 and v2) on the WebSocket
+// listeners.
+type ProxyProtocol struct {
+	// From lists the subnets of the proxies in front of the node: every
+	// connection from them must start with a PROXY header, and no other
+	// connection may. Empty: off.
+	From []string `json:"from"`
 }
 
 // Relay configures the circuit relay v2 service.
@@ -167,6 +180,26 @@ type WSStar struct {
 	JoinRate         float64  `json:"join_rate"`
 	JoinBurst        int      `json:"join_burst"`
 	WriteTimeout     Duration `json:"write_timeout"`
+}
+
+// Namespaces is the namespace policy of both discovery protocols.
+type Namespaces struct {
+	// AllowPrefixes, when not empty, are the only namespace prefixes the node
+	// serves.
+	AllowPrefixes []string `json:"allow_prefixes"`
+	// MaxMembers caps the members of one namespace; 0: no cap of its own.
+	MaxMembers int `json:"max_members"`
+	// Overrides set the member cap and the largest live view of the
+	// namespaces starting with their prefix (longest prefix wins).
+	Overrides []NamespaceOverride `json:"overrides"`
+}
+
+// NamespaceOverride is the policy of the namespaces starting with Prefix; a
+// zero field keeps the general value.
+type NamespaceOverride struct {
+	Prefix      string `json:"prefix"`
+	MaxMembers  int    `json:"max_members"`
+	MaxViewSize int    `json:"max_view_size"`
 }
 
 // Cluster makes several nodes share one namespace space on NATS JetStream.

@@ -14,6 +14,8 @@ func Default() Config {
 		Listen:     []string{"/ip4/0.0.0.0/tcp/9090/ws"},
 		Announce:   []string{},
 		NoAnnounce: []string{},
+		// Off: only a node behind a proxy that sends the header turns it on.
+		ProxyProtocol: ProxyProtocol{From: []string{}},
 		Relay: Relay{
 			Enabled: true,
 			// Browsers reach each other only through the relay; a limited
@@ -73,6 +75,13 @@ func Default() Config {
 			MaxStreamsPerPeer: 8,
 			// Eight peers' worth of registry.max_registrations_per_peer.
 			MaxRegistrationsPerIP: 256,
+		},
+		Namespaces: Namespaces{
+			AllowPrefixes: []string{},
+			// Above what one node can hold (capacity.peers tops out near
+			// 20,000 on a small box), far below the registry's total.
+			MaxMembers: 50_000,
+			Overrides:  []NamespaceOverride{},
 		},
 		WSStar: WSStar{
 			Enabled:           true,

@@ -98,11 +98,14 @@ func (c Config) withEmptyLists() Config {
 	for _, l := range []*[]string{
 		&c.Listen, &c.Announce, &c.NoAnnounce,
 		&c.Relay.ACL.AllowPeers, &c.Relay.ACL.AllowSubnets, &c.Resources.TrustedSubnets,
-		&c.Cluster.Embedded.Routes,
+		&c.Cluster.Embedded.Routes, &c.ProxyProtocol.From, &c.Namespaces.AllowPrefixes,
 	} {
 		if *l == nil {
 			*l = []string{}
 		}
+	}
+	if c.Namespaces.Overrides == nil {
+		c.Namespaces.Overrides = []NamespaceOverride{}
 	}
 	return c
 }

@@ -113,6 +113,7 @@ func (c Config) Validate() error {
 	v.rate("resources.conn_rate_per_ip", res.ConnRatePerIP)
 	v.intRange("resources.conn_burst_per_ip", res.ConnBurstPerIP, 1, math.MaxInt32)
 	v.subnets("resources.trusted_subnets", res.TrustedSubnets)
+	v.subnets("proxy_protocol.from", c.ProxyProtocol.From)
 	v.durRange("resources.handshake_timeout", res.HandshakeTimeout, time.Second, time.Minute, "")
 
 	cm := c.ConnManager
@@ -171,6 +172,7 @@ func (c Config) Validate() error {
 	v.intRange("wsstar.join_burst", ws.JoinBurst, 1, math.MaxInt32)
 	v.durRange("wsstar.write_timeout", ws.WriteTimeout, time.Second, 5*time.Minute, "")
 
+	c.Namespaces.validate(v)
 	c.Cluster.validate(v)
 
 	if c.Metrics.Enabled && c.Metrics.Addr == "" && !c.HTTP.Enabled {

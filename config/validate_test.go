@@ -78,6 +78,16 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"resources conn_rate NaN", func(c *Config) { c.Resources.ConnRatePerIP = math.NaN() }, "resources.conn_rate_per_ip", "NaN", "greater than 0"},
 		{"resources conn_burst zero", func(c *Config) { c.Resources.ConnBurstPerIP = 0 }, "resources.conn_burst_per_ip", "0", "at least 1"},
 		{"resources trusted subnet bad", func(c *Config) { c.Resources.TrustedSubnets = []string{"172.16.0.0/12", "proxy"} }, "resources.trusted_subnets[1]", `"proxy"`, "not a CIDR"},
+		{"namespace override without prefix", func(c *Config) { c.Namespaces.Overrides = []NamespaceOverride{{MaxMembers: 3}} }, "namespaces.overrides[0].prefix", `""`, "1 to 255 bytes"},
+		{"namespace override outside the allowed prefixes", func(c *Config) {
+			c.Namespaces.AllowPrefixes = []string{"app/"}
+			c.Namespaces.Overrides = []NamespaceOverride{{Prefix: "other/", MaxMembers: 3}}
+		}, "namespaces.overrides[0].prefix", `"other/"`, "is allowed by namespaces.allow_prefixes"},
+		{"namespace override twice", func(c *Config) {
+			c.Namespaces.Overrides = []NamespaceOverride{{Prefix: "a/"}, {Prefix: "a/"}}
+		}, "namespaces.overrides[1].prefix", `"a/"`, "earlier override"},
+		{"namespace override view too large", func(c *Config) { c.Namespaces.Overrides = []NamespaceOverride{{Prefix: "a/", MaxViewSize: 5000}} }, "namespaces.overrides[0].max_view_size", "5000", "at most 1024"},
+		{"namespace members negative", func(c *Config) { c.Namespaces.MaxMembers = -1 }, "namespaces.max_members", "-1", "at least 0"},
 		{"rendezvous registrations per ip zero", func(c *Config) { c.Rendezvous.MaxRegistrationsPerIP = 0 }, "rendezvous.max_registrations_per_ip", "0", "at least 1"},
 		{"resources handshake timeout too short", func(c *Config) { c.Resources.HandshakeTimeout = Duration(100 * time.Millisecond) }, "resources.handshake_timeout", `"100ms"`, "at least 1s"},
 		{"resources handshake timeout too long", func(c *Config) { c.Resources.HandshakeTimeout = Duration(2 * time.Minute) }, "resources.handshake_timeout", `"2m"`, "at most 1m"},

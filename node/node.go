@@ -173,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	hostOpts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(ws.New, wsOpts...),
+		libp2p.Transport(webSocketTransport(subnetsOf(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
 		libp2p.Muxer(yamux.ID, yamuxTransport(cfg.ConnManager.KeepAliveInterval.D())),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),

@@ -103,7 +103,7 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 	}
 	scopes := partial.Build(base)
 
-	exempt := exemptPrefixes(r.TrustedSubnets)
+	exempt := subnetsOf(r.TrustedSubnets)
 	opts := []rcmgr.Option{
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: r.ConnsPerIP}},
@@ -120,11 +120,11 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 	return observedResources{ResourceManager: mgr, obs: obs}, newResourceCollector(mgr, scopes), nil
 }
 
-// exemptPrefixes are the configured trusted subnets (loopback by default, a
-// TLS proxy, say): exempt from the per-IP connection caps and rate limits.
-func exemptPrefixes(trusted []string) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(trusted))
-	for _, s := range trusted {
+// subnetsOf parses a validated list of subnets, such as the trusted subnets
+// exempt from the per-IP caps (loopback by default, a TLS proxy, say).
+func subnetsOf(list []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
 		if p, err := netip.ParsePrefix(s); err == nil { // bad ones are rejected by validation
 			out = append(out, p.Masked())
 		}
@@ -132,7 +132,10 @@ func exemptPrefixes(trusted []string) []netip.Prefix {
 	return out
 }
 
+// unlimitedConns never returns nil lists: the resource manager reads nil as
+// "keep its defaults", which exempt loopback whatever the configuration says.
 func unlimitedConns(exempt []netip.Prefix) (v4, v6 []rcmgr.NetworkPrefixLimit) {
+	v4, v6 = []rcmgr.NetworkPrefixLimit{}, []rcmgr.NetworkPrefixLimit{}
 	for _, p := range exempt {
 		l := rcmgr.NetworkPrefixLimit{Network: p, ConnCount: math.MaxInt}
 		if p.Addr().Is4() {

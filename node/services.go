@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -21,6 +22,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		MaxNamespaceLen:         255,
 		MaxAddrsPerRecord:       c.Registry.MaxAddrsPerRecord,
 		MaxRecordSize:           c.Registry.MaxRecordSize,
+		Policy:                  policyOf(c.Namespaces),
 	}
 	var mem registry.Registry
 	if c.Cluster.Enabled() {
@@ -58,7 +60,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
 			rendezvous.WithStreamTimeout(r.StreamTimeout.D()),
 			rendezvous.WithMaxStreamsPerPeer(r.MaxStreamsPerPeer),
-			rendezvous.WithRegistrationsPerSource(r.MaxRegistrationsPerIP, exemptPrefixes(c.Resources.TrustedSubnets)),
+			rendezvous.WithRegistrationsPerSource(r.MaxRegistrationsPerIP, subnetsOf(c.Resources.TrustedSubnets)),
 			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
 			rendezvous.WithLimitObserver(n.limits),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
@@ -87,6 +89,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			wsstar.WithJoinRate(rate.Limit(w.JoinRate), w.JoinBurst),
 			wsstar.WithWriteTimeout(w.WriteTimeout.D()),
 			wsstar.WithLimitObserver(n.limits),
+			wsstar.WithPolicy(policyOf(c.Namespaces)),
 			wsstar.WithLogger(n.log.With("component", "wsstar")),
 		}
 		if reg != nil {
@@ -115,4 +118,13 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// policyOf is the namespace policy of both protocols.
+func policyOf(c config.Namespaces) registry.Policy {
+	p := registry.Policy{AllowPrefixes: c.AllowPrefixes, MaxMembers: c.MaxMembers}
+	for _, o := range c.Overrides {
+		p.Overrides = append(p.Overrides, registry.Override{Prefix: o.Prefix, MaxMembers: o.MaxMembers, MaxViewSize: o.MaxViewSize})
+	}
+	return p
 }

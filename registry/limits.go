@@ -21,6 +21,9 @@ type Limits struct {
 	MaxAddrsPerRecord int
 	// MaxRecordSize caps the signed envelope, in bytes.
 	MaxRecordSize int
+	// Policy says which namespaces may be used and how many members each
+	// may have; the zero Policy allows all, with no cap of its own.
+	Policy Policy
 }
 
 // DefaultLimits suits one node with a few GiB of memory: 100,000 members cost
@@ -64,6 +67,9 @@ func (l Limits) ValidNamespace(ns string) bool {
 func (l Limits) check(r *Registration) error {
 	if !l.ValidNamespace(r.Namespace) {
 		return ErrInvalidNamespace
+	}
+	if !l.Policy.Allowed(r.Namespace) {
+		return ErrNamespaceNotAllowed
 	}
 	if r.Peer.Validate() != nil {
 		return ErrInvalidPeer

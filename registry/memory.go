@@ -177,7 +177,7 @@ func (m *Memory) Register(r Registration) (Registration, error) {
 	var kind EventKind
 	switch {
 	case e == nil:
-		if err := m.admitLocked(r.Peer, ns == nil); err != nil {
+		if err := m.admitLocked(r.Peer, r.Namespace, ns); err != nil {
 			return Registration{}, m.reject(r, err)
 		}
 		e = m.addLocked(ns, r)
@@ -239,14 +239,17 @@ func (m *Memory) stampLocked(e *entry, seq uint64, kind EventKind) {
 }
 
 // admitLocked applies the count caps to a new member.
-func (m *Memory) admitLocked(p peer.ID, newNamespace bool) error {
+// admitLocked checks the caps for p joining name (ns nil: a new namespace).
+func (m *Memory) admitLocked(p peer.ID, name string, ns *namespace) error {
 	switch {
 	case m.peers[p] >= m.limits.MaxRegistrationsPerPeer:
 		return ErrTooManyForPeer
 	case m.total >= m.limits.MaxRegistrations:
 		return ErrFull
-	case newNamespace && len(m.namespaces) >= m.limits.MaxNamespaces:
+	case ns == nil && len(m.namespaces) >= m.limits.MaxNamespaces:
 		return ErrTooManyNamespaces
+	case ns != nil && m.limits.Policy.MaxMembersOf(name) > 0 && len(ns.members) >= m.limits.Policy.MaxMembersOf(name):
+		return ErrNamespaceFull
 	}
 	return nil
 }

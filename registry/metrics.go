@@ -23,16 +23,18 @@ type metrics struct {
 
 // rejectionReasons are the label values of rendezvous_registry_rejections_total.
 var rejectionReasons = map[error]string{
-	ErrInvalidNamespace:  "invalid_namespace",
-	ErrInvalidPeer:       "invalid_peer",
-	ErrInvalidSource:     "invalid_source",
-	ErrInvalidExpiry:     "invalid_expiry",
-	ErrNoAddrs:           "no_addrs",
-	ErrTooManyAddrs:      "too_many_addrs",
-	ErrRecordTooLarge:    "record_too_large",
-	ErrTooManyForPeer:    "too_many_for_peer",
-	ErrFull:              "full",
-	ErrTooManyNamespaces: "too_many_namespaces",
+	ErrInvalidNamespace:    "invalid_namespace",
+	ErrInvalidPeer:         "invalid_peer",
+	ErrInvalidSource:       "invalid_source",
+	ErrInvalidExpiry:       "invalid_expiry",
+	ErrNoAddrs:             "no_addrs",
+	ErrTooManyAddrs:        "too_many_addrs",
+	ErrRecordTooLarge:      "record_too_large",
+	ErrTooManyForPeer:      "too_many_for_peer",
+	ErrFull:                "full",
+	ErrTooManyNamespaces:   "too_many_namespaces",
+	ErrNamespaceNotAllowed: "namespace_not_allowed",
+	ErrNamespaceFull:       "namespace_full",
 }
 
 // newMetrics registers the registry's collectors with r. counts is read

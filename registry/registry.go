@@ -165,6 +165,10 @@ func LimitOf(err error) string {
 		return limits.Registrations
 	case errors.Is(err, ErrTooManyNamespaces):
 		return limits.Namespaces
+	case errors.Is(err, ErrNamespaceNotAllowed):
+		return limits.NamespacePrefixes
+	case errors.Is(err, ErrNamespaceFull):
+		return limits.NamespaceMembers
 	}
 	return ""
 }

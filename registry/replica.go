@@ -35,7 +35,7 @@ func (m *Memory) Admit(r Registration) error {
 	if ns != nil && ns.members[r.Peer] != nil {
 		return nil
 	}
-	if err := m.admitLocked(r.Peer, ns == nil); err != nil {
+	if err := m.admitLocked(r.Peer, r.Namespace, ns); err != nil {
 		return m.reject(r, err)
 	}
 	return nil

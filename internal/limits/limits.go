@@ -28,6 +28,8 @@ const (
 	Registrations        = "registry.max_registrations"
 	RegistrationsPerPeer = "registry.max_registrations_per_peer"
 	Namespaces           = "registry.max_namespaces"
+	NamespacePrefixes    = "namespaces.allow_prefixes"
+	NamespaceMembers     = "namespaces.max_members"
 	Views                = "wsstar.max_views"
 	JoinsPerStream       = "wsstar.max_joins_per_stream"
 	WSStarStreamsPerPeer = "wsstar.max_streams_per_peer"

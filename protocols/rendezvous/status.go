@@ -65,6 +65,10 @@ func registryStatus(err error) *statusErr {
 		return fail(StatusUnavailable, "%s", limits.Text("registration limit reached", limits.Registrations))
 	case errors.Is(err, registry.ErrTooManyNamespaces):
 		return fail(StatusUnavailable, "%s", limits.Text("namespace limit reached", limits.Namespaces))
+	case errors.Is(err, registry.ErrNamespaceNotAllowed):
+		return fail(StatusNotAuthorized, "%s", limits.Text("namespace not allowed on this node", limits.NamespacePrefixes))
+	case errors.Is(err, registry.ErrNamespaceFull):
+		return fail(StatusUnavailable, "%s", limits.Text("namespace full", limits.NamespaceMembers))
 	case errors.Is(err, registry.ErrClosed):
 		return fail(StatusUnavailable, "shutting down")
 	case errors.Is(err, registry.ErrTooManyAddrs):

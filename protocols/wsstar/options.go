@@ -2,6 +2,7 @@ package wsstar
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/registry"
 )
 
 // Defaults of the knobs; see docs/protocol.md.
@@ -44,6 +46,7 @@ type config struct {
 	registerer        prometheus.Registerer
 	logger            *slog.Logger
 	limits            limits.Observer
+	policy            registry.Policy
 }
 
 func defaults() config {
@@ -90,6 +93,22 @@ func positive(n int, name string) error {
 // WithDefaultMaxPeers sets the view size for a Join with max_peers 0.
 func WithDefaultMaxPeers(n int) Option {
 	return func(c *config) error { c.defaultMaxPeers = n; return positive(n, "default max peers") }
+}
+
+// WithPolicy applies the namespace policy to joins: namespaces it does not
+// allow are refused E_NOT_AUTHORIZED, even to watchers, and its view-size
+// overrides replace WithMaxPeers for their namespaces (at most 4096). The
+// registry enforces its member caps. Default: every namespace.
+func WithPolicy(p registry.Policy) Option {
+	return func(c *config) error {
+		for _, o := range p.Overrides {
+			if o.MaxViewSize < 0 || o.MaxViewSize > maxMaxPeers {
+				return errors.Join(errOption, fmt.Errorf("view size of prefix %q: want 0 to 4096, got %d", o.Prefix, o.MaxViewSize))
+			}
+		}
+		c.policy = p
+		return nil
+	}
 }
 
 // WithMaxPeers sets the largest view size a Join may ask for (larger requests

@@ -218,6 +218,9 @@ func (sess *session) join(j *pb.Join) {
 	case ns == "" || len(ns) > 255:
 		reject(pb.JoinAck_E_INVALID_NAMESPACE, "namespace must be 1 to 255 bytes")
 		return
+	case !s.cfg.policy.Allowed(ns):
+		refuse(pb.JoinAck_E_NOT_AUTHORIZED, "namespace not allowed on this node", limits.NamespacePrefixes)
+		return
 	case sess.views[ns] != nil:
 		reject(pb.JoinAck_E_INVALID_NAMESPACE, "already joined")
 		return
@@ -235,7 +238,7 @@ func (sess *session) join(j *pb.Join) {
 	if maxPeers == 0 {
 		maxPeers = s.cfg.defaultMaxPeers
 	}
-	maxPeers = min(maxPeers, s.cfg.maxPeers)
+	maxPeers = min(maxPeers, s.cfg.policy.MaxViewSizeOf(ns, s.cfg.maxPeers))
 	mem := maxPeers * viewEntryBytes
 	if err := sess.str.Scope().ReserveMemory(mem, network.ReservationPriorityMedium); err != nil {
 		refuse(pb.JoinAck_E_UNAVAILABLE, "resource limit reached", limits.Memory)
@@ -276,6 +279,10 @@ func statusOf(err error) (pb.JoinAck_Status, string) {
 		return pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces for this peer"
 	case errors.Is(err, registry.ErrFull), errors.Is(err, registry.ErrTooManyNamespaces):
 		return pb.JoinAck_E_UNAVAILABLE, "registry full"
+	case errors.Is(err, registry.ErrNamespaceNotAllowed):
+		return pb.JoinAck_E_NOT_AUTHORIZED, limits.Text("namespace not allowed on this node", limits.NamespacePrefixes)
+	case errors.Is(err, registry.ErrNamespaceFull):
+		return pb.JoinAck_E_UNAVAILABLE, limits.Text("namespace full", limits.NamespaceMembers)
 	case errors.Is(err, registry.ErrClosed):
 		return pb.JoinAck_E_UNAVAILABLE, "shutting down"
 	}
