@@ -17,7 +17,10 @@ import (
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 )
 
-const dashboardFile = "../deploy/grafana/rendezvous.json"
+const (
+	dashboardFile = "../deploy/grafana/rendezvous.json"
+	dashboardDoc  = "../docs/dashboard.md"
+)
 
 // dashboardQuery is one PromQL expression of the dashboard and where it is.
 type dashboardQuery struct {
@@ -101,6 +104,44 @@ func dashboardQueries(t *testing.T) []dashboardQuery {
 	return out
 }
 
+// alertQueries reads the expressions of the alert table in docs/dashboard.md:
+// the first code span of each row's second column.
+func alertQueries(t *testing.T) []dashboardQuery {
+	t.Helper()
+	b, err := os.ReadFile(dashboardDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Alerts worth setting\n")
+	if !ok {
+		t.Fatalf("%s: no alerts section", dashboardDoc)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var out []dashboardQuery
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| alert |") {
+			continue
+		}
+		// Cells are split on | not escaped as \|.
+		cells := strings.Split(strings.ReplaceAll(line, `\|`, "\x00"), "|")
+		if len(cells) < 3 {
+			continue
+		}
+		_, code, ok := strings.Cut(cells[2], "`")
+		if code, _, ok2 := strings.Cut(code, "`"); ok && ok2 {
+			out = append(out, dashboardQuery{fmt.Sprintf("alert %q in %s", strings.TrimSpace(cells[1]), dashboardDoc),
+				strings.ReplaceAll(code, "\x00", "|")})
+		}
+	}
+	if len(out) < 5 {
+		t.Fatalf("%s: only %d alert expressions found", dashboardDoc, len(out))
+	}
+	return out
+}
+
+// prometheusSeries are made by Prometheus itself for every target.
+var prometheusSeries = setOf("up", "scrape_duration_seconds", "scrape_samples_scraped")
+
 // TestEveryDashboardQueryNamesSeriesTheNodeExposes holds every expression of
 // the Grafana dashboard against the /metrics of a real node: one in an
 // embedded cluster of two (so the rendezvous_cluster_* series are there), with peers
@@ -109,12 +150,14 @@ func dashboardQueries(t *testing.T) []dashboardQuery {
 // and a circuit request without a reservation, so that the labelled series
 // the panels select exist. Every metric name must be exposed (a histogram's
 // as _bucket, _sum or _count), every matcher's label must be one of the
-// metric's, and every equality matcher's value one it has.
+// metric's, and every equality matcher's value one it has. The alert
+// expressions of docs/dashboard.md are held to the same.
 func TestEveryDashboardQueryNamesSeriesTheNodeExposes(t *testing.T) {
 	queries := dashboardQueries(t)
 	if len(queries) < 20 {
 		t.Fatalf("only %d queries found in %s", len(queries), dashboardFile)
 	}
+	queries = append(queries, alertQueries(t)...)
 
 	cfgs := embeddedClusterConfigs(t, 2)
 	cfgs[0].WSStar.MaxViews = 2
@@ -208,6 +251,9 @@ func TestEveryDashboardQueryNamesSeriesTheNodeExposes(t *testing.T) {
 				failures = append(failures, fmt.Sprintf("%s: no metric in %q", q.where, q.expr))
 			}
 			for _, s := range sels {
+				if prometheusSeries[s.metric] {
+					continue
+				}
 				if err := checkSelector(s, exp); err != nil {
 					failures = append(failures, fmt.Sprintf("%s: %v", q.where, err))
 				}
