@@ -17,6 +17,9 @@ type metrics struct {
 	events    *prometheus.CounterVec
 	closes    *prometheus.CounterVec
 	batchSize prometheus.Histogram
+	// changeDelay: per flushed batch, how long its oldest change waited
+	// from the registry to the stream (the server's part of join-to-visible).
+	changeDelay prometheus.Histogram
 	// registryPending: registry events queued for the views, one per member.
 	registryPending prometheus.Gauge
 	recordsDropped  prometheus.Counter
@@ -49,6 +52,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Events per flushed (non-snapshot) Peers batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
 		}),
+		changeDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rendezvous_wsstar_change_delay_seconds",
+			Help: "Per flushed Peers batch, seconds from its oldest registry change being queued for the views to the batch being handed to the stream.",
+			// Around the 100 ms default flush interval in detail, then up
+			// to a stalled service.
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .15, .2, .25, .5, 1, 2.5, 5, 10},
+		}),
 		registryPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rendezvous_wsstar_registry_events_pending",
 			Help: "Registry membership changes waiting to be applied to the views, at most one per namespace member.",
@@ -64,7 +74,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []pb.Closed_CloseReason{pb.Closed_OVERFLOW, pb.Closed_SHUTDOWN, pb.Closed_POLICY} {
 		m.closes.WithLabelValues(r.String())
 	}
-	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize, m.registryPending, m.recordsDropped}
+	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize, m.changeDelay, m.registryPending, m.recordsDropped}
 	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
 		return nil, errors.Join(errors.New("wsstar: register metrics"), err)
 	}

@@ -3,6 +3,7 @@ package wsstar
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -55,6 +56,7 @@ func TestMetricsFollowViewsMembersAndEvents(t *testing.T) {
 		"rendezvous_wsstar_joins_total{status=OK}":         2,
 		"rendezvous_wsstar_events_sent_total{kind=JOINED}": 2, // b's snapshot and a's batch
 		"rendezvous_wsstar_flush_batch_events":             1,
+		"rendezvous_wsstar_change_delay_seconds":           1, // one per flushed batch
 		"rendezvous_wsstar_closes_total{reason=OVERFLOW}":  0,
 	} {
 		if got, ok := m[name]; !ok || got != want {
@@ -119,4 +121,41 @@ func TestRegistryFloodWhileTheServiceIsBusyQueuesOneEntryPerMember(t *testing.T)
 	eventually(t, "no pending registry events", func() bool {
 		return gathered(t, reg)["rendezvous_wsstar_registry_events_pending"] == 0
 	})
+}
+
+// The change delay spans the whole wait of a registry change: held off by a
+// busy service for some time, the batch that finally carries it reports at
+// least that long.
+func TestChangeDelayIncludesTheTimeAChangeWaitsForABusyService(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	n := newNode(t, nil, WithRegisterer(reg))
+	w, _ := n.dial(t)
+	join(t, w, "ns", false, 0)
+
+	const held = 300 * time.Millisecond
+	p := randomPeer(t)
+	n.svc.mu.Lock()
+	if _, err := n.reg.Register(registry.Registration{Namespace: "ns", Peer: p, Addrs: []ma.Multiaddr{testAddr}, Source: registry.SourceLive}); err != nil {
+		n.svc.mu.Unlock()
+		t.Fatal(err)
+	}
+	time.Sleep(held)
+	n.svc.mu.Unlock()
+	expectEvent(t, w, p)
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "rendezvous_wsstar_change_delay_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 1 || h.GetSampleSum() < held.Seconds() {
+			t.Fatalf("change delay: %d samples summing %.3fs, want 1 of at least %v", h.GetSampleCount(), h.GetSampleSum(), held)
+		}
+		return
+	}
+	t.Fatal("rendezvous_wsstar_change_delay_seconds not exposed")
 }

@@ -352,12 +352,15 @@ func (sess *session) writeLoop() {
 		}
 		if sess.flushDue {
 			sess.flushDue = false
-			sess.lastFlush = time.Now()
+			now := time.Now()
+			sess.lastFlush = now
 			for _, sv := range sess.views {
+				since := sv.v.since
 				fr, counts := s.t.flush(sv.v)
 				frames = append(frames, fr...)
 				if n := counts[1] + counts[2] + counts[3]; n > 0 {
 					s.m.batchSize.Observe(float64(n))
+					s.m.changeDelay.Observe(now.Sub(since).Seconds())
 					for k := 1; k < 4; k++ {
 						s.m.eventsKind[k].Add(float64(counts[k]))
 					}

@@ -3,6 +3,7 @@ package wsstar
 import (
 	"bytes"
 	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -72,6 +73,7 @@ type view struct {
 	shown   map[peer.ID]*member
 	pending map[peer.ID]change // nil while there is none
 	changes int                // changes since the last flush, counted before coalescing
+	since   time.Time          // when the oldest of those changes was queued
 	dead    bool
 	over    bool
 }
@@ -79,6 +81,7 @@ type view struct {
 type queuedEvent struct {
 	ns string
 	ev registry.Event
+	at time.Time // when it was queued; a newer event for the member replaces it
 }
 
 // viewTable is not safe for concurrent use except enqueue and takeQueued: the
@@ -94,6 +97,7 @@ type viewTable struct {
 	count      int
 	ver        uint64
 	overflowed []*view
+	applying   time.Time // queue time of the event being applied, for mark
 
 	// queue holds the registry's events until the owner applies them, the
 	// latest per (namespace, peer): apply re-reads the registry, so an older
@@ -132,7 +136,7 @@ func newViewTable(reg registry.Registry, maxPending int, queued func(int)) *view
 // came back as the Joined or Updated (its Left would find it present), and a
 // Left carries the reason of the last leave, which is the one views report.
 func (t *viewTable) enqueue(ns string, ev registry.Event) {
-	t.queue.put(eventKey{ns, ev.Reg.Peer}, queuedEvent{ns, ev})
+	t.queue.put(eventKey{ns, ev.Reg.Peer}, queuedEvent{ns: ns, ev: ev, at: time.Now()})
 }
 
 // takeQueued removes and returns up to n queued events, oldest first.
@@ -209,6 +213,7 @@ func (t *viewTable) apply(q queuedEvent) {
 		return
 	}
 	p := q.ev.Reg.Peer
+	t.applying = q.at
 	switch q.ev.Kind {
 	case registry.Joined, registry.Updated:
 		cur, ok := t.reg.Get(q.ns, p)
@@ -358,6 +363,9 @@ func (t *viewTable) mark(v *view, p peer.ID, reason registry.LeftReason) {
 	}
 	v.pending[p] = c
 	v.changes++
+	if v.changes == 1 || t.applying.Before(v.since) {
+		v.since = t.applying
+	}
 	if v.changes == 1 {
 		t.dirty(v)
 	}
