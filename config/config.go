@@ -28,10 +28,12 @@ type Config struct {
 	Rendezvous  Rendezvous  `json:"rendezvous"`
 	WSStar      WSStar      `json:"wsstar"`
 	Cluster     Cluster     `json:"cluster"`
+	Deny        Deny        `json:"deny"`
 
 	HTTP    HTTP    `json:"http"`
 	Metrics Metrics `json:"metrics"`
 	Pprof   Pprof   `json:"pprof"`
+	Admin   Admin   `json:"admin"`
 	Log     Log     `json:"log"`
 
 	// ShutdownTimeout bounds a graceful shutdown.

@@ -98,7 +98,7 @@ func (c Config) withEmptyLists() Config {
 	for _, l := range []*[]string{
 		&c.Listen, &c.Announce, &c.NoAnnounce,
 		&c.Relay.ACL.AllowPeers, &c.Relay.ACL.AllowSubnets, &c.Resources.TrustedSubnets,
-		&c.Cluster.Embedded.Routes,
+		&c.Cluster.Embedded.Routes, &c.Deny.Peers, &c.Deny.Subnets,
 	} {
 		if *l == nil {
 			*l = []string{}
