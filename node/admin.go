@@ -137,6 +137,16 @@ func (n *Node) adminNamespaces(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"namespaces": out})
 }
 
+// NamespaceDetail is GET /v1/namespaces/{ns}.
+type NamespaceDetail struct {
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+	Views   int    `json:"views"`
+	// Truncated: List holds the oldest ?limit= members only.
+	Truncated bool         `json:"truncated"`
+	List      []MemberInfo `json:"list"`
+}
+
 // MemberInfo is one member in GET /v1/namespaces/{ns}.
 type MemberInfo struct {
 	Peer  string   `json:"peer"`
@@ -191,13 +201,7 @@ func (n *Node) adminNamespace(w http.ResponseWriter, r *http.Request) {
 	for _, m := range members {
 		list = append(list, n.memberInfo(m))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"name":      ns,
-		"members":   total,
-		"views":     views,
-		"list":      list,
-		"truncated": len(list) < total,
-	})
+	writeJSON(w, http.StatusOK, NamespaceDetail{Name: ns, Members: total, Views: views, Truncated: len(list) < total, List: list})
 }
 
 // PeerInfo is GET /v1/peers/{id}.

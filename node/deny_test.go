@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"os"
 	"regexp"
@@ -18,9 +19,39 @@ import (
 	"github.com/ws-star/rendezvous/internal/testhost"
 )
 
-// fail2banLine is the failregex documented in docs/admin.md for the text
-// log format, with <HOST> as fail2ban expands it.
-var fail2banLine = regexp.MustCompile(`level=WARN msg="connection denied" ip=(\S+) reason=(peer|subnet) `)
+// fail2banRegexes reads the failregex lines of the filter in docs/admin.md,
+// with <HOST> standing for the address fail2ban would ban.
+func fail2banRegexes(t *testing.T) []*regexp.Regexp {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/admin.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, filter, ok := strings.Cut(string(doc), "failregex = ")
+	if !ok {
+		t.Fatal("docs/admin.md has no failregex")
+	}
+	filter, _, _ = strings.Cut(filter, "ignoreregex")
+	var out []*regexp.Regexp
+	for line := range strings.SplitSeq(filter, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, regexp.MustCompile(strings.ReplaceAll(regexp.QuoteMeta(line), "<HOST>", `([0-9a-fA-F.:]+)`)))
+		}
+	}
+	return out
+}
+
+// fail2banHost returns the address the documented filter finds in the
+// logs, or "".
+func fail2banHost(t *testing.T, logs string) string {
+	t.Helper()
+	for _, re := range fail2banRegexes(t) {
+		if m := re.FindStringSubmatch(logs); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
 
 func denied(t *testing.T, n *Node, reason string) int {
 	v, _ := metric(t, n, "rendezvous_denied_connections_total", map[string]string{"reason": reason})
@@ -93,9 +124,8 @@ func TestDeniedPeerIsDisconnectedAndCannotRedialUntilLifted(t *testing.T) {
 	if !connected(other, n.Host.ID()) {
 		t.Fatal("another peer lost its connection")
 	}
-	m := fail2banLine.FindStringSubmatch(logs.String())
-	if m == nil || m[1] != "127.0.0.1" || m[2] != "peer" || !strings.Contains(logs.String(), "peer="+h.ID().String()) {
-		t.Fatalf("no refusal line fail2ban matches in:\n%s", logs)
+	if host := fail2banHost(t, logs.String()); host != "127.0.0.1" || !strings.Contains(logs.String(), "reason=peer peer="+h.ID().String()) {
+		t.Fatalf("the documented fail2ban filter finds %q in:\n%s", host, logs)
 	}
 
 	// Denying again changes nothing and says so.
@@ -217,6 +247,25 @@ func TestBansWithoutADenyFileAreNotPersisted(t *testing.T) {
 	var out struct{ Persisted bool }
 	if code := adminDo(t, n, "", "POST", "/v1/deny", `{"subnet": "192.0.2.0/24"}`, &out); code != 201 || out.Persisted {
 		t.Fatalf("deny: %d %+v", code, out)
+	}
+}
+
+func TestTheDocumentedFail2banFilterMatchesBothLogFormats(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		// The handlers NewLogger builds, without its process-wide side effect.
+		var logs logBuffer
+		var h slog.Handler = slog.NewTextHandler(&logs, nil)
+		if format == "json" {
+			h = slog.NewJSONHandler(&logs, nil)
+		}
+		d, err := newDenyList(config.Deny{}, slog.New(h), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.refuse(netip.MustParseAddr("2001:db8::7"), denySubnet, "subnet", "2001:db8::/32")
+		if host := fail2banHost(t, logs.String()); host != "2001:db8::7" {
+			t.Errorf("%s: the filter finds %q in %q", format, host, logs.String())
+		}
 	}
 }
 
