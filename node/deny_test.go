@@ -1,8 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"regexp"
@@ -10,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/testhost"
@@ -308,4 +313,60 @@ func TestPrefixSetFindsTheLongestMatch(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", ip, got, want)
 		}
 	}
+}
+
+// multistreamHello opens a WebSocket to the node's first address from
+// localIP and starts the libp2p handshake; it reports whether the node
+// answered (a multistream-select header) rather than closing the connection.
+func multistreamHello(t *testing.T, n *Node, localIP string) bool {
+	t.Helper()
+	_, hostport, err := manet.DialArgs(n.Host.Addrs()[0].Decapsulate(ma.StringCast("/ws")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 10 * time.Second}
+	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second}
+	c, _, err := d.DialContext(t.Context(), "ws://"+hostport+"/", nil)
+	if err != nil {
+		// The node may close the connection before the upgrade's reply is read.
+		t.Logf("websocket from %s: %v", localIP, err)
+		return false
+	}
+	defer c.Close()
+	var msg []byte
+	for _, line := range []string{"/multistream/1.0.0\n", "/noise\n"} {
+		msg = binary.AppendUvarint(msg, uint64(len(line)))
+		msg = append(msg, line...)
+	}
+	if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+		return false
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, data, err := c.ReadMessage()
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(data, []byte("/multistream/1.0.0"))
+}
+
+// TestDeniedIPv4SubnetIsRefusedBeforeAnyHandshake bans 127.0.0.2, which the
+// test dials from, while its other peers use 127.0.0.1.
+func TestDeniedIPv4SubnetIsRefusedBeforeAnyHandshake(t *testing.T) {
+	n := startNode(t, adminConfig(t))
+	if !multistreamHello(t, n, "127.0.0.2") {
+		t.Fatal("the node did not answer an allowed address")
+	}
+	if code := adminDo(t, n, "", "POST", "/v1/deny", `{"subnet": "127.0.0.2/32"}`, nil); code != 201 {
+		t.Fatalf("deny: %d", code)
+	}
+	if multistreamHello(t, n, "127.0.0.2") {
+		t.Fatal("the node answered a denied address")
+	}
+	if got := denied(t, n, "subnet"); got != 1 {
+		t.Fatalf("denied{subnet} = %d, want 1", got)
+	}
+	if !multistreamHello(t, n, "127.0.0.1") {
+		t.Fatal("the node did not answer 127.0.0.1")
+	}
+	admitted(t, testhost.New(t), n)
 }
