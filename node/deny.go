@@ -206,20 +206,20 @@ func (d *denyList) sweep() int {
 	s := d.cur.Load()
 	closed := 0
 	for _, c := range (*np).Conns() {
-		reason := ""
-		if s.peer(c.RemotePeer()) {
-			reason = denyPeer
-		} else if ip, ok := ipOf(c.RemoteMultiaddr()); ok {
-			if _, hit := s.subnets.match(ip); hit {
-				reason = denySubnet
+		hit := s.peer(c.RemotePeer())
+		if !hit {
+			if ip, ok := ipOf(c.RemoteMultiaddr()); ok {
+				_, hit = s.subnets.match(ip)
 			}
 		}
-		if reason == "" {
-			continue
+		if hit {
+			_ = c.Close()
+			closed++
 		}
-		_ = c.Close()
-		closed++
-		d.log.Info("deny list: closed a connection", "peer", c.RemotePeer(), "remote", c.RemoteMultiaddr(), "reason", reason)
+	}
+	if closed > 0 {
+		// One line, not one per connection: a subnet ban may close thousands.
+		d.log.Info("deny list: closed denied connections", "connections", closed)
 	}
 	return closed
 }
