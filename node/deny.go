@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -13,27 +12,12 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/connmgr"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
 )
-
-// Deny reasons: the reason label of rendezvous_denied_connections_total and
-// the reason field of the refusal log line.
-const (
-	denySubnet = "subnet"
-	denyPeer   = "peer"
-)
-
-// denyReloadInterval is how often deny.file is checked for changes. A stat
-// per second costs nothing, and unlike a file watch it survives the file
-// being replaced by a rename (as editors and WriteDenyFile do).
-const denyReloadInterval = time.Second
 
 // Errors of the deny list's mutations; the admin API maps them to statuses.
 var (
@@ -50,41 +34,6 @@ type denySet struct {
 }
 
 func (s *denySet) peer(p peer.ID) bool { _, ok := s.peers[p]; return ok }
-
-// prefixSet finds the subnet containing an address with one map look-up per
-// distinct prefix length, whatever the number of subnets.
-type prefixSet struct {
-	bits []int // distinct prefix lengths, longest first
-	set  map[netip.Prefix]struct{}
-}
-
-func newPrefixSet(ps ...[]netip.Prefix) prefixSet {
-	s := prefixSet{set: make(map[netip.Prefix]struct{})}
-	for _, list := range ps {
-		for _, p := range list {
-			s.set[p.Masked()] = struct{}{}
-			if !slices.Contains(s.bits, p.Bits()) {
-				s.bits = append(s.bits, p.Bits())
-			}
-		}
-	}
-	slices.Sort(s.bits)
-	slices.Reverse(s.bits)
-	return s
-}
-
-// match returns the denied subnet holding ip, if any.
-func (s *prefixSet) match(ip netip.Addr) (netip.Prefix, bool) {
-	ip = ip.Unmap()
-	for _, b := range s.bits {
-		if p, err := ip.Prefix(b); err == nil {
-			if _, ok := s.set[p]; ok {
-				return p, true
-			}
-		}
-	}
-	return netip.Prefix{}, false
-}
 
 // denyList is the node's deny list: the configured lists, which only a
 // restart changes, plus the file's, which the admin API and the operator's
@@ -357,178 +306,3 @@ func (d *denyList) persistLocked(next config.DenyList) error {
 
 // persistent reports whether bans are written to a file.
 func (d *denyList) persistent() bool { return d.path != "" }
-
-// watch reloads deny.file when its stamp changes. A file that does not load
-// keeps the previous list: a half-saved edit must not lift every ban.
-func (d *denyList) watch() {
-	defer close(d.done)
-	t := time.NewTicker(denyReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-		}
-		d.reload()
-	}
-}
-
-func (d *denyList) reload() {
-	d.mu.Lock()
-	st := statFile(d.path)
-	if st == d.stamp {
-		d.mu.Unlock()
-		return
-	}
-	d.stamp = st
-	l, err := config.LoadDenyFile(d.path)
-	if err != nil {
-		d.mu.Unlock()
-		d.log.Error("deny list: file not reloaded, keeping the previous list", "path", d.path, "err", err)
-		return
-	}
-	d.file = l
-	d.rebuild()
-	d.mu.Unlock()
-	d.log.Info("deny list: file reloaded", "path", d.path, "peers", len(l.Peers), "subnets", len(l.Subnets))
-	d.sweep()
-}
-
-// fileStamp tells a changed file from an unchanged one without reading it.
-type fileStamp struct {
-	exists bool
-	mod    time.Time
-	size   int64
-}
-
-func statFile(path string) fileStamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}
-	}
-	return fileStamp{exists: true, mod: fi.ModTime(), size: fi.Size()}
-}
-
-// InterceptAccept refuses denied subnets before any handshake.
-func (d *denyList) InterceptAccept(c network.ConnMultiaddrs) bool {
-	ip, ok := ipOf(c.RemoteMultiaddr())
-	if !ok {
-		return true
-	}
-	if pfx, hit := d.cur.Load().subnets.match(ip); hit {
-		d.refuse(ip, denySubnet, "subnet", pfx.String())
-		return false
-	}
-	return true
-}
-
-// InterceptSecured refuses denied peers once the handshake proved who they
-// are.
-func (d *denyList) InterceptSecured(dir network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
-	if !d.cur.Load().peer(p) {
-		return true
-	}
-	ip, _ := ipOf(c.RemoteMultiaddr())
-	d.refuse(ip, denyPeer, "peer", p.String())
-	return false
-}
-
-// InterceptPeerDial and InterceptAddrDial keep the node from dialing what it
-// refuses to accept.
-func (d *denyList) InterceptPeerDial(p peer.ID) bool { return !d.cur.Load().peer(p) }
-
-func (d *denyList) InterceptAddrDial(_ peer.ID, a ma.Multiaddr) bool {
-	ip, ok := ipOf(a)
-	if !ok {
-		return true
-	}
-	_, hit := d.cur.Load().subnets.match(ip)
-	return !hit
-}
-
-func (d *denyList) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
-	return true, 0
-}
-
-// refuse counts a refusal and logs it, at most once per IP per window.
-func (d *denyList) refuse(ip netip.Addr, reason, key, value string) {
-	d.denied.WithLabelValues(reason).Inc()
-	suppressed, ok := d.refusals.allow(ip, time.Now())
-	if !ok {
-		return
-	}
-	// The line's shape is fixed, for fail2ban (docs/admin.md): message,
-	// then ip, then reason.
-	d.log.Warn(refusalMessage, "ip", ip.String(), "reason", reason, key, value, "suppressed", suppressed)
-}
-
-// refusalMessage is the message of the refusal log line.
-const refusalMessage = "connection denied"
-
-func ipOf(a ma.Multiaddr) (netip.Addr, bool) {
-	if a == nil {
-		return netip.Addr{}, false
-	}
-	ip, err := manet.ToIP(a)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	addr, ok := netip.AddrFromSlice(ip)
-	return addr.Unmap(), ok
-}
-
-// maxRefusalIPs bounds the IPs the refusal log remembers: a flood from more
-// addresses is summed up in the suppressed count of later lines.
-const maxRefusalIPs = 4096
-
-// refusalLog allows one line per IP per window and counts the rest.
-type refusalLog struct {
-	window time.Duration
-	max    int
-
-	mu       sync.Mutex
-	ips      map[netip.Addr]*ipRefusals
-	overflow int // refusals from IPs that found the table full
-}
-
-type ipRefusals struct {
-	last       time.Time
-	suppressed int
-}
-
-func newRefusalLog(window time.Duration, max int) *refusalLog {
-	return &refusalLog{window: window, max: max, ips: make(map[netip.Addr]*ipRefusals)}
-}
-
-// allow reports whether a refusal from ip may be logged now, and the number
-// of refusals left unlogged since the last line it allowed (for ip, plus
-// those no IP could be remembered for).
-func (l *refusalLog) allow(ip netip.Addr, now time.Time) (suppressed int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := l.ips[ip]
-	if r != nil && now.Sub(r.last) < l.window {
-		r.suppressed++
-		return 0, false
-	}
-	if r == nil {
-		if len(l.ips) >= l.max {
-			for k, v := range l.ips {
-				if now.Sub(v.last) >= l.window {
-					l.overflow += v.suppressed
-					delete(l.ips, k)
-				}
-			}
-		}
-		if len(l.ips) >= l.max {
-			l.overflow++
-			return 0, false
-		}
-		r = &ipRefusals{}
-		l.ips[ip] = r
-	}
-	suppressed = r.suppressed + l.overflow
-	r.last, r.suppressed, l.overflow = now, 0, 0
-	return suppressed, true
-}
