@@ -32,10 +32,12 @@ type Config struct {
 	WSStar      WSStar      `json:"wsstar"`
 	Namespaces  Namespaces  `json:"namespaces"`
 	Cluster     Cluster     `json:"cluster"`
+	Deny        Deny        `json:"deny"`
 
 	HTTP    HTTP    `json:"http"`
 	Metrics Metrics `json:"metrics"`
 	Pprof   Pprof   `json:"pprof"`
+	Admin   Admin   `json:"admin"`
 	Log     Log     `json:"log"`
 
 	// ShutdownTimeout bounds a graceful shutdown.

@@ -103,6 +103,7 @@ func Default() Config {
 			// views within seconds rather than at the end of their TTLs.
 			LeaseTTL: Duration(3 * time.Second),
 		},
+		Deny:            Deny{Peers: []string{}, Subnets: []string{}},
 		HTTP:            HTTP{Enabled: true},
 		Metrics:         Metrics{Enabled: true},
 		Log:             Log{Level: "info", Format: "text"},

@@ -99,6 +99,7 @@ func (c Config) withEmptyLists() Config {
 		&c.Listen, &c.Announce, &c.NoAnnounce,
 		&c.Relay.ACL.AllowPeers, &c.Relay.ACL.AllowSubnets, &c.Resources.TrustedSubnets,
 		&c.Cluster.Embedded.Routes, &c.ProxyProtocol.From, &c.Namespaces.AllowPrefixes,
+		&c.Deny.Peers, &c.Deny.Subnets,
 	} {
 		if *l == nil {
 			*l = []string{}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -84,12 +83,7 @@ func (c Config) Validate() error {
 	v.intRange("relay.buffer_size", r.BufferSize, 512, 1<<20)
 	v.intAtLeast("relay.max_reservations_per_ip", r.MaxReservationsPerIP, 0, "0 means no cap")
 	v.intAtLeast("relay.max_reservations_per_asn", r.MaxReservationsPerASN, 0, "0 means no cap")
-	for i, s := range r.ACL.AllowPeers {
-		path := fmt.Sprintf("relay.acl.allow_peers[%d]", i)
-		if _, err := peer.Decode(s); err != nil {
-			v.add(path, strconv.Quote(s), "not a peer ID")
-		}
-	}
+	v.peers("relay.acl.allow_peers", r.ACL.AllowPeers)
 	v.subnets("relay.acl.allow_subnets", r.ACL.AllowSubnets)
 
 	res := c.Resources
@@ -174,6 +168,8 @@ func (c Config) Validate() error {
 
 	c.Namespaces.validate(v)
 	c.Cluster.validate(v)
+	c.validateDeny(v)
+	c.validateAdmin(v)
 
 	if c.Metrics.Enabled && c.Metrics.Addr == "" && !c.HTTP.Enabled {
 		v.add("metrics.enabled", "true", "metrics are served on the node's port only when http.enabled is true; enable http, set metrics.addr, or disable metrics")
@@ -344,14 +340,8 @@ func (v *validator) rate(path string, r float64) {
 
 func (v *validator) subnets(path string, ss []string) {
 	for i, s := range ss {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		pfx, err := netip.ParsePrefix(s)
-		if err != nil {
-			v.add(p, strconv.Quote(s), "not a CIDR subnet such as 10.0.0.0/8 or fd00::/8")
-			continue
-		}
-		if pfx != pfx.Masked() {
-			v.add(p, strconv.Quote(s), fmt.Sprintf("has host bits set; did you mean %s?", pfx.Masked()))
+		if _, err := ParseSubnet(s); err != nil {
+			v.add(fmt.Sprintf("%s[%d]", path, i), strconv.Quote(s), err.Error())
 		}
 	}
 }

@@ -56,6 +56,7 @@ type Node struct {
 	// served by the host from before then.
 	up           atomic.Bool
 	reservations *reservationSet
+	deny         *denyList
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -145,6 +146,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
 
+	if n.deny, err = newDenyList(cfg.Deny, n.log, reg); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, n.deny.Close)
+
 	// Until its handshake is done a connection counts in the resource
 	// manager's transient scope, which every new connection needs: each step
 	// before that gets the same short deadline.
@@ -177,6 +183,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.Muxer(yamux.ID, yamuxTransport(cfg.ConnManager.KeepAliveInterval.D())),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(n.deny),
 		libp2p.AddrsFactory(policy.filter),
 		// Infrastructure: the relay must serve from the first second, not
 		// after AutoNAT has made up its mind.
@@ -197,6 +204,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	}
 	n.Host = h
 	n.closers = append(n.closers, h.Close)
+	n.deny.start(h.Network())
 	if err := checkListening(listen, h.Network().ListenAddresses()); err != nil {
 		return nil, err
 	}
@@ -223,8 +231,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	return n, nil
 }
 
-// startSideListeners serves /metrics and pprof on their own addresses when
-// configured.
+// startSideListeners serves /metrics, pprof and the admin API on their own
+// addresses when configured.
 func (n *Node) startSideListeners() error {
 	if n.cfg.Metrics.Enabled && n.cfg.Metrics.Addr != "" {
 		mux := http.NewServeMux()
@@ -238,7 +246,7 @@ func (n *Node) startSideListeners() error {
 			return err
 		}
 	}
-	return nil
+	return n.startAdmin()
 }
 
 func (n *Node) serve(name, addr string, h http.Handler) error {
@@ -261,8 +269,8 @@ func (n *Node) serve(name, addr string, h http.Handler) error {
 	return nil
 }
 
-// SideListenerAddr returns the bound address of the "metrics" or "pprof"
-// listener, or "" when it is not running.
+// SideListenerAddr returns the bound address of the "metrics", "pprof" or
+// "admin" listener, or "" when it is not running.
 func (n *Node) SideListenerAddr(name string) string { return n.sideAddrs[name] }
 
 // Addrs returns the node's advertised addresses with /p2p/<id> appended, the

@@ -79,22 +79,20 @@ type relayACL struct {
 func newRelayACL(c config.RelayACL) (*relayACL, error) {
 	a := &relayACL{}
 	if len(c.AllowPeers) > 0 {
-		a.peers = make(map[peer.ID]struct{}, len(c.AllowPeers))
-		for _, s := range c.AllowPeers {
-			p, err := peer.Decode(s)
-			if err != nil {
-				return nil, fmt.Errorf("relay.acl.allow_peers: %q: %w", s, err)
-			}
+		ids, err := config.ParsePeerIDs("relay.acl.allow_peers", c.AllowPeers)
+		if err != nil {
+			return nil, err
+		}
+		a.peers = make(map[peer.ID]struct{}, len(ids))
+		for _, p := range ids {
 			a.peers[p] = struct{}{}
 		}
 	}
-	for _, s := range c.AllowSubnets {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("relay.acl.allow_subnets: %q: %w", s, err)
-		}
-		a.subnets = append(a.subnets, p.Masked())
+	subnets, err := config.ParseSubnets("relay.acl.allow_subnets", c.AllowSubnets)
+	if err != nil {
+		return nil, err
 	}
+	a.subnets = subnets
 	return a, nil
 }
 

@@ -120,15 +120,10 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 	return observedResources{ResourceManager: mgr, obs: obs}, newResourceCollector(mgr, scopes), nil
 }
 
-// subnetsOf parses a validated list of subnets, such as the trusted subnets
-// exempt from the per-IP caps (loopback by default, a TLS proxy, say).
+// subnetsOf parses a list of subnets Validate has accepted, such as the
+// trusted subnets exempt from the per-IP caps (loopback by default).
 func subnetsOf(list []string) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(list))
-	for _, s := range list {
-		if p, err := netip.ParsePrefix(s); err == nil { // bad ones are rejected by validation
-			out = append(out, p.Masked())
-		}
-	}
+	out, _ := config.ParseSubnets("", list)
 	return out
 }
 

@@ -69,6 +69,7 @@ type entry struct {
 	seq      uint64
 	heapIdx  int // -1 when not in the expiry heap
 	listIdx  int
+	joined   int64 // Unix ns when the peer became a member, for operators (list.go)
 }
 
 // registration returns a copy the caller may keep and modify.
@@ -208,7 +209,7 @@ func (m *Memory) addLocked(ns *namespace, r Registration) *entry {
 		ns = &namespace{name: strings.Clone(r.Namespace), members: make(map[peer.ID]*entry)}
 		m.namespaces[ns.name] = ns
 	}
-	e := &entry{ns: ns, peer: r.Peer, heapIdx: -1, listIdx: len(ns.list)}
+	e := &entry{ns: ns, peer: r.Peer, heapIdx: -1, listIdx: len(ns.list), joined: time.Now().UnixNano()}
 	ns.members[r.Peer] = e
 	ns.list = append(ns.list, e)
 	m.peers[r.Peer]++

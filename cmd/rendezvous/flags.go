@@ -128,6 +128,7 @@ func printUsage(w io.Writer, f *cliFlags) {
   rendezvous init [flags]     write a complete default config (--config, default rendezvous.json) and a key
   rendezvous id [flags]       print the peer ID and addresses without starting
   rendezvous health           probe /healthz of a local node (for container health checks)
+  rendezvous admin <command>  query or act on a running node through its admin API (admin -h)
   rendezvous version          print the version
 
 The node listens on /ip4/<host>/tcp/<port>/ws (/tls/ws with --cert and --key), prints its

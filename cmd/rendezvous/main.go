@@ -59,12 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runID(args, stdout, stderr, getenv)
 	case "health":
 		err = runHealth(args, stdout, stderr, getenv)
+	case "admin":
+		err = runAdmin(args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "rendezvous", node.Version)
 	case "help":
 		printUsage(stdout, newFlags(io.Discard))
 	default:
-		err = usageErr("unknown command %q (want run, init, id, health, version or help)", cmd)
+		err = usageErr("unknown command %q (want run, init, id, health, admin, version or help)", cmd)
 	}
 	if err == nil {
 		return 0
