@@ -74,6 +74,11 @@ func StartServer(cfg ServerConfig) (*EmbeddedServer, error) {
 	}
 	if len(routes) > 0 {
 		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+	} else {
+		// Clustered JetStream refuses to start without a route (and does not
+		// elect itself with one to itself): with no other node, JetStream
+		// runs on its own and no route port is opened.
+		opts.Cluster = server.ClusterOpts{}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -86,6 +91,10 @@ func StartServer(cfg ServerConfig) (*EmbeddedServer, error) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		return nil, fmt.Errorf("embedded NATS server did not start listening on %s", cfg.Listen)
+	}
+	if !s.JetStreamEnabled() {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded NATS server on %s: JetStream did not start (its log says why)", cfg.Listen)
 	}
 	return &EmbeddedServer{srv: s, token: token}, nil
 }

@@ -284,3 +284,27 @@ func TestTTLRegistrationSurvivesRestartOfTheNodeThatTookIt(t *testing.T) {
 		}
 	}
 }
+
+func TestOneEmbeddedNodeWithoutRoutesStartsAndKeepsRegistrationsAcrossARestart(t *testing.T) {
+	cfg := embeddedClusterConfigs(t, 1)[0]
+	a := startNode(t, cfg)
+	waitReady(t, a)
+	h := testhost.New(t)
+	testhost.Connect(t, h, a.Host)
+	if _, err := rendezvous.NewClient(h, a.Host.ID()).Register(t.Context(), "board", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a2 := startNode(t, cfg) // same identity and store
+	waitReady(t, a2)
+	asker := testhost.New(t)
+	testhost.Connect(t, asker, a2.Host)
+	regs, _, err := rendezvous.NewClient(asker, a2.Host.ID()).Discover(t.Context(), "board", 10, nil)
+	if err != nil || len(regs) != 1 || regs[0].Peer != h.ID() {
+		t.Fatalf("after a restart: %v %v", regs, err)
+	}
+}
