@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -101,20 +100,12 @@ func (v *validator) peers(path string, ss []string) {
 // LoadDenyFile reads a deny file; a missing file is an empty list. Every
 // entry is checked, so a node never runs with half a list.
 func LoadDenyFile(path string) (DenyList, error) {
-	f, err := os.Open(path)
+	data, err := readBounded(path, MaxDenyFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return DenyList{Peers: []string{}, Subnets: []string{}}, nil
 	}
 	if err != nil {
 		return DenyList{}, fmt.Errorf("deny file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxDenyFileSize+1))
-	if err != nil {
-		return DenyList{}, fmt.Errorf("deny file %s: %w", path, err)
-	}
-	if len(data) > MaxDenyFileSize {
-		return DenyList{}, fmt.Errorf("deny file %s: larger than %d bytes", path, MaxDenyFileSize)
 	}
 	var l DenyList
 	d := json.NewDecoder(bytes.NewReader(data))

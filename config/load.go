@@ -20,17 +20,9 @@ const MaxFileSize = 1 << 20
 // Load does not validate: the caller applies the environment and flags first
 // (see Overrides) and then calls Validate.
 func Load(path string) (Config, error) {
-	f, err := os.Open(path)
+	data, err := readBounded(path, MaxFileSize)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return Config{}, fmt.Errorf("config: read %s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return Config{}, fmt.Errorf("config: %s: larger than %d bytes", path, MaxFileSize)
 	}
 	c := Default()
 	if err := decode(data, &c); err != nil {
@@ -109,4 +101,21 @@ func (c Config) withEmptyLists() Config {
 		c.Namespaces.Overrides = []NamespaceOverride{}
 	}
 	return c
+}
+
+// readBounded reads a whole file of at most max bytes; errors name the path.
+func readBounded(path string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return data, nil
 }

@@ -93,7 +93,7 @@ backend node_v2
 	})
 	v1, v2 = fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2)
 	for _, hp := range []string{v1, v2} {
-		eventuallyNode(t, "haproxy listening on "+hp, func() bool {
+		eventually(t, "haproxy listening on "+hp, func() bool {
 			c, err := net.DialTimeout("tcp", hp, time.Second)
 			if err == nil {
 				c.Close()
@@ -102,17 +102,6 @@ backend node_v2
 		})
 	}
 	return v1, v2
-}
-
-func eventuallyNode(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // healthzFrom asks for /healthz from the source address src and returns the
@@ -187,7 +176,7 @@ func TestLibp2pPeerThroughHAProxyIsSeenFromItsOwnAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen string
-	eventuallyNode(t, "the node to list the peer", func() bool {
+	eventually(t, "the node to list the peer", func() bool {
 		cs := n.Host.Network().ConnsToPeer(h.ID())
 		if len(cs) == 0 {
 			return false

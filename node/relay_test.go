@@ -127,7 +127,7 @@ func TestDisconnectEndsAReservation(t *testing.T) {
 	if err := h.Network().ClosePeer(n.Host.ID()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reservation to end with the connection", func() bool {
+	eventually(t, "the reservation to end with the connection", func() bool {
 		prot, v := reservedState(t, n, h.ID())
 		return !prot && v == 0
 	})
@@ -168,7 +168,7 @@ func TestExpiredReservationIsUnprotectedAndUncountedWhileConnected(t *testing.T)
 		t.Fatalf("after reserving: protected %v, count %d; want true, 1",
 			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
 	}
-	waitFor(t, "the unrenewed reservation to expire", func() bool {
+	eventually(t, "the unrenewed reservation to expire", func() bool {
 		return !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) && rs.count() == 0
 	})
 	if rh.Network().Connectedness(h.ID()) != network.Connected {
@@ -212,17 +212,5 @@ func TestClosingTheRelayEndsItsReservations(t *testing.T) {
 	if rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 0 {
 		t.Fatalf("after the relay closed: protected %v, count %d; want false, 0",
 			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
