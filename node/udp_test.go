@@ -473,3 +473,20 @@ func TestConnectionManagerKeepsReservedUDPPeersOverHighWatermark(t *testing.T) {
 		t.Fatal("nothing was trimmed: the test did not exercise the connection manager")
 	}
 }
+
+func TestAnnouncedUDPAddressesGetTheirCerthashes(t *testing.T) {
+	c := udpConfig(t)
+	port := mustUDPPort(t, ma.StringCast(c.Listen[1]))
+	c.Announce = []string{
+		"/dns4/rdv.example.com/tcp/443/wss",
+		"/ip4/203.0.113.5/udp/" + port + "/webrtc-direct",
+		"/ip4/203.0.113.5/udp/" + port + "/quic-v1/webtransport",
+	}
+	n := startNode(t, c)
+	for _, u := range udpTransportsUnderTest {
+		a := nodeAddrsOf(t, n, u)[0]
+		if ip, _ := a.ValueForProtocol(ma.P_IP4); ip != "203.0.113.5" || len(certhashes(a)) == 0 {
+			t.Errorf("announced %s address advertised as %s, want 203.0.113.5 with its certhash", u.name, a)
+		}
+	}
+}
