@@ -490,3 +490,24 @@ func TestAnnouncedUDPAddressesGetTheirCerthashes(t *testing.T) {
 		}
 	}
 }
+
+func TestUnbindableUDPListenAddressFailsStart(t *testing.T) {
+	busy, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.LocalAddr().(*net.UDPAddr).Port)
+	for _, suffix := range []string{"/webrtc-direct", "/quic-v1/webtransport"} {
+		c := testConfig(t)
+		bad := "/ip4/127.0.0.1/udp/" + port + suffix
+		c.Listen = append(c.Listen, bad)
+		_, err := New(t.Context(), c)
+		if err == nil {
+			t.Fatalf("start succeeded although UDP port %s was taken", port)
+		}
+		if !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "in use") {
+			t.Fatalf("error %q should name %s and the cause", err, bad)
+		}
+	}
+}
