@@ -1,6 +1,7 @@
 // Package node assembles the rendezvous node: a go-libp2p host on
-// WebSockets, WebRTC-direct and WebTransport with a persistent identity, the circuit relay v2 service, the
-// discovery protocols, and the HTTP endpoints served on the same port.
+// WebSockets, WebRTC-direct and WebTransport with a persistent identity, the
+// circuit relay v2 service, the discovery protocols, and the HTTP endpoints
+// served on the WebSocket port.
 package node
 
 import (
