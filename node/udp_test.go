@@ -169,8 +169,9 @@ func wsHTTPBase(t testing.TB, n *Node) string {
 	return ""
 }
 
-// udpSockets counts the node process's UDP sockets bound to the node's UDP
-// listen ports, from /proc/net/udp (Linux only).
+// udpSockets counts the IPv4 UDP sockets of this machine bound to the
+// node's UDP listen ports, from /proc/net/udp (Linux only): two listeners
+// sharing one socket show as one.
 func udpSockets(t testing.TB, n *Node) int {
 	t.Helper()
 	b, err := os.ReadFile("/proc/net/udp")
