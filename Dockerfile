@@ -16,7 +16,8 @@ COPY --from=build --chown=65532:65532 /out/data /data
 WORKDIR /data
 VOLUME /data
 ENV HOST=0.0.0.0 PORT=9090 RENDEZVOUS_IDENTITY=/data/identity.key
-EXPOSE 9090
+# WebSockets on TCP; WebRTC-direct and WebTransport on UDP.
+EXPOSE 9090/tcp 9090/udp
 # DISABLE_METRICS=true turns /metrics off (false or 0 keep it on).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/rendezvous", "health"]

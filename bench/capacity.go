@@ -31,11 +31,17 @@ type CapacityOptions struct {
 	// from the end of the ramp, as js-libp2p's connection monitor does (10 s
 	// in a browser); 0 sends none, as go-libp2p peers by default.
 	PingEvery time.Duration
+	// Transport is what the peers dial the node over; the node must have an
+	// address of it (StartTarget adds one when asked). Empty is ws.
+	Transport Transport
 	// Progress receives the phases as they run; nil reports none.
 	Progress *Progress
 }
 
 func (o *CapacityOptions) defaults() {
+	if o.Transport == "" {
+		o.Transport = TransportWS
+	}
 	if o.Peers <= 0 {
 		o.Peers = 1000
 	}
@@ -70,8 +76,12 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	o.defaults()
 	r := &Report{Scenario: "capacity", Started: time.Now(), Node: t.Kind, Params: map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
-		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(),
+		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(), "transport": string(o.Transport),
 	}}
+	info, err := o.Transport.nodeInfo(t.Info)
+	if err != nil {
+		return nil, err
+	}
 	gen := SelfSampler{}
 
 	kt := time.Now()
@@ -83,7 +93,8 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 
 	base, _ := sample(t.Node)
 	genBase, _ := gen.Sample()
-	s := newSwarm(t.Info)
+	s := newSwarm(info)
+	s.transport = o.Transport
 	rt := time.Now()
 	rp := o.Progress.Count("ramp", o.Peers, "peers")
 	peers := s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)

@@ -18,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -114,9 +113,16 @@ func NewPeer(key crypto.PrivKey, listen bool) (host.Host, error) {
 // newPeerWith is NewPeer with its own yamux settings (a smaller receive
 // window, as a browser's).
 func newPeerWith(key crypto.PrivKey, listen bool, mux *yamux.Transport) (host.Host, error) {
+	return newPeerOn(key, listen, mux, TransportWS)
+}
+
+// newPeerOn is newPeerWith on one transport; listen goes with ws only.
+// WebRTC-direct and WebTransport bring their own stream multiplexing, so
+// mux only matters on WebSockets.
+func newPeerOn(key crypto.PrivKey, listen bool, mux *yamux.Transport, t Transport) (host.Host, error) {
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
-		libp2p.Transport(ws.New),
+		t.option(),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, mux),
 		libp2p.DisableMetrics(),

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -63,6 +64,8 @@ type probe struct {
 // report them.
 type swarm struct {
 	node peer.AddrInfo
+	// transport is what every peer dials the node over (ws when empty).
+	transport Transport
 
 	mu      sync.Mutex
 	byNS    map[string]map[*livePeer]struct{}
@@ -119,7 +122,7 @@ func (s *swarm) start(ctx context.Context, key crypto.PrivKey, ns string, timed 
 // startOn is start on a given node (one of a cluster's).
 func (s *swarm) startOn(ctx context.Context, node peer.AddrInfo, key crypto.PrivKey, ns string, timed bool) (*livePeer, error) {
 	t0 := time.Now()
-	h, err := NewPeer(key, false)
+	h, err := newPeerOn(key, false, yamux.DefaultTransport, s.transport)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +82,9 @@ type TargetOptions struct {
 	// Configure, when set, changes the bench configuration of a node the
 	// tool starts (the abuse scenarios size it and restore default limits).
 	Configure func(*config.Config)
+	// Transport, when webrtc-direct or webtransport, adds a loopback
+	// listener of it to a node the tool starts.
+	Transport Transport
 }
 
 // BenchConfig is the configuration of a node the tool starts: the defaults,
@@ -109,6 +113,9 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 		return nil, errors.New("bench: TargetOptions.Dir is required to start a node")
 	}
 	cfg := BenchConfig(o.Dir, o.PprofAddr)
+	if a := o.Transport.listenAddr(); a != "" {
+		cfg.Listen = append(cfg.Listen, a)
+	}
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
@@ -196,6 +203,41 @@ func loopbackOnly(addrs []ma.Multiaddr) error {
 			return fmt.Errorf("bench: %s is not a loopback address", a)
 		}
 	}
+	return nil
+}
+
+// addAdvertised sets Info.Addrs to what the node's /addrs.json lists.
+func (t *Target) addAdvertised() error {
+	ws := firstWS(t.Info.Addrs)
+	if ws == "" {
+		return errors.New("bench: no WebSocket address to read /addrs.json from")
+	}
+	na, err := manet.ToNetAddr(ma.StringCast(ws).Decapsulate(ma.StringCast("/ws")))
+	if err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + na.String() + "/addrs.json")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer resp.Body.Close()
+	var doc node.AddrsDoc
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil {
+		return fmt.Errorf("bench: /addrs.json: %w", err)
+	}
+	var addrs []ma.Multiaddr
+	for _, s := range doc.Addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return fmt.Errorf("bench: /addrs.json: %q: %w", s, err)
+		}
+		addrs = append(addrs, a.Decapsulate(ma.StringCast("/p2p/"+t.Info.ID.String())))
+	}
+	if err := loopbackOnly(addrs); err != nil {
+		return err
+	}
+	t.Info.Addrs = addrs
 	return nil
 }
 
@@ -316,6 +358,14 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	t.Kind = "process"
 	t.close = stop
 	t.kill = kill
+	if len(cfg.Listen) > 1 {
+		// The first line is the WebSocket address; the node lists the
+		// others, with their certhashes, at /addrs.json.
+		if err := t.addAdvertised(); err != nil {
+			_ = stop()
+			return nil, err
+		}
+	}
 	if ws := firstWS(t.Info.Addrs); ws != "" {
 		again := cfg
 		again.Listen = []string{ws} // the port the peers know, not a fresh one

@@ -10,8 +10,15 @@ import "time"
 // file shows them as [] and loads back equal.
 func Default() Config {
 	return Config{
-		Identity:   Identity{KeyFile: "identity.key"},
-		Listen:     []string{"/ip4/0.0.0.0/tcp/9090/ws"},
+		Identity: Identity{KeyFile: "identity.key"},
+		// WebSockets for every client; WebRTC-direct and WebTransport on
+		// the same port number over UDP for browsers reaching the node
+		// without a TLS certificate.
+		Listen: []string{
+			"/ip4/0.0.0.0/tcp/9090/ws",
+			"/ip4/0.0.0.0/udp/9090/webrtc-direct",
+			"/ip4/0.0.0.0/udp/9090/quic-v1/webtransport",
+		},
 		Announce:   []string{},
 		NoAnnounce: []string{},
 		// Off: only a node behind a proxy that sends the header turns it on.

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // DefaultPort is the port of the listen address built from a host or port
@@ -14,9 +16,15 @@ const DefaultPort = 9090
 // Overrides are the settings the environment and command-line flags may
 // change. A nil field leaves the configuration alone.
 type Overrides struct {
-	// Host and Port replace the whole listen list with one WebSocket address.
+	// Host and Port replace the whole listen list with one WebSocket
+	// address and the WebRTC-direct and WebTransport addresses on the same
+	// host and UDP port number.
 	Host *string
 	Port *int
+	// NoWebRTCDirect and NoWebTransport, when true, drop every listen
+	// address of that transport (after Host and Port).
+	NoWebRTCDirect *bool
+	NoWebTransport *bool
 	// KeyFile is identity.key_file.
 	KeyFile *string
 	// Announce, when not nil, replaces announce.
@@ -59,6 +67,8 @@ const (
 	EnvClusterRoutes  = "RENDEZVOUS_CLUSTER_ROUTES"
 	EnvClusterStore   = "RENDEZVOUS_CLUSTER_STORE"
 	EnvMaxPeers       = "RENDEZVOUS_MAX_PEERS"
+	EnvNoWebRTCDirect = "RENDEZVOUS_NO_WEBRTC_DIRECT"
+	EnvNoWebTransport = "RENDEZVOUS_NO_WEBTRANSPORT"
 )
 
 // FromEnv reads overrides through getenv (os.Getenv in production). An empty
@@ -98,6 +108,15 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 			return Overrides{}, fmt.Errorf("config: %s=%q: not a number", EnvMaxPeers, *v)
 		}
 		o.MaxPeers = &n
+	}
+	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport} {
+		if v := str(name); v != nil {
+			b, err := parseBool(*v)
+			if err != nil {
+				return Overrides{}, fmt.Errorf("config: %s=%q: %w", name, *v, err)
+			}
+			*dst = &b
+		}
 	}
 	if v := str(EnvDisableMetrics); v != nil {
 		// The legacy server disabled metrics for any non-empty value, even
@@ -163,6 +182,8 @@ func (o Overrides) Merge(later Overrides) Overrides {
 	}
 	pick(&o.ClusterStore, later.ClusterStore)
 	pick(&o.MaxPeers, later.MaxPeers)
+	pick(&o.NoWebRTCDirect, later.NoWebRTCDirect)
+	pick(&o.NoWebTransport, later.NoWebTransport)
 	return o
 }
 
@@ -173,9 +194,12 @@ func pick[T any](dst **T, later *T) {
 }
 
 // Apply writes the set fields of o into c. When Host or Port is set, listen
-// becomes exactly one address on that host (default 0.0.0.0) and port
-// (default 9090): /tls/ws when a TLS certificate and key are configured
-// (after o's own TLS fields), /ws otherwise. On error c is unchanged.
+// becomes the addresses on that host (default 0.0.0.0) and port (default
+// 9090): TCP /tls/ws when a TLS certificate and key are configured (after
+// o's own TLS fields), /ws otherwise, then UDP /webrtc-direct and
+// /quic-v1/webtransport. NoWebRTCDirect and NoWebTransport then drop those
+// transports' addresses, whichever source listen came from. On error c is
+// unchanged.
 func (c *Config) Apply(o Overrides) error {
 	n := *c
 	if o.KeyFile != nil {
@@ -228,21 +252,42 @@ func (c *Config) Apply(o Overrides) error {
 		if o.Port != nil {
 			port = *o.Port
 		}
-		addr, err := listenAddr(host, port, n.TLS.CertFile != "" && n.TLS.KeyFile != "")
+		addrs, err := listenAddrs(host, port, n.TLS.CertFile != "" && n.TLS.KeyFile != "")
 		if err != nil {
 			return err
 		}
-		n.Listen = []string{addr}
+		n.Listen = addrs
 	}
+	n.Listen = dropListeners(n.Listen, o.NoWebRTCDirect, listenWebRTCDirect)
+	n.Listen = dropListeners(n.Listen, o.NoWebTransport, listenWebTransport)
 	*c = n
 	return nil
 }
 
-// listenAddr builds a WebSocket listen multiaddr. go-libp2p binds IP
-// addresses only, so a DNS name is refused here rather than at startup.
-func listenAddr(host string, port int, tls bool) (string, error) {
+// dropListeners removes the addresses of kind when drop is set and true.
+// Unparsable entries stay, for Validate to report.
+func dropListeners(listen []string, drop *bool, kind int) []string {
+	if drop == nil || !*drop {
+		return listen
+	}
+	out := []string{}
+	for _, s := range listen {
+		if a, err := ma.NewMultiaddr(s); err == nil {
+			if k, err := listenerKind(a); err == nil && k == kind {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// listenAddrs builds the WebSocket, WebRTC-direct and WebTransport listen
+// multiaddrs. go-libp2p binds IP addresses only, so a DNS name is refused
+// here rather than at startup.
+func listenAddrs(host string, port int, tls bool) ([]string, error) {
 	if port < 0 || port > 65535 {
-		return "", fmt.Errorf("config: port %d: must be from 0 to 65535", port)
+		return nil, fmt.Errorf("config: port %d: must be from 0 to 65535", port)
 	}
 	var proto string
 	h := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(host), "["), "]")
@@ -251,7 +296,7 @@ func listenAddr(host string, port int, tls bool) (string, error) {
 	} else {
 		ip, err := netip.ParseAddr(h)
 		if err != nil || ip.Zone() != "" {
-			return "", fmt.Errorf("config: host %q: must be an IPv4 or IPv6 address or \"localhost\" (go-libp2p cannot listen on a DNS name)", host)
+			return nil, fmt.Errorf("config: host %q: must be an IPv4 or IPv6 address or \"localhost\" (go-libp2p cannot listen on a DNS name)", host)
 		}
 		ip = ip.Unmap()
 		h, proto = ip.String(), "ip6"
@@ -263,5 +308,9 @@ func listenAddr(host string, port int, tls bool) (string, error) {
 	if tls {
 		suffix = "/tls/ws"
 	}
-	return fmt.Sprintf("/%s/%s/tcp/%d%s", proto, h, port, suffix), nil
+	return []string{
+		fmt.Sprintf("/%s/%s/tcp/%d%s", proto, h, port, suffix),
+		fmt.Sprintf("/%s/%s/udp/%d/webrtc-direct", proto, h, port),
+		fmt.Sprintf("/%s/%s/udp/%d/quic-v1/webtransport", proto, h, port),
+	}, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -134,7 +135,7 @@ func TestPrecedenceIsFileThenEnvThenFlags(t *testing.T) {
 		{"log.format (file beats default)", c.Log.Format, "json"},
 		{"metrics.addr (env beats file)", c.Metrics.Addr, "127.0.0.1:9100"},
 		{"announce (file, nothing overrides)", strings.Join(c.Announce, ","), "/dns4/file.example.com/tcp/443/wss"},
-		{"listen (flag port beats env port)", strings.Join(c.Listen, ","), "/ip4/0.0.0.0/tcp/7001/ws"},
+		{"listen (flag port beats env port)", strings.Join(c.Listen, ","), "/ip4/0.0.0.0/tcp/7001/ws,/ip4/0.0.0.0/udp/7001/webrtc-direct,/ip4/0.0.0.0/udp/7001/quic-v1/webtransport"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -155,12 +156,14 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
 		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"), MaxPeers: ptr(100),
+		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true),
 	}
 	b := Overrides{
 		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
 		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
 		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"), MaxPeers: ptr(200),
+		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
 		t.Errorf("a.Merge(b) = %+v, want b", got)
@@ -283,8 +286,13 @@ func TestHostAndPortBuildTheListenAddress(t *testing.T) {
 			if err := c.Apply(o); err != nil {
 				t.Fatal(err)
 			}
-			if len(c.Listen) != 1 || c.Listen[0] != tt.want {
-				t.Fatalf("listen = %v, want [%s]", c.Listen, tt.want)
+			if len(c.Listen) != 3 || c.Listen[0] != tt.want {
+				t.Fatalf("listen = %v, want %s first", c.Listen, tt.want)
+			}
+			// The UDP listeners take the same host and port number.
+			udp := strings.Replace(strings.TrimSuffix(strings.TrimSuffix(tt.want, "/tls/ws"), "/ws"), "/tcp/", "/udp/", 1)
+			if c.Listen[1] != udp+"/webrtc-direct" || c.Listen[2] != udp+"/quic-v1/webtransport" {
+				t.Fatalf("listen = %v, want %s/webrtc-direct and %s/quic-v1/webtransport after it", c.Listen, udp, udp)
 			}
 			if _, err := c.ListenAddrs(); err != nil {
 				t.Fatal(err)
@@ -304,8 +312,59 @@ func TestTLSFromFileMakesPortFlagListenOnTLS(t *testing.T) {
 	if err := c.Apply(Overrides{Port: ptr(8443)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(c.Listen, ","); got != "/ip4/0.0.0.0/tcp/8443/tls/ws" {
+	if got := c.Listen[0]; got != "/ip4/0.0.0.0/tcp/8443/tls/ws" {
 		t.Fatalf("listen = %s", got)
+	}
+}
+
+func TestNoWebRTCDirectAndNoWebTransportDropTheirListenersWhateverTheSource(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		fileListen []string
+		o          Overrides
+		want       []string
+	}{
+		{"defaults, no webrtc-direct", nil, Overrides{NoWebRTCDirect: ptr(true)},
+			[]string{"/ip4/0.0.0.0/tcp/9090/ws", "/ip4/0.0.0.0/udp/9090/quic-v1/webtransport"}},
+		{"port, no webtransport", nil, Overrides{Port: ptr(7), NoWebTransport: ptr(true)},
+			[]string{"/ip4/0.0.0.0/tcp/7/ws", "/ip4/0.0.0.0/udp/7/webrtc-direct"}},
+		{"both off leaves websockets", nil, Overrides{Host: ptr("::1"), NoWebRTCDirect: ptr(true), NoWebTransport: ptr(true)},
+			[]string{"/ip6/::1/tcp/9090/ws"}},
+		{"false keeps them", nil, Overrides{NoWebRTCDirect: ptr(false), NoWebTransport: ptr(false)}, Default().Listen},
+		{"file list filtered too", []string{"/ip4/1.2.3.4/tcp/1/ws", "/ip4/1.2.3.4/udp/2/webrtc-direct", "/ip6/::/udp/2/webrtc-direct"},
+			Overrides{NoWebRTCDirect: ptr(true)}, []string{"/ip4/1.2.3.4/tcp/1/ws"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			if tt.fileListen != nil {
+				c.Listen = tt.fileListen
+			}
+			if err := c.Apply(tt.o); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Listen, tt.want) {
+				t.Fatalf("listen = %v, want %v", c.Listen, tt.want)
+			}
+			if c.HasWebRTCDirect() != slices.ContainsFunc(tt.want, func(s string) bool { return strings.HasSuffix(s, "/webrtc-direct") }) {
+				t.Errorf("HasWebRTCDirect() = %v for %v", c.HasWebRTCDirect(), c.Listen)
+			}
+			if c.HasWebTransport() != slices.ContainsFunc(tt.want, func(s string) bool { return strings.HasSuffix(s, "/webtransport") }) {
+				t.Errorf("HasWebTransport() = %v for %v", c.HasWebTransport(), c.Listen)
+			}
+		})
+	}
+}
+
+func TestNoWebRTCDirectAndNoWebTransportFromTheEnvironment(t *testing.T) {
+	o, err := FromEnv(env(map[string]string{"RENDEZVOUS_NO_WEBRTC_DIRECT": "yes", "RENDEZVOUS_NO_WEBTRANSPORT": "0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.NoWebRTCDirect == nil || !*o.NoWebRTCDirect || o.NoWebTransport == nil || *o.NoWebTransport {
+		t.Fatalf("NoWebRTCDirect = %v, NoWebTransport = %v", o.NoWebRTCDirect, o.NoWebTransport)
+	}
+	if _, err := FromEnv(env(map[string]string{"RENDEZVOUS_NO_WEBTRANSPORT": "maybe"})); err == nil || !strings.Contains(err.Error(), "RENDEZVOUS_NO_WEBTRANSPORT") {
+		t.Fatalf("bad boolean: %v", err)
 	}
 }
 

@@ -220,11 +220,12 @@ func (c Config) validateAddrs(v *validator) {
 			v.add(path, strconv.Quote(s), "not a multiaddr: "+err.Error())
 			continue
 		}
-		tls, err := wsListener(a)
+		kind, err := listenerKind(a)
 		if err != nil {
 			v.add(path, strconv.Quote(s), err.Error())
 			continue
 		}
+		tls := kind == listenWSS
 		if tls && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
 			v.add(path, strconv.Quote(s), "a secure WebSocket listener needs tls.cert_file and tls.key_file")
 		}

@@ -35,7 +35,12 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 		{"listen with trailing p2p", func(c *Config) {
 			c.Listen = []string{"/ip4/0.0.0.0/tcp/1/ws/p2p/" + validPeerID}
 		}, "listen[0]", "", "must end in /ws"},
-		{"second listen address bad", func(c *Config) { c.Listen = append(c.Listen, "/ip6/::/udp/1/quic-v1") }, "listen[1]", `"/ip6/::/udp/1/quic-v1"`, "must start with"},
+		{"second listen address bad", func(c *Config) { c.Listen = []string{c.Listen[0], "/ip6/::/sctp/1/ws"} }, "listen[1]", `"/ip6/::/sctp/1/ws"`, "must start with"},
+		{"plain quic listener", func(c *Config) { c.Listen = []string{"/ip6/::/udp/1/quic-v1"} }, "listen[0]", `"/ip6/::/udp/1/quic-v1"`, "must end in /webrtc-direct or /quic-v1/webtransport"},
+		{"webtransport with a certhash", func(c *Config) {
+			c.Listen = []string{"/ip4/0.0.0.0/udp/1/quic-v1/webtransport/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g"}
+		}, "listen[0]", "", "must end in /webrtc-direct or /quic-v1/webtransport"},
+		{"webrtc-direct over tcp", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/tcp/1/webrtc-direct"} }, "listen[0]", "", "must end in /ws"},
 		{"wss without tls", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/tcp/443/wss"} }, "listen[0]", `"/ip4/0.0.0.0/tcp/443/wss"`, "needs tls.cert_file and tls.key_file"},
 		{"tls/ws without tls", func(c *Config) { c.Listen = []string{"/ip6/::/tcp/443/tls/ws"} }, "listen[0]", "", "needs tls.cert_file"},
 		{"tls/sni/ws without tls", func(c *Config) {

@@ -83,6 +83,7 @@ func (n *Node) httpHandler(metricsHere bool) http.Handler {
 	if metricsHere {
 		mux.Handle("GET /metrics", n.metricsHandler())
 	}
+	mux.HandleFunc("GET /addrs.json", n.serveAddrs)
 	mux.HandleFunc("GET /{$}", n.serveIndex)
 	return n.recoverHTTP(mux)
 }
@@ -136,6 +137,26 @@ func (n *Node) serveReady(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, code, map[string]string{"status": status})
 }
 
+// AddrsDoc is what /addrs.json serves.
+type AddrsDoc struct {
+	PeerID string `json:"peer_id"`
+	// Addrs are the advertised addresses with their current /certhash parts
+	// and /p2p/<id>, as Addrs returns them.
+	Addrs []string `json:"addrs"`
+}
+
+// serveAddrs lists the addresses a browser can dial right now. WebTransport
+// certificates rotate, so a page cannot hard-code that address; it fetches
+// this, from any origin (the addresses are public anyway).
+func (n *Node) serveAddrs(w http.ResponseWriter, _ *http.Request) {
+	doc := AddrsDoc{PeerID: n.Host.ID().String(), Addrs: []string{}}
+	for _, a := range n.Addrs() {
+		doc.Addrs = append(doc.Addrs, a.String())
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSON(w, http.StatusOK, doc)
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -154,6 +175,8 @@ li{margin:.3rem 0} table{border-collapse:collapse} td{padding:.2rem 1rem .2rem 0
 <h1>ws-star rendezvous</h1>
 <p>A libp2p rendezvous and relay node. Point a libp2p peer at one of these addresses:</p>
 <ul>{{range .Addrs}}<li><code>{{.}}</code></li>{{else}}<li>(no addresses yet)</li>{{end}}</ul>
+<p>The same list as JSON, for a page to fetch (WebTransport <code>/certhash</code> parts change every
+couple of weeks): <a href="/addrs.json">/addrs.json</a>.</p>
 <p>A peer holding a relay reservation here is reachable at <code>&lt;address above&gt;/p2p-circuit/p2p/&lt;peer id&gt;</code>.</p>
 <table>
 <tr><td>Peer ID</td><td><code>{{.PeerID}}</code></td></tr>

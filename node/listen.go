@@ -2,8 +2,11 @@ package node
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -45,8 +48,10 @@ func normalizeListen(a ma.Multiaddr) ma.Multiaddr {
 }
 
 // sameListener matches component by component; a configured port 0 matches
-// any port.
+// any port, and the /certhash parts of a WebRTC-direct or WebTransport
+// listener are not part of what was configured.
 func sameListener(want, got ma.Multiaddr) bool {
+	got = slices.DeleteFunc(slices.Clone(got), isCertHash)
 	if len(want) != len(got) {
 		return false
 	}
@@ -55,7 +60,7 @@ func sameListener(want, got ma.Multiaddr) bool {
 		if w.Protocol().Code != g.Protocol().Code {
 			return false
 		}
-		if w.Protocol().Code == ma.P_TCP && w.Value() == "0" {
+		if code := w.Protocol().Code; (code == ma.P_TCP || code == ma.P_UDP) && w.Value() == "0" {
 			continue
 		}
 		if w.Value() != g.Value() {
@@ -76,7 +81,12 @@ func bindCause(a ma.Multiaddr) string {
 			return "the transport refused it (see the log above)"
 		}
 	}
-	l, err := net.Listen(network, host)
+	var l io.Closer
+	if strings.HasPrefix(network, "udp") {
+		l, err = net.ListenPacket(network, host)
+	} else {
+		l, err = net.Listen(network, host)
+	}
 	if err != nil {
 		return err.Error()
 	}

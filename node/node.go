@@ -1,6 +1,7 @@
 // Package node assembles the rendezvous node: a go-libp2p host on
-// WebSockets with a persistent identity, the circuit relay v2 service, the
-// discovery protocols, and the HTTP endpoints served on the same port.
+// WebSockets, WebRTC-direct and WebTransport with a persistent identity, the
+// circuit relay v2 service, the discovery protocols, and the HTTP endpoints
+// served on the WebSocket port.
 package node
 
 import (
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,6 +195,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.Ping(true),
 		libp2p.UserAgent("ws-star-rendezvous/" + Version),
 	}
+	hostOpts = append(hostOpts, udpTransports(cfg)...)
 	if n.metrics != nil {
 		hostOpts = append(hostOpts, libp2p.PrometheusRegisterer(n.metrics))
 	} else {
@@ -227,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.up.Store(true)
-	n.log.Info("node started", "peer_id", h.ID(), "listen", h.Network().ListenAddresses(), "advertised", h.Addrs())
+	n.log.Info("node started", "peer_id", h.ID(), "listen", h.Network().ListenAddresses(), "advertised", n.Addrs())
 	return n, nil
 }
 
@@ -274,7 +277,8 @@ func (n *Node) serve(name, addr string, h http.Handler) error {
 func (n *Node) SideListenerAddr(name string) string { return n.sideAddrs[name] }
 
 // Addrs returns the node's advertised addresses with /p2p/<id> appended, the
-// form a client pastes.
+// form a client pastes: WebSocket addresses first, then WebRTC-direct, then
+// WebTransport, each with its current /certhash parts.
 func (n *Node) Addrs() []ma.Multiaddr {
 	if n.Host == nil {
 		return nil
@@ -283,6 +287,7 @@ func (n *Node) Addrs() []ma.Multiaddr {
 	if err != nil {
 		return nil
 	}
+	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return transportRank(a) - transportRank(b) })
 	return addrs
 }
 

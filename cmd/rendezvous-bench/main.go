@@ -76,6 +76,7 @@ type opts struct {
 	rate                       float64
 	duration, idle, timeout    time.Duration
 	pingEvery                  time.Duration
+	transport                  bench.Transport
 	jsonOut, verbose           bool
 	// abuse
 	scenarios        string
@@ -102,6 +103,11 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, sweep: at each size, cluster)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, sweep: at each size, cluster)")
 	fs.DurationVar(&o.pingEvery, "ping-every", 10*time.Second, "every peer opens an /ipfs/ping/1.0.0 stream this often after the ramp, as js-libp2p does in a browser; 0 for none, as go-libp2p peers (capacity, sweep, cluster)")
+	fs.Func("transport", "what the peers dial the node over: ws (default), webrtc-direct or webtransport; a node the tool starts gets a loopback listener of it, a --node must be given by its address on it (capacity, sweep)", func(v string) error {
+		t, err := bench.ParseTransport(v)
+		o.transport = t
+		return err
+	})
 	fs.BoolVar(&o.kill, "kill", false, "stop the node with SIGKILL instead of SIGTERM (restart)")
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
@@ -196,6 +202,9 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 			return nil, usageError{fmt.Errorf("--peers %s: %s takes one number (a list is for sweep)", o.sizes.String(), scenario)}
 		}
 		o.peers = o.sizes[0]
+	}
+	if o.transport != "" && o.transport != bench.TransportWS && scenario != "capacity" && scenario != "sweep" {
+		return nil, usageError{fmt.Errorf("--transport %s goes with capacity or sweep; %s runs over ws", o.transport, scenario)}
 	}
 	prog := bench.NewProgress(stderr, "rendezvous-bench: "+scenario)
 	switch scenario {
@@ -305,7 +314,7 @@ func onTarget(ctx context.Context, o opts, scenario string, stderr io.Writer, fn
 func capacityOptions(o opts, prog *bench.Progress) bench.CapacityOptions {
 	return bench.CapacityOptions{
 		Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Idle: o.idle,
-		Concurrency: o.concurrency, Keys: o.keys, PingEvery: o.pingEvery, Progress: prog,
+		Concurrency: o.concurrency, Keys: o.keys, PingEvery: o.pingEvery, Transport: o.transport, Progress: prog,
 	}
 }
 
@@ -318,7 +327,7 @@ func startTarget(ctx context.Context, o opts, dir string, stderr io.Writer) (*be
 	return bench.StartTarget(ctx, bench.TargetOptions{
 		Node: o.node, PID: o.pid, Binary: o.nodeBin, PprofAddr: o.pprof, Dir: dir,
 		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
-		Configure: o.configure,
+		Configure: o.configure, Transport: o.transport,
 	})
 }
 

@@ -65,6 +65,8 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		{"sweep", "--pid", "1"},
 		{"capacity", "--peers", "10,20"}, // a list is for sweep
 		{"capacity", "--plot", "charts"},
+		{"capacity", "--transport", "quic"},
+		{"churn", "--transport", "webtransport"},
 		{"abuse", "--scenario", "slowloris,teardrop"},
 		{"abuse", "--ns-size", "0"},
 		{"abuse", "--pid", "1"},

@@ -34,8 +34,10 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs := f.fs
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.configPath, "config", "", "JSON configuration `file` (env RENDEZVOUS_CONFIG); see docs/config.md")
-	fs.Int("port", 9090, "TCP `port` for WebSockets (env PORT); 0 picks a free port")
+	fs.Int("port", 9090, "`port` for WebSockets (TCP) and for WebRTC-direct and WebTransport (UDP) (env PORT); 0 picks free ports")
 	fs.String("host", "0.0.0.0", "IP `address` to listen on (env HOST); \"::\" for IPv6")
+	fs.Bool("no-webrtc-direct", false, "do not listen for WebRTC-direct (drops /webrtc-direct from the listen addresses; env RENDEZVOUS_NO_WEBRTC_DIRECT=true)")
+	fs.Bool("no-webtransport", false, "do not listen for WebTransport (drops /quic-v1/webtransport from the listen addresses; env RENDEZVOUS_NO_WEBTRANSPORT=true)")
 	fs.String("identity", "identity.key", "private key `file`, created on first run (env RENDEZVOUS_IDENTITY)")
 	fs.Bool("require-identity", false, "fail instead of creating a key when the identity file is missing")
 	fs.Var(new(stringList), "announce", "advertise this `multiaddr` instead of the listen addresses; repeatable (env RENDEZVOUS_ANNOUNCE, comma separated)")
@@ -82,6 +84,12 @@ func (f *cliFlags) parse(args []string) error {
 			o.Port = &p
 		case "host":
 			o.Host = &v
+		case "no-webrtc-direct":
+			b := v == "true"
+			o.NoWebRTCDirect = &b
+		case "no-webtransport":
+			b := v == "true"
+			o.NoWebTransport = &b
 		case "identity":
 			o.KeyFile = &v
 		case "require-identity":
@@ -131,9 +139,10 @@ func printUsage(w io.Writer, f *cliFlags) {
   rendezvous admin <command>  query or act on a running node through its admin API (admin -h)
   rendezvous version          print the version
 
-The node listens on /ip4/<host>/tcp/<port>/ws (/tls/ws with --cert and --key), prints its
-/p2p/ multiaddrs on stdout, one a line, and serves /, /healthz and /metrics over HTTP on the
-same port. Precedence: defaults < config file < environment < flags.
+The node listens on /ip4/<host>/tcp/<port>/ws (/tls/ws with --cert and --key) and, on the
+same UDP port number, /webrtc-direct and /quic-v1/webtransport; it prints its /p2p/ multiaddrs
+(with their /certhash parts) on stdout, one a line, and serves /, /addrs.json, /healthz and
+/metrics over HTTP on the WebSocket port. Precedence: defaults < config file < environment < flags.
 
 Flags (both --port=9090 and --port 9090 work):
 `)

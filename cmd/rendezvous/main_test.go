@@ -188,7 +188,9 @@ func TestInitWritesConfigAndKeyThatIDReads(t *testing.T) {
 		t.Fatalf("id: %d %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || lines[1] != "/ip4/0.0.0.0/tcp/4001/ws/p2p/"+lines[0] {
+	if len(lines) != 4 || lines[1] != "/ip4/0.0.0.0/tcp/4001/ws/p2p/"+lines[0] ||
+		!strings.HasPrefix(lines[2], "/ip4/0.0.0.0/udp/4001/webrtc-direct/certhash/") || !strings.HasSuffix(lines[2], "/p2p/"+lines[0]) ||
+		lines[3] != "/ip4/0.0.0.0/udp/4001/quic-v1/webtransport/p2p/"+lines[0] {
 		t.Fatalf("id output %q", out)
 	}
 	if code, _, stderr = runCmd(t, env(nil), "init", "--config", cfgPath, "--identity", keyPath); code == 0 {

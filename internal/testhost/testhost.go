@@ -1,4 +1,5 @@
-// Package testhost starts real go-libp2p hosts on loopback WebSockets for tests.
+// Package testhost starts real go-libp2p hosts on loopback WebSockets for
+// tests, and clients that dial over one UDP transport only.
 package testhost
 
 import (
@@ -38,6 +39,20 @@ func NewWith(tb testing.TB, listen bool, wsOpts []any, opts ...libp2p.Option) ho
 		// NoListenAddrs also turns the circuit transport off; turn it back on.
 		base = append(base, libp2p.NoListenAddrs, libp2p.EnableRelay())
 	}
+	h, err := libp2p.New(append(base, opts...)...)
+	if err != nil {
+		tb.Fatalf("testhost: %v", err)
+	}
+	tb.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// NewClientOn returns a client like NewClient whose only transport (besides
+// the circuit one) is transport, as libp2p.Transport(webtransport.New), so
+// every connection it makes to a node goes over that transport.
+func NewClientOn(tb testing.TB, transport libp2p.Option, opts ...libp2p.Option) host.Host {
+	tb.Helper()
+	base := []libp2p.Option{transport, libp2p.DisableMetrics(), libp2p.NoListenAddrs, libp2p.EnableRelay()}
 	h, err := libp2p.New(append(base, opts...)...)
 	if err != nil {
 		tb.Fatalf("testhost: %v", err)
