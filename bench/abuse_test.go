@@ -162,20 +162,6 @@ func TestAReservationFloodLeavesHonestPeersReserving(t *testing.T) {
 	}
 }
 
-func TestStuckReadersAreEndedWhileHonestWatchersKeepUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fills the stuck readers' yamux windows")
-	}
-	r := runAbuse(t, "stuck-reader", AbuseOptions{Attackers: 60}, 60*time.Second)
-	survived(t, r, "stuck-reader")
-	if f := figure(t, r, "stuck-reader: stuck views not ended"); f.Value != 0 {
-		t.Errorf("%v stuck views still open: %s", f.Value, f.Note)
-	}
-	if f := figure(t, r, "stuck-reader: honest views closed"); f.Value != 0 {
-		t.Errorf("%v honest views closed (%s)", f.Value, f.Note)
-	}
-}
-
 func TestHTTPAbuseGetsAStatusOrACloseAndTheNodeKeepsServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the node's 10 s header deadline")
