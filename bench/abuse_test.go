@@ -230,16 +230,20 @@ func TestH2CConnectionsAreClosedAndTheirStreamsCapped(t *testing.T) {
 }
 
 func TestACircuitFloodIsRefusedWithStatusesAndItsCircuitsReleased(t *testing.T) {
-	r := runAbuse(t, "circuit-flood", AbuseOptions{Attackers: 20}, 90*time.Second)
+	r := runAbuse(t, "circuit-flood", AbuseOptions{Attackers: 40}, 90*time.Second)
 	survived(t, r, "circuit-flood")
 	if f := figure(t, r, "circuit-flood: circuits granted"); f.Value == 0 {
 		t.Fatalf("no circuit granted: the flood did not run (%s)", outcomes(t, r, "circuit-flood"))
 	}
-	// 20 initiators to 10 targets: past relay.max_circuits (16) per target.
+	// 40 initiators to 20 targets: past relay.max_circuits (16) per target,
+	// and 320 circuits past relay.max_active_circuits (256 at capacity 1000).
 	if o := outcomes(t, r, "circuit-flood"); !strings.Contains(o, "CONNECT: status RESOURCE_LIMIT_EXCEEDED") {
-		t.Errorf("no CONNECT refused with RESOURCE_LIMIT_EXCEEDED past relay.max_circuits: %s", o)
+		t.Errorf("no CONNECT refused with RESOURCE_LIMIT_EXCEEDED past the caps: %s", o)
 	}
-	for _, name := range []string{"circuits held at a target, max", "circuits open at the node", "honest reservation and circuit during the flood", "circuits open after"} {
+	if o := outcomes(t, r, "circuit-flood"); strings.Contains(o, "CONNECT: reset") || strings.Contains(o, "CONNECT: open") {
+		t.Errorf("CONNECTs reset instead of refused with a status: %s", o)
+	}
+	for _, name := range []string{"circuits held at a target, max", "circuits open at the node", "honest RESERVE during the flood, and a status for its CONNECT", "circuits open after"} {
 		if f := figure(t, r, "circuit-flood: "+name); f.Met == nil || !*f.Met {
 			t.Errorf("%s: %v (%s)", name, f.Value, f.Note)
 		}
