@@ -3,7 +3,10 @@ package node
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -76,16 +79,24 @@ func (g *circuitGate) closed() {
 	g.mu.Unlock()
 }
 
-// wrap reads a hop stream's first message ahead of the relay. A CONNECT past
-// the cap is answered here; everything else, including what cannot be read,
-// goes to the relay with the bytes read replayed, so that the relay answers
-// as it always has.
+// wrap reads a hop stream's first message ahead of the relay, with the
+// relay's own size limit and deadline. A CONNECT past the cap is answered
+// here; everything else, including what cannot be read (but a stream silent
+// past the deadline), goes to the relay with the bytes read replayed, so
+// that the relay answers as it always has.
 func (g *circuitGate) wrap(next network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
 		var seen bytes.Buffer
 		_ = s.SetReadDeadline(time.Now().Add(relay.StreamTimeout))
 		b, err := framing.Read(bufio.NewReader(io.TeeReader(s, &seen)), hopMessageMax)
 		_ = s.SetReadDeadline(time.Time{})
+		var ne net.Error
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			// What the relay does with a silent stream, without making it
+			// wait its own StreamTimeout again.
+			_ = s.Reset()
+			return
+		}
 		replay := &replayStream{Stream: s, r: io.MultiReader(&seen, s)}
 		var msg pbv2.HopMessage
 		if err != nil || gproto.Unmarshal(b, &msg) != nil || msg.GetType() != pbv2.HopMessage_CONNECT {
