@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/node"
@@ -35,7 +36,7 @@ import (
 // stay full for the phases after it.
 var AbuseScenarios = []string{
 	"slowloris", "oversize", "stream-flood", "join-flood", "reservation-flood",
-	"stuck-reader", "http", "register-flood",
+	"circuit-flood", "stuck-reader", "http", "tls-slowloris", "h2c", "register-flood",
 }
 
 // AbuseOptions sizes the abuse suite.
@@ -134,6 +135,10 @@ func AbuseConfig(o AbuseOptions) func(*config.Config) {
 		if o.AttackerIP != honestIP {
 			c.Resources.TrustedSubnets = []string{honestIP + "/32", "::1/128"}
 		}
+		if slices.Contains(o.Scenarios, "tls-slowloris") && c.TLS.CertFile == "" {
+			// Without it the attack reports that it found no TLS listener.
+			_ = addTLSListener(c)
+		}
 	}
 }
 
@@ -157,6 +162,9 @@ type abuseEnv struct {
 	peers []*livePeer
 	// keys of the probes, one slice per phase.
 	probeKeys [][]crypto.PrivKey
+	// tlsAddrs are the node's TLS WebSocket addresses the tool was given;
+	// the honest peers and the attacking hosts dial the others.
+	tlsAddrs []ma.Multiaddr
 
 	mu    sync.Mutex
 	hosts []host.Host // attacker hosts, closed after each phase
@@ -295,7 +303,18 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &abuseEnv{t: t, o: o, s: newSwarm(t.Info)}
+	plain := *t
+	plain.Info.Addrs = nil
+	var tlsAddrs []ma.Multiaddr
+	for _, a := range t.Info.Addrs {
+		if isTLSWS(a) {
+			tlsAddrs = append(tlsAddrs, a)
+		} else {
+			plain.Info.Addrs = append(plain.Info.Addrs, a)
+		}
+	}
+	t = &plain
+	e := &abuseEnv{t: t, o: o, s: newSwarm(t.Info), tlsAddrs: tlsAddrs}
 	for i := range phases {
 		at := o.Peers + i*o.Probes
 		e.probeKeys = append(e.probeKeys, keys[at:at+o.Probes])
@@ -367,6 +386,9 @@ var abuseAttacks = map[string]attack{
 	"reservation-flood": reservationFlood,
 	"stuck-reader":      stuckReader,
 	"http":              httpAbuse,
+	"tls-slowloris":     tlsSlowloris,
+	"h2c":               h2cAbuse,
+	"circuit-flood":     circuitFlood,
 }
 
 // phaseResult is what one phase measured.

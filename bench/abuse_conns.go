@@ -88,17 +88,26 @@ func openStalled(ctx context.Context, src, hostPort, kind string) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (net.Conn, error) { c.Close(); return nil, err }
+	if err := stallOn(c, hostPort, kind); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// stallOn takes c (a TCP connection, or a TLS connection over one) as far as
+// kind says and leaves it there.
+func stallOn(c net.Conn, hostPort, kind string) error {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	switch kind {
 	case "http keep-alive, idle":
 		// One answered request, then an idle keep-alive connection.
 		if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", hostPort); err != nil {
-			return fail(err)
+			return err
 		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -106,24 +115,24 @@ func openStalled(ctx context.Context, src, hostPort, kind string) (net.Conn, err
 		// An upgrade request whose headers never end.
 		req := wsUpgrade(hostPort)
 		if _, err := io.WriteString(c, req[:len(req)-4]); err != nil {
-			return fail(err)
+			return err
 		}
 	default:
 		if _, err := io.WriteString(c, wsUpgrade(hostPort)); err != nil {
-			return fail(err)
+			return err
 		}
 		br := bufio.NewReader(c)
 		status, err := br.ReadString('\n')
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if !strings.Contains(status, " 101 ") {
-			return fail(fmt.Errorf("upgrade answered %q", strings.TrimSpace(status)))
+			return fmt.Errorf("upgrade answered %q", strings.TrimSpace(status))
 		}
 		for {
 			l, err := br.ReadString('\n')
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			if l == "\r\n" {
 				break
@@ -135,12 +144,12 @@ func openStalled(ctx context.Context, src, hostPort, kind string) (net.Conn, err
 			msg := append(msMsg("/multistream/1.0.0"), msMsg("/noise")...)
 			msg = append(msg, 0, 32, 1, 2, 3, 4, 5)
 			if _, err := c.Write(wsFrame(msg)); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 	}
 	_ = c.SetDeadline(time.Time{})
-	return c, nil
+	return nil
 }
 
 // slowloris opens o.Conns connections of each kind, holds them, and checks
@@ -152,6 +161,16 @@ func slowloris(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<-
 		res.count("connect", err)
 		return
 	}
+	holdStalled(ctx, e, res, ready, "slowloris", slowlorisKinds, e.o.Conns, func(kind string) (net.Conn, error) {
+		return openStalled(ctx, e.o.AttackerIP, hp, kind)
+	})
+}
+
+// holdStalled opens n connections of each kind with open, 64 at a time,
+// closes ready once all are open, holds them for o.Hold, and checks per
+// kind that the node closed every one by then; the checks are named
+// "<attack>: <kind>, still open after <hold>".
+func holdStalled(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<- struct{}, attack string, kinds []string, n int, open func(kind string) (net.Conn, error)) {
 	var mu sync.Mutex
 	var conns []*stalled
 	var wg sync.WaitGroup
@@ -159,7 +178,7 @@ func slowloris(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<-
 	for range 64 {
 		wg.Go(func() {
 			for kind := range work {
-				c, err := openStalled(ctx, e.o.AttackerIP, hp, kind)
+				c, err := open(kind)
 				if err != nil {
 					res.count(kind+": open", err)
 					continue
@@ -179,18 +198,18 @@ func slowloris(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<-
 			}
 		})
 	}
-	for i := range e.o.Conns * len(slowlorisKinds) {
+	for i := range n * len(kinds) {
 		if ctx.Err() != nil {
 			break
 		}
-		work <- slowlorisKinds[i%len(slowlorisKinds)]
+		work <- kinds[i%len(kinds)]
 	}
 	close(work)
 	wg.Wait()
 	opened := time.Now()
 	closeOnce(ready)
 	_ = sleep(ctx, time.Until(opened.Add(e.o.Hold)))
-	for _, kind := range slowlorisKinds {
+	for _, kind := range kinds {
 		var open, n int
 		var freed Latencies
 		for _, st := range conns {
@@ -211,7 +230,7 @@ func slowloris(ctx context.Context, e *abuseEnv, res *attackResult, ready chan<-
 		if freed.Len() > 0 {
 			note += fmt.Sprintf("; freed after p50 %.1f s, max %.1f s", freed.Quantile(0.5).Seconds(), freed.Quantile(1).Seconds())
 		}
-		res.check(fmt.Sprintf("slowloris: %s, still open after %s", kind, e.o.Hold), float64(open), "conns", "= 0", 0, true, note)
+		res.check(fmt.Sprintf("%s: %s, still open after %s", attack, kind, e.o.Hold), float64(open), "conns", "= 0", 0, true, note)
 	}
 	for _, st := range conns {
 		st.c.Close()

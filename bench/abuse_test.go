@@ -176,3 +176,62 @@ func TestHTTPAbuseGetsAStatusOrACloseAndTheNodeKeepsServing(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSHandshakesThatStallAreClosedByTheDeadlines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for go-libp2p's 15 s handshake deadline")
+	}
+	// From a trusted address, so that no connection is refused by the
+	// per-IP cap and every one must be ended by a deadline: in the TLS
+	// handshake, in the upgrade after it, or idle after a request.
+	r := runAbuse(t, "tls-slowloris", AbuseOptions{Conns: 10, Hold: 17 * time.Second, AttackerIP: honestIP}, 90*time.Second)
+	survived(t, r, "tls-slowloris")
+	for _, kind := range tlsSlowlorisKinds {
+		f := figure(t, r, "tls-slowloris: "+kind+", still open after 17s")
+		if f.Value != 0 || !strings.Contains(f.Note, "of 10 opened") {
+			t.Errorf("%s: %v of the stalled connections still open (%s)", kind, f.Value, f.Note)
+		}
+	}
+	if f := figure(t, r, "tls-slowloris: GET /healthz over TLS after it"); f.Value != 1 {
+		t.Errorf("the TLS listener does not serve after the attack: %s", f.Note)
+	}
+}
+
+func TestH2CConnectionsAreClosedAndTheirStreamsCapped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the node's HTTP write and idle deadlines")
+	}
+	r := runAbuse(t, "h2c", AbuseOptions{Conns: 4, Hold: 20 * time.Second, AttackerIP: honestIP}, 90*time.Second)
+	survived(t, r, "h2c")
+	for _, kind := range h2cKinds {
+		f := figure(t, r, "h2c: "+kind+", still open after 20s")
+		if f.Value != 0 || !strings.Contains(f.Note, "of 4 opened") {
+			t.Errorf("%s: %v connections still open (%s)", kind, f.Value, f.Note)
+		}
+	}
+	f := figure(t, r, "h2c: streams answered on one connection, max")
+	if f.Met == nil || !*f.Met || strings.Contains(f.Note, "unset") {
+		t.Errorf("one h2c connection got %v streams answered (%s)", f.Value, f.Note)
+	}
+}
+
+func TestACircuitFloodIsRefusedWithStatusesAndItsCircuitsReleased(t *testing.T) {
+	r := runAbuse(t, "circuit-flood", AbuseOptions{Attackers: 40}, 90*time.Second)
+	survived(t, r, "circuit-flood")
+	if f := figure(t, r, "circuit-flood: circuits granted"); f.Value == 0 {
+		t.Fatalf("no circuit granted: the flood did not run (%s)", outcomes(t, r, "circuit-flood"))
+	}
+	// 40 initiators to 20 targets: past relay.max_circuits (16) per target,
+	// and 320 circuits past relay.max_active_circuits (256 at capacity 1000).
+	if o := outcomes(t, r, "circuit-flood"); !strings.Contains(o, "CONNECT: status RESOURCE_LIMIT_EXCEEDED") {
+		t.Errorf("no CONNECT refused with RESOURCE_LIMIT_EXCEEDED past the caps: %s", o)
+	}
+	if o := outcomes(t, r, "circuit-flood"); strings.Contains(o, "CONNECT: reset") || strings.Contains(o, "CONNECT: open") {
+		t.Errorf("CONNECTs reset instead of refused with a status: %s", o)
+	}
+	for _, name := range []string{"circuits held at a target, max", "circuits open at the node", "honest RESERVE during the flood, and a status for its CONNECT", "circuits open after"} {
+		if f := figure(t, r, "circuit-flood: "+name); f.Met == nil || !*f.Met {
+			t.Errorf("%s: %v (%s)", name, f.Value, f.Note)
+		}
+	}
+}

@@ -12,6 +12,15 @@ import (
 	"github.com/ws-star/rendezvous/cluster"
 )
 
+// httpWriteTimeout bounds writing one answer of the node's HTTP endpoints on
+// its WebSocket port, as long as /metrics may take to gather; httpMaxStreams
+// bounds the requests one HTTP/2 connection has in flight there. A browser
+// or a proxy asks for a page or a scrape at a time.
+const (
+	httpWriteTimeout = 10 * time.Second
+	httpMaxStreams   = 16
+)
+
 // Status is what the status page and /healthz report.
 type Status struct {
 	PeerID        string   `json:"peer_id"`

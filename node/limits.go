@@ -71,10 +71,22 @@ func limitOfResourceErr(err error) string {
 	return limits.Streams
 }
 
-// relayRefusals counts the relay's refusals on top of its own metrics.
+// relayRefusals counts the relay's refusals on top of its own metrics, and
+// tells the circuit gate about circuits opened and closed.
 type relayRefusals struct {
 	relay.MetricsTracer
-	obs limits.Observer
+	obs  limits.Observer
+	gate *circuitGate
+}
+
+func (t relayRefusals) ConnectionOpened() {
+	t.gate.opened()
+	t.MetricsTracer.ConnectionOpened()
+}
+
+func (t relayRefusals) ConnectionClosed(d time.Duration) {
+	t.gate.closed()
+	t.MetricsTracer.ConnectionClosed(d)
 }
 
 func (t relayRefusals) ReservationRequestHandled(status pbv2.Status) {

@@ -163,6 +163,15 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 			s.ReadHeaderTimeout = handshake
 			s.IdleTimeout = handshake
 			s.MaxHeaderBytes = 16 << 10
+			// HTTP/2 (h2c on /ws, h2 on /tls/ws) applies the idle timeout
+			// only while no stream is open, and a client that grants no
+			// flow-control window keeps every answer, and so its stream and
+			// handler, open for good: without a write deadline one
+			// connection held 250 streams and its transient slot forever.
+			// WriteTimeout is per stream in HTTP/2 and per request in
+			// HTTP/1.1 (gorilla clears it on a WebSocket upgrade).
+			s.WriteTimeout = httpWriteTimeout
+			s.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: httpMaxStreams}
 		}),
 	}
 	if cfg.HTTP.Enabled {

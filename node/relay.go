@@ -49,12 +49,14 @@ func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *rese
 	if reg != nil {
 		tracer = relay.NewMetricsTracer(relay.WithRegisterer(reg))
 	}
-	opts = append(opts, relay.WithMetricsTracer(relayRefusals{MetricsTracer: tracer, obs: obs}))
+	gate := newCircuitGate(c.MaxActiveCircuits, obs)
+	gate.tracer = tracer
+	opts = append(opts, relay.WithMetricsTracer(relayRefusals{MetricsTracer: tracer, obs: obs, gate: gate}))
 	rs.bind(h, rc.ReservationTTL)
 	// Before the relay starts, so no grant's disconnect goes unseen.
 	nf := rs.notifiee()
 	h.Network().Notify(nf)
-	r, err := relay.New(relayHost{Host: h, cm: reservationTags{ConnManager: h.ConnManager(), rs: rs}}, opts...)
+	r, err := relay.New(relayHost{Host: h, cm: reservationTags{ConnManager: h.ConnManager(), rs: rs}, gate: gate}, opts...)
 	if err != nil {
 		h.Network().StopNotify(nf)
 		return nil, fmt.Errorf("relay service: %w", err)

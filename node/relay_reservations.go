@@ -19,10 +19,12 @@ import (
 const relayReservationTag = "relay-reservation"
 
 // relayHost is the host as the relay sees it: the same host, but with a
-// connection manager that reports the relay's reservation tags.
+// connection manager that reports the relay's reservation tags, and the
+// circuit gate in front of the hop protocol (see circuitGate).
 type relayHost struct {
 	host.Host
-	cm reservationTags
+	cm   reservationTags
+	gate *circuitGate
 }
 
 func (h relayHost) ConnManager() connmgr.ConnManager { return h.cm }

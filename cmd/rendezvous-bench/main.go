@@ -50,8 +50,8 @@ Scenarios:
                --baseline, then one node without cluster with --peers/--nodes peers
   abuse        hold --peers honest peers (default 2000) and time their joins without
                an attack, then under each --scenario in turn (default all: slowloris,
-               oversize, stream-flood, join-flood, register-flood, reservation-flood,
-               stuck-reader, http); per attack: honest join-to-visible p99 against
+               oversize, stream-flood, join-flood, reservation-flood, circuit-flood,
+               stuck-reader, http, tls-slowloris, h2c, register-flood); per attack: honest join-to-visible p99 against
                the baseline, node up, RSS against its memory budget, CPU, and what
                the attacker got back
 
@@ -119,10 +119,10 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.plot, "plot", "", "sweep: write SVG charts (RSS and idle CPU per peer against N, join-to-visible CDF per N) into this `directory`")
 	fs.BoolVar(&o.verbose, "v", false, "log the node's warnings (in-process node)")
 	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all)")
-	fs.IntVar(&o.attackers, "attackers", 200, "abuse: attacking peer IDs of the join, register and reservation floods (and up to 50 stuck readers and 50 churners)")
-	fs.IntVar(&o.conns, "conns", 500, "abuse: stalled connections of each slowloris kind")
-	fs.StringVar(&o.attackerIP, "attacker-ip", "127.0.0.2", "abuse: loopback source address of the slowloris and http connections; a node the tool starts trusts only 127.0.0.1, so the per-IP caps apply to any other (127.0.0.1 shows a source the caps exempt)")
-	fs.DurationVar(&o.hold, "hold", 20*time.Second, "abuse: the node must have closed every stalled slowloris connection this long after it was opened")
+	fs.IntVar(&o.attackers, "attackers", 200, "abuse: attacking peer IDs of the join, register and reservation floods, circuit-flood's initiators (and half as many targets), up to 50 stuck readers and 50 churners")
+	fs.IntVar(&o.conns, "conns", 500, "abuse: stalled connections of each slowloris and tls-slowloris kind (h2c: at most 16 of each kind)")
+	fs.StringVar(&o.attackerIP, "attacker-ip", "127.0.0.2", "abuse: loopback source address of the slowloris, tls-slowloris, h2c and http connections; a node the tool starts trusts only 127.0.0.1, so the per-IP caps apply to any other (127.0.0.1 shows a source the caps exempt)")
+	fs.DurationVar(&o.hold, "hold", 20*time.Second, "abuse: the node must have closed every stalled slowloris, tls-slowloris and h2c connection this long after it was opened")
 	fs.IntVar(&o.capacity, "capacity", 0, "abuse: capacity.peers of a node the tool starts (default --peers + 50 %)")
 	return fs
 }
