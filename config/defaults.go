@@ -91,7 +91,7 @@ func Default() Config {
 			// views within seconds rather than at the end of their TTLs.
 			LeaseTTL: Duration(3 * time.Second),
 		},
-		HTTP:            HTTP{Enabled: true},
+		HTTP:            HTTP{Enabled: true, Demo: true},
 		Metrics:         Metrics{Enabled: true},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(10 * time.Second),

@@ -84,6 +84,7 @@ func (n *Node) httpHandler(metricsHere bool) http.Handler {
 		mux.Handle("GET /metrics", n.metricsHandler())
 	}
 	mux.HandleFunc("GET /{$}", n.serveIndex)
+	n.handleDemo(mux) // demo.go
 	return n.recoverHTTP(mux)
 }
 

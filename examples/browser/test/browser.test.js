@@ -216,6 +216,38 @@ describe('the demo with relay limits configured on the node', { timeout: 120_000
   })
 })
 
+describe('the demo served by the node at /demo/', { timeout: 120_000 }, () => {
+  const step = scenario()
+  let node, pages = []
+
+  before(async () => { node = await startNode() })
+  after(async () => {
+    for (const p of pages) await p.close().catch(() => {})
+    await node?.cleanup()
+  })
+
+  step('two tabs opened at the node\'s /demo/ connect to it, find each other and go direct', { timeout: 90_000 }, async () => {
+    // What a newcomer does: no node address, no ICE settings; the node fills
+    // in its address and a loopback node needs no STUN server.
+    const url = `http://127.0.0.1:${node.addr.match(/\/tcp\/(\d+)\//)[1]}/demo/?ns=${NS}-served`
+    const ids = []
+    for (const name of ['served-A', 'served-B']) {
+      const page = await context.newPage()
+      page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
+      await page.goto(url, { waitUntil: 'load' })
+      await page.waitForSelector('#status[data-state="connected"]', { timeout: 20_000 })
+      assert.equal(await page.inputValue('#node-addr'), node.addr)
+      pages.push(page)
+      ids.push(await page.getAttribute('body', 'data-peer-id'))
+    }
+    await pages[0].waitForSelector(`${peerRow(ids[1])}[data-route="direct"]`, { timeout: 30_000 })
+    await pages[1].waitForSelector(`${peerRow(ids[0])}[data-route="direct"]`, { timeout: 30_000 })
+    const { sent, received } = await chat(pages[0], pages[1], ids[1], 'served by the node')
+    assert.equal(sent.route, 'direct')
+    assert.equal(received.route, 'direct')
+  })
+})
+
 describe('page errors', () => {
   // node:test runs top-level describes in order: this one comes last.
   const step = scenario()
