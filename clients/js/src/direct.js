@@ -9,6 +9,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 
 const WEBRTC_LISTEN = '/webrtc'
+const SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
 // Closed direct connections to a listed peer are replaced after this long.
 const REDIAL_DELAY_MS = 1_000
 
@@ -98,12 +99,30 @@ export class DirectUpgrader {
       this.dial(id, targets, addrKey)
       return
     }
+    this.armResponder(id, targets, addrKey)
+  }
+
+  armResponder (id, targets, addrKey, patience = Date.now() + this.opts.timeout) {
+    const key = id.toString()
     this.timers.set(key, setTimeout(() => {
       this.timers.delete(key)
-      if (this.service.peers.has(key) && this.directConnection(id) == null && !this.attempts.has(key)) {
-        this.dial(id, targets, addrKey)
+      if (!this.service.peers.has(key) || this.directConnection(id) != null || this.attempts.has(key)) return
+      // The other side's offer is still being answered (a slow machine):
+      // dialing now would only race it. Not for longer than a dial may take:
+      // @libp2p/webrtc 6 leaves the signalling stream open when it cannot
+      // create the peer connection at all.
+      if (this.signalling(id) && Date.now() < patience) {
+        this.armResponder(id, targets, addrKey, patience)
+        return
       }
+      this.dial(id, targets, addrKey)
     }, this.opts.responderDelay))
+  }
+
+  /** True while a WebRTC signalling stream with the peer is open. */
+  signalling (id) {
+    return this.components.connectionManager.getConnections(id)
+      .some((c) => c.streams.some((s) => s.protocol === SIGNALING_PROTOCOL && s.status === 'open'))
   }
 
   peerGone (key) {
@@ -142,7 +161,23 @@ export class DirectUpgrader {
     if (!this.service.peers.has(key) || !isDirectConnection(conn)) return
     clearTimeout(this.timers.get(key))
     this.timers.delete(key)
+    if (this.opts.closeRelayed) this.closeRelayed(conn.remotePeer)
     this.service.safeDispatchEvent('direct', { detail: { id: conn.remotePeer, connection: conn } })
+  }
+
+  /**
+   * The relayed connection is idle once a direct one exists (js-libp2p opens
+   * new streams on the direct one), but it still holds one of the node's
+   * circuits for each side (relay.max_circuits per peer) and carries
+   * js-libp2p's pings. Closing it leaves the relay to the signalling; a new
+   * one is opened if the direct connection goes away.
+   */
+  closeRelayed (id) {
+    for (const c of this.components.connectionManager.getConnections(id)) {
+      if (c.status !== 'open' || isDirectConnection(c)) continue
+      this.log('closing the relayed connection to %p: a direct one is open', id)
+      c.close({ signal: AbortSignal.timeout(5_000) }).catch((err) => c.abort(err))
+    }
   }
 
   onClose (evt) {

@@ -44,6 +44,12 @@ export interface WsStarInit {
 export interface WebRTCUpgradeInit {
   /** Listen on /webrtc, so that peers can dial this one over WebRTC (default true). */
   listen?: boolean
+  /**
+   * Close the relayed connection to a peer once a direct one is open (default
+   * true): it frees one of the node's circuits on each side and stops its
+   * pings. Streams still open on it are closed.
+   */
+  closeRelayed?: boolean
   /** Time allowed for one WebRTC dial, ms (default 10000). */
   timeout?: number
   /**

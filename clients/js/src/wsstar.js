@@ -38,6 +38,7 @@ const defaults = {
 }
 const webRTCDefaults = {
   listen: true,
+  closeRelayed: true,
   timeout: 10_000,
   responderDelay: 3_000
 }
@@ -518,5 +519,6 @@ function validateWebRTC (v) {
     if (!(o[k] >= 0) || !Number.isFinite(o[k])) throw new InvalidParametersError(`wsStar(): webRTC.${k} must be a non-negative number of milliseconds`)
   }
   o.listen = o.listen !== false
+  o.closeRelayed = o.closeRelayed !== false
   return o
 }

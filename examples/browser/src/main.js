@@ -189,6 +189,7 @@ function routeChanged (key) {
   }
   button.dataset.route = route
   button.dataset.connAddr = conn?.remoteAddr.toString() ?? ''
+  button.dataset.connections = String(libp2p?.getConnections(peer.id).filter((c) => c.status === 'open').length ?? 0)
   button.querySelector('.via').textContent = direct ? 'direct (WebRTC)' : 'relayed'
   // A peer the node no longer lists stays while the direct connection does.
   if (button.dataset.unlisted !== undefined && !direct) removePeer(key, 'unreachable')

@@ -130,6 +130,10 @@ describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
       const addr = await page.getAttribute(peerRow(other), 'data-conn-addr')
       t.diagnostic(`connection in use: ${addr}`)
       assert.match(addr, WEBRTC_ADDR)
+      t.diagnostic(`tab log: ${(await page.$$eval('.message.system', (els) => els.map((e) => e.textContent))).join(' | ')}`)
+      // The relayed connection is closed once the direct one is open: the
+      // node's circuit is free again.
+      await page.waitForSelector(`${peerRow(other)}[data-connections="1"]`, { timeout: 10_000 })
     }
   })
 
