@@ -22,12 +22,15 @@ func TestJSClientDiscoversRelaysAndReconnectsThroughNode(t *testing.T) {
 	runJSSuite(t, "../clients/js", nil)
 }
 
-// TestBrowserTabsFindEachOtherAndChatInChromium: the demo page
-// (examples/browser) in two headless Chromium tabs that know only the node's
-// multiaddr: each lists the other, a message sent in one appears in the
-// other through the relay, and a screenshot is saved under
+// TestBrowserTabsFindEachOtherAndChatOverWebRTCInChromium: the demo page
+// (examples/browser) in headless Chromium tabs that know only the node's
+// multiaddr: each lists the other, learns its /p2p-circuit/webrtc address
+// through the node, upgrades to a direct WebRTC connection and chats over
+// it, still after the node is stopped; tabs whose WebRTC cannot connect chat
+// through the relay; the upgrade passes relay limits; the page the node
+// serves at /demo/ works the same. A screenshot is saved under
 // examples/browser/test-results/.
-func TestBrowserTabsFindEachOtherAndChatInChromium(t *testing.T) {
+func TestBrowserTabsFindEachOtherAndChatOverWebRTCInChromium(t *testing.T) {
 	ensureChromium(t)
 	runJSSuite(t, "../examples/browser", nil)
 }
