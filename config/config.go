@@ -244,6 +244,9 @@ type Embedded struct {
 type HTTP struct {
 	// Enabled serves /, /healthz (and /metrics, see Metrics) on the node's port.
 	Enabled bool `json:"enabled"`
+	// Demo serves the browser demo (examples/browser, embedded in the
+	// binary) at /demo/, with the node's own address filled in.
+	Demo bool `json:"demo"`
 }
 
 // Metrics configures the Prometheus endpoint.

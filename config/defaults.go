@@ -111,7 +111,7 @@ func Default() Config {
 			LeaseTTL: Duration(3 * time.Second),
 		},
 		Deny:            Deny{Peers: []string{}, Subnets: []string{}},
-		HTTP:            HTTP{Enabled: true},
+		HTTP:            HTTP{Enabled: true, Demo: true},
 		Metrics:         Metrics{Enabled: true},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(10 * time.Second),

@@ -1,9 +1,11 @@
 package interop
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -20,14 +22,56 @@ func TestJSClientDiscoversRelaysAndReconnectsThroughNode(t *testing.T) {
 	runJSSuite(t, "../clients/js", nil)
 }
 
-// TestBrowserTabsFindEachOtherAndChatInChromium: the demo page
-// (examples/browser) in two headless Chromium tabs that know only the node's
-// multiaddr: each lists the other, a message sent in one appears in the
-// other through the relay, and a screenshot is saved under
+// TestBrowserTabsFindEachOtherAndChatOverWebRTCInChromium: the demo page
+// (examples/browser) in headless Chromium tabs that know only the node's
+// multiaddr: each lists the other, learns its /p2p-circuit/webrtc address
+// through the node, upgrades to a direct WebRTC connection and chats over
+// it, still after the node is stopped; tabs whose WebRTC cannot connect chat
+// through the relay; the upgrade passes relay limits; the page the node
+// serves at /demo/ works the same. A screenshot is saved under
 // examples/browser/test-results/.
-func TestBrowserTabsFindEachOtherAndChatInChromium(t *testing.T) {
+func TestBrowserTabsFindEachOtherAndChatOverWebRTCInChromium(t *testing.T) {
 	ensureChromium(t)
 	runJSSuite(t, "../examples/browser", nil)
+}
+
+// TestEmbeddedDemoIsAFreshBuild: the demo the node serves at /demo/
+// (node/demo, embedded so that building the node needs no npm) is
+// byte-for-byte what `npm run build:embed` in examples/browser makes from
+// the sources now. After changing the demo or clients/js, run that and
+// commit node/demo.
+func TestEmbeddedDemoIsAFreshBuild(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (Node.js 20+) is required to build the demo: %v", err)
+	}
+	project := installNPM(t, "../examples/browser", nil)
+	out := t.TempDir()
+	run(t, project, buildTimeout, nil, nodeBin, "build.mjs", "--embed", out)
+	embedded, err := filepath.Abs("../node/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"index.html", "app.js", "style.css"} {
+		fresh, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatalf("fresh build: %v", err)
+		}
+		committed, err := os.ReadFile(filepath.Join(embedded, name))
+		if err != nil {
+			t.Fatalf("embedded demo: %v (run npm run build:embed in examples/browser)", err)
+		}
+		if !bytes.Equal(fresh, committed) {
+			t.Errorf("node/demo/%s (%d bytes) differs from a fresh build (%d bytes): run npm run build:embed in examples/browser and commit node/demo", name, len(committed), len(fresh))
+		}
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 {
+		t.Errorf("the embed build wrote %d files, the node embeds 3: update node/demo.go", len(entries))
+	}
 }
 
 // ensureChromium makes sure Debian's chromium package is installed (the test

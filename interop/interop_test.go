@@ -70,21 +70,8 @@ func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project
 	if _, err := exec.LookPath("npm"); err != nil {
 		t.Fatalf("npm is required for the interop suites: %v", err)
 	}
-	project, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bin := buildNode(t)
-
-	if stale, why := needsInstall(project); stale {
-		t.Logf("%s: npm ci (%s)", dir, why)
-		start := time.Now()
-		run(t, project, installTimeout, nil, "npm", "ci", "--no-audit", "--no-fund")
-		if postInstall != nil {
-			postInstall(t, project)
-		}
-		t.Logf("%s: installed in %s", dir, time.Since(start).Round(time.Millisecond))
-	}
+	project := installNPM(t, dir, postInstall)
 
 	args := []string{"--test", "--test-reporter=spec"}
 	if !hasGlobalWebSocket(t, nodeBin) {
@@ -94,6 +81,29 @@ func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project
 	start := time.Now()
 	run(t, project, suiteTimeout, []string{"RENDEZVOUS_BIN=" + bin}, nodeBin, args...)
 	t.Logf("%s: suite passed in %s", dir, time.Since(start).Round(time.Millisecond))
+}
+
+// installNPM runs `npm ci` in dir when node_modules is missing or stale
+// (then postInstall, when set) and returns dir's absolute path.
+func installNPM(t *testing.T, dir string, postInstall func(t *testing.T, project string)) string {
+	t.Helper()
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatalf("npm is required for the interop suites: %v", err)
+	}
+	project, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale, why := needsInstall(project); stale {
+		t.Logf("%s: npm ci (%s)", dir, why)
+		start := time.Now()
+		run(t, project, installTimeout, nil, "npm", "ci", "--no-audit", "--no-fund")
+		if postInstall != nil {
+			postInstall(t, project)
+		}
+		t.Logf("%s: installed in %s", dir, time.Since(start).Round(time.Millisecond))
+	}
+	return project
 }
 
 // raceEnabled is set by race_test.go when the tests are built with -race.

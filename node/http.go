@@ -94,6 +94,7 @@ func (n *Node) httpHandler(metricsHere bool) http.Handler {
 	}
 	mux.HandleFunc("GET /addrs.json", n.serveAddrs)
 	mux.HandleFunc("GET /{$}", n.serveIndex)
+	n.handleDemo(mux) // demo.go
 	return n.recoverHTTP(mux)
 }
 

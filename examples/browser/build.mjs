@@ -1,5 +1,7 @@
 // Bundles the demo into dist/ with esbuild. `node build.mjs --serve [port]`
-// also serves dist/ on 127.0.0.1 for trying it out by hand.
+// also serves dist/ on 127.0.0.1 for trying it out by hand. `node build.mjs
+// --embed [dir]` writes the copy the node serves at /demo/ (node/demo/, no
+// source map); interop's TestEmbeddedDemoIsAFreshBuild keeps it current.
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path'
@@ -8,6 +10,9 @@ import * as esbuild from 'esbuild'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const clientDir = resolve(here, '../../clients/js')
+export const EMBED_DIR = resolve(here, '../../node/demo')
+/** The files of a build, as the node embeds them. */
+export const EMBED_FILES = ['index.html', 'app.js', 'style.css']
 
 /**
  * The client package lives in this repository; an app would install it from
@@ -30,9 +35,10 @@ const clientFromRepo = {
  * @param {object} [opts]
  * @param {string} [opts.outdir] default dist/
  * @param {boolean} [opts.minify] default true
+ * @param {boolean} [opts.sourcemap] default true
  * @returns {Promise<{ outdir: string, bytes: number }>}
  */
-export async function build ({ outdir = join(here, 'dist'), minify = true } = {}) {
+export async function build ({ outdir = join(here, 'dist'), minify = true, sourcemap = true } = {}) {
   await mkdir(outdir, { recursive: true })
   const result = await esbuild.build({
     entryPoints: [join(here, 'src/main.js')],
@@ -42,7 +48,7 @@ export async function build ({ outdir = join(here, 'dist'), minify = true } = {}
     platform: 'browser',
     target: ['chrome120', 'firefox120', 'safari17'],
     minify,
-    sourcemap: true,
+    sourcemap,
     metafile: true,
     legalComments: 'none',
     logLevel: 'warning',
@@ -79,6 +85,12 @@ export async function serve (dir, port = 0) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const e = process.argv.indexOf('--embed')
+  if (e !== -1) {
+    const { outdir, bytes } = await build({ outdir: process.argv[e + 1] ?? EMBED_DIR, sourcemap: false })
+    console.log(`built ${outdir}/app.js (${(bytes / 1024).toFixed(0)} KiB) for the node's /demo/`)
+    process.exit(0)
+  }
   const { outdir, bytes } = await build()
   console.log(`built ${outdir}/app.js (${(bytes / 1024).toFixed(0)} KiB)`)
   const i = process.argv.indexOf('--serve')

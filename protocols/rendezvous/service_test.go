@@ -682,3 +682,30 @@ func TestLiveRegistrationsAreListedWithMinimumTTLOrSkippedWithoutRecord(t *testi
 		t.Fatalf("Discover = %+v; want only the live peer with a record, ttl %v", regs, DefaultMinTTL)
 	}
 }
+
+// A browser's WebRTC-over-relay address (<relay>/p2p-circuit/webrtc) reaches
+// the discoverer as registered, and counts as reachable only through this
+// relay: the registration is bound to the browser's presence.
+func TestWebRTCCircuitAddressesAreDiscoveredAndBoundToPresence(t *testing.T) {
+	s := newServer(t, nil, WithPresenceBinding(true, time.Minute))
+	circuit := ma.StringCast("/ip4/127.0.0.1/tcp/1/ws/p2p/" + s.h.ID().String() + "/p2p-circuit")
+	webrtc := circuit.Encapsulate(ma.StringCast("/webrtc"))
+	browser, browserC := s.newClient(t, WithAddrs(func() []ma.Multiaddr { return []ma.Multiaddr{circuit, webrtc} }))
+	if _, err := browserC.Register(t.Context(), "room", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, seeker := s.newClient(t)
+	regs, _, err := seeker.Discover(t.Context(), "room", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(regs) != 1 || regs[0].Peer != browser.ID() {
+		t.Fatalf("discovered %+v, want the browser", regs)
+	}
+	if got := regs[0].Addrs; len(got) != 2 || !got[0].Equal(circuit) || !got[1].Equal(webrtc) {
+		t.Fatalf("discovered addresses %v, want %v %v", got, circuit, webrtc)
+	}
+	if !relayOnly(regs[0].Addrs, s.h.ID()) {
+		t.Fatal("WebRTC-over-relay addresses are not counted as relay-only")
+	}
+}

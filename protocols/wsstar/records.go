@@ -27,6 +27,8 @@ const (
 type identifyRecord struct {
 	env []byte
 	seq uint64
+	// webrtc: the record lists a WebRTC address signalled through this node.
+	webrtc bool
 }
 
 // identifyLoop takes identify's events off the host's bus. go-libp2p's
@@ -111,7 +113,7 @@ func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
 	if !had && len(s.records) >= maxRecords {
 		return
 	}
-	s.records[ev.Peer] = identifyRecord{env: b, seq: pr.Seq}
+	s.records[ev.Peer] = identifyRecord{env: b, seq: pr.Seq, webrtc: anyWebRTCVia(pr.Addrs, s.h.ID())}
 	// A peer that announced before identify finished gets its record and
 	// public addresses now; views see UPDATED.
 	if ps := s.peers[ev.Peer]; ps != nil {
@@ -171,8 +173,11 @@ func (s *Service) announce(ns string, p peer.ID) error {
 	return err
 }
 
-// announceAddrs are p's circuit addresses through this node, then its own
-// public addresses learned by identify.
+// announceAddrs are p's circuit addresses through this node, then, when p
+// listens for WebRTC signalled through this node, those circuit addresses
+// with /webrtc, then p's own public addresses learned by identify. A viewer
+// gets the WebRTC ones even when it does not verify records or the record
+// was left out of an event for size.
 func (s *Service) announceAddrs(p peer.ID) []ma.Multiaddr {
 	circuit, err := ma.NewMultiaddr("/p2p/" + s.h.ID().String() + "/p2p-circuit")
 	if err != nil {
@@ -185,6 +190,15 @@ func (s *Service) announceAddrs(p peer.ID) []ma.Multiaddr {
 		}
 		out = append(out, a.Encapsulate(circuit))
 	}
+	if s.offersWebRTC(p) {
+		webrtc := circuit.Encapsulate(ma.StringCast("/webrtc"))
+		for _, a := range s.h.Addrs() {
+			if len(out) == maxAnnounceAddrs {
+				return out
+			}
+			out = append(out, a.Encapsulate(webrtc))
+		}
+	}
 	for _, a := range s.h.Peerstore().Addrs(p) {
 		if len(out) == maxAnnounceAddrs {
 			break
@@ -194,6 +208,31 @@ func (s *Service) announceAddrs(p peer.ID) []ma.Multiaddr {
 		}
 	}
 	return out
+}
+
+// offersWebRTC reports whether p advertises a WebRTC address signalled
+// through this node's relay, in its signed record or its identify addresses.
+// It runs under s.mu.
+func (s *Service) offersWebRTC(p peer.ID) bool {
+	if rec, ok := s.records[p]; ok && rec.webrtc {
+		return true
+	}
+	return anyWebRTCVia(s.h.Peerstore().Addrs(p), s.h.ID())
+}
+
+// anyWebRTCVia reports whether an address is .../p2p/<relay>/p2p-circuit/webrtc.
+func anyWebRTCVia(addrs []ma.Multiaddr, relay peer.ID) bool {
+	for _, a := range addrs {
+		for i := 0; i+2 < len(a); i++ {
+			if a[i].Code() != ma.P_P2P || a[i+1].Code() != ma.P_CIRCUIT || a[i+2].Code() != ma.P_WEBRTC {
+				continue
+			}
+			if id, err := peer.IDFromBytes(a[i].RawValue()); err == nil && id == relay {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func containsAddr(list []ma.Multiaddr, a ma.Multiaddr) bool {

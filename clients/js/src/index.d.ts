@@ -1,4 +1,4 @@
-import type { PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, Startable, AbortOptions } from '@libp2p/interface'
+import type { Connection, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, Startable, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { TypedEventEmitter } from 'main-event'
 
@@ -31,6 +31,32 @@ export interface WsStarInit {
   initialDelay?: number
   /** Largest reconnect delay ceiling, ms (default 30000). */
   maxDelay?: number
+  /**
+   * Open direct WebRTC connections to discovered peers that offer one
+   * (`<node>/p2p-circuit/webrtc`), signalled through the node's relay; the
+   * relayed connection stays in use when WebRTC fails. Needs `webRTC()` from
+   * `@libp2p/webrtc` in `transports` (its `rtcConfiguration` sets the ICE
+   * servers). Default false.
+   */
+  webRTC?: boolean | WebRTCUpgradeInit
+}
+
+export interface WebRTCUpgradeInit {
+  /** Listen on /webrtc, so that peers can dial this one over WebRTC (default true). */
+  listen?: boolean
+  /**
+   * Close the relayed connection to a peer once a direct one is open (default
+   * true): it frees one of the node's circuits on each side and stops its
+   * pings. Streams still open on it are closed.
+   */
+  closeRelayed?: boolean
+  /** Time allowed for one WebRTC dial, ms (default 10000). */
+  timeout?: number
+  /**
+   * Of two peers that both offer WebRTC, the one whose id sorts first dials;
+   * the other dials only if no connection arrived within this many ms (default 3000).
+   */
+  responderDelay?: number
 }
 
 /** Why a peer is no longer listed: a protocol reason, or 'unreachable' when the node (or the view) went away. */
@@ -40,6 +66,8 @@ export interface PeerLeftEvent { id: PeerId, reason: PeerLeftReason }
 export interface JoinEvent { server: Multiaddr, namespace: string, members: number, maxPeers: number }
 export interface ServerErrorEvent { server: Multiaddr, namespace?: string, peer?: PeerId, error: Error }
 export interface ServerDisconnectedEvent { server: Multiaddr, retryIn: number }
+export interface DirectEvent { id: PeerId, connection: Connection }
+export interface DirectErrorEvent { id: PeerId, error: Error }
 
 export interface WsStarEvents extends PeerDiscoveryEvents {
   /** A peer seen earlier is no longer listed by any node in any namespace. */
@@ -50,6 +78,12 @@ export interface WsStarEvents extends PeerDiscoveryEvents {
   'server:error': CustomEvent<ServerErrorEvent>
   /** The session with a node ended; a reconnect follows after retryIn ms. */
   'server:disconnected': CustomEvent<ServerDisconnectedEvent>
+  /** webRTC: a direct connection to a listed peer opened (dialed by either side). */
+  direct: CustomEvent<DirectEvent>
+  /** webRTC: a WebRTC dial to a listed peer failed; the relay stays the way to it. Retried when its addresses change. */
+  'direct:error': CustomEvent<DirectErrorEvent>
+  /** webRTC: the last direct connection to a listed peer closed; a new attempt follows after a second. */
+  'direct:closed': CustomEvent<{ id: PeerId }>
 }
 
 export declare class WsStarDiscovery extends TypedEventEmitter<WsStarEvents> implements PeerDiscovery, Startable {
@@ -59,14 +93,20 @@ export declare class WsStarDiscovery extends TypedEventEmitter<WsStarEvents> imp
   stop (): Promise<void>
   /**
    * Peers currently seen, deduplicated across nodes and namespaces. `verified`
-   * is true when a node relayed the peer's signed peer record and it verified.
+   * is true when a node relayed the peer's signed peer record and it verified;
+   * `direct` when a direct (WebRTC) connection to the peer is open (webRTC).
    */
-  getPeers (namespace?: string): Array<PeerInfo & { verified: boolean }>
+  getPeers (namespace?: string): Array<PeerInfo & { verified: boolean, direct: boolean }>
   getServers (): Array<{ server: Multiaddr, connected: boolean, namespaces: string[] }>
 }
 
 /** A js-libp2p peer-discovery service: `services: { wsStar: wsStar({ servers, namespaces }) }`. */
 export declare function wsStar (init: WsStarInit): (components: any) => WsStarDiscovery
+
+/** True when the connection's data does not pass through a relay (WebRTC, or any non-circuit transport). */
+export declare function isDirectConnection (connection: Connection): boolean
+/** True for a WebRTC address signalled through a relay: `.../p2p-circuit/webrtc[/p2p/<id>]`. */
+export declare function isWebRTCCircuit (ma: Multiaddr): boolean
 
 export interface RendezvousClientInit {
   /** Per request, ms (default 10000). */

@@ -8,6 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { anySignal, backoffDelay, sleep } from './backoff.js'
+import { DirectUpgrader } from './direct.js'
 import { InvalidParametersError, MalformedMessageError, ServerStatusError } from './errors.js'
 import { encodeFrame, readFrames, sendFrame } from './framing.js'
 import { multiaddrsFromBytes, peerIdFromBytes, verifyPeerRecord } from './records.js'
@@ -34,6 +35,12 @@ const defaults = {
   dialTimeout: 10_000,
   initialDelay: 500,
   maxDelay: 30_000
+}
+const webRTCDefaults = {
+  listen: true,
+  closeRelayed: true,
+  timeout: 10_000,
+  responderDelay: 3_000
 }
 
 /**
@@ -68,6 +75,8 @@ export class WsStarDiscovery extends TypedEventEmitter {
     this.running = false
     /** serialises relay reservations across sessions */
     this.reserveLock = Promise.resolve()
+    /** @type {DirectUpgrader | undefined} */
+    this.direct = this.opts.webRTC != null ? new DirectUpgrader(this, this.opts.webRTC) : undefined
   }
 
   start () {
@@ -75,13 +84,21 @@ export class WsStarDiscovery extends TypedEventEmitter {
     this.sessions = this.opts.servers.map((addr, i) => new ServerSession(this, addr, i))
   }
 
-  afterStart () {
+  async afterStart () {
     // After start so that the transports are ready to dial and listen.
+    if (this.direct !== undefined) {
+      try {
+        await this.direct.start()
+      } catch (err) {
+        throw new InvalidParametersError(`wsStar(): webRTC needs the webRTC() transport of @libp2p/webrtc in transports: listening on /webrtc failed: ${err.message}`)
+      }
+    }
     for (const s of this.sessions) s.start()
   }
 
   async stop () {
     this.running = false
+    this.direct?.stop()
     await Promise.all(this.sessions.map((s) => s.stop()))
     this.sessions = []
     this.peers.clear()
@@ -95,7 +112,12 @@ export class WsStarDiscovery extends TypedEventEmitter {
     const out = []
     for (const entry of this.peers.values()) {
       if (namespace !== undefined && ![...entry.sources.keys()].some((k) => k.endsWith('\n' + namespace))) continue
-      out.push({ id: entry.id, multiaddrs: mergedAddrs(entry), verified: [...entry.sources.values()].some((s) => s.verified) })
+      out.push({
+        id: entry.id,
+        multiaddrs: mergedAddrs(entry),
+        verified: [...entry.sources.values()].some((s) => s.verified),
+        direct: this.direct?.directConnection(entry.id) != null
+      })
     }
     return out
   }
@@ -126,6 +148,13 @@ export class WsStarDiscovery extends TypedEventEmitter {
     if (!fresh && mergedKey === entry.key) return
     entry.key = mergedKey
     this.safeDispatchEvent('peer', { detail: { id, multiaddrs: merged } })
+    this.direct?.peerSeen(id, merged)
+  }
+
+  /** The merged addresses of a listed peer (empty when it is not listed). */
+  mergedAddrsOf (idStr) {
+    const entry = this.peers.get(idStr)
+    return entry === undefined ? [] : mergedAddrs(entry)
   }
 
   removeSource (idStr, key, reason) {
@@ -136,6 +165,7 @@ export class WsStarDiscovery extends TypedEventEmitter {
       return
     }
     this.peers.delete(idStr)
+    this.direct?.peerGone(idStr)
     this.safeDispatchEvent('peer:left', { detail: { id: entry.id, reason } })
   }
 }
@@ -476,5 +506,19 @@ function validate (init) {
   if (opts.maxDelay < opts.initialDelay) throw new InvalidParametersError('wsStar(): maxDelay must not be below initialDelay')
   opts.announce = opts.announce !== false
   opts.reserve = opts.reserve ?? opts.announce
+  opts.webRTC = validateWebRTC(init.webRTC)
   return opts
+}
+
+function validateWebRTC (v) {
+  if (v == null || v === false) return undefined
+  if (v === true) return { ...webRTCDefaults }
+  if (typeof v !== 'object') throw new InvalidParametersError('wsStar(): webRTC must be true, false or an options object')
+  const o = { ...webRTCDefaults, ...v }
+  for (const k of ['timeout', 'responderDelay']) {
+    if (!(o[k] >= 0) || !Number.isFinite(o[k])) throw new InvalidParametersError(`wsStar(): webRTC.${k} must be a non-negative number of milliseconds`)
+  }
+  o.listen = o.listen !== false
+  o.closeRelayed = o.closeRelayed !== false
+  return o
 }

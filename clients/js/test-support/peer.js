@@ -11,6 +11,7 @@ import { rendezvousClient, wsStar } from '../src/index.js'
 /**
  * @param {object} opts
  * @param {import('../src/index.js').WsStarInit} [opts.wsStar] omit for no discovery service
+ * @param {object} [opts.libp2p] more createLibp2p options (addresses, say)
  */
 export async function createPeer (opts = {}) {
   const services = {
@@ -34,7 +35,8 @@ export async function createPeer (opts = {}) {
     // @libp2p/websockets refuses plain /ws to loopback through the default
     // gater; the node under test only listens there.
     connectionGater: { denyDialMultiaddr: () => false },
-    services
+    services,
+    ...opts.libp2p
   })
 }
 

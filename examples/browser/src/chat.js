@@ -3,20 +3,32 @@
 export const CHAT_PROTOCOL = '/ws-star-demo/chat/1.0.0'
 export const MAX_MESSAGE_BYTES = 2048
 
+import { isDirectConnection } from '@ws-star/libp2p-client'
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-/** Sends text to peerId over a new stream (through the relay when that is the only way). */
+/**
+ * Sends text to peerId over a new stream: over the direct (WebRTC) connection
+ * when there is one, else through the relay. Resolves with the connection used.
+ */
 export async function sendMessage (libp2p, peerId, text) {
   const bytes = encoder.encode(text)
   if (bytes.length > MAX_MESSAGE_BYTES) throw new Error(`message is longer than ${MAX_MESSAGE_BYTES} bytes`)
   const signal = AbortSignal.timeout(10_000)
-  const stream = await libp2p.dialProtocol(peerId, CHAT_PROTOCOL, { signal, runOnLimitedConnection: true })
+  // js-libp2p picks a direct connection first too; choosing it here makes the
+  // page's "direct" label a fact about this very stream.
+  const direct = libp2p.getConnections(peerId).find((c) => c.status === 'open' && isDirectConnection(c))
+  const stream = direct !== undefined
+    ? await direct.newStream(CHAT_PROTOCOL, { signal })
+    : await libp2p.dialProtocol(peerId, CHAT_PROTOCOL, { signal, runOnLimitedConnection: true })
+  const used = direct ?? libp2p.getConnections(peerId).find((c) => c.streams.includes(stream))
   stream.send(bytes)
   await stream.close({ signal })
+  return used
 }
 
-/** Calls onMessage(peerId, text) for every message received. */
+/** Calls onMessage(peerId, text, connection) for every message received. */
 export async function handleMessages (libp2p, onMessage) {
   await libp2p.handle(CHAT_PROTOCOL, (stream, connection) => {
     const parts = []
@@ -46,7 +58,7 @@ export async function handleMessages (libp2p, onMessage) {
         return // not UTF-8: not from this demo
       }
       stream.close().catch(() => {})
-      onMessage(connection.remotePeer, text)
+      onMessage(connection.remotePeer, text, connection)
     })
     stream.addEventListener('close', () => clearTimeout(timer))
   }, { runOnLimitedConnection: true })

@@ -1,12 +1,14 @@
 // The demo page: a js-libp2p node in the browser that joins a namespace on a
-// ws-star rendezvous node, lists the peers in it live and chats with them
-// through the node's circuit relay.
+// ws-star rendezvous node, lists the peers in it live, upgrades to a direct
+// WebRTC connection to each (signalled through the node's circuit relay) and
+// chats over it, or through the relay when WebRTC cannot connect.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
+import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
-import { wsStar } from '@ws-star/libp2p-client'
+import { isDirectConnection, wsStar } from '@ws-star/libp2p-client'
 import { createLibp2p } from 'libp2p'
 import { handleMessages, sendMessage } from './chat.js'
 
@@ -35,8 +37,14 @@ let selected // peer id string of the chosen recipient
 const peers = new Map() // peer id string -> { id, row }
 
 const params = new URLSearchParams(location.search)
-ui.node.value = params.get('node') ?? ''
+// A node serving this page fills in its own address.
+const servedBy = document.querySelector('meta[name="ws-star-node"]')?.content ?? ''
+ui.node.value = params.get('node') ?? servedBy
 ui.ns.value = params.get('ns') ?? ui.ns.value
+// ?webrtc=0 stays on the relay; ?rtc=<RTCConfiguration JSON> sets the ICE
+// servers (STUN/TURN) and policy.
+const useWebRTC = params.get('webrtc') !== '0'
+const rtcParam = params.get('rtc')
 ui.nsLabel.textContent = ui.ns.value
 
 ui.form.addEventListener('submit', (evt) => {
@@ -50,15 +58,15 @@ ui.sendForm.addEventListener('submit', (evt) => {
   const peer = peers.get(selected)
   if (text === '' || peer === undefined || libp2p === undefined) return
   ui.send.disabled = true
-  sendMessage(libp2p, peer.id, text).then(() => {
-    addMessage('out', `to ${short(peer.id)}`, text)
+  sendMessage(libp2p, peer.id, text).then((connection) => {
+    addMessage('out', `to ${short(peer.id)}`, text, connection)
     ui.message.value = ''
   }, (err) => {
     addMessage('system', '', `Could not reach ${short(peer.id)}: ${err.message}`)
   }).finally(() => { ui.send.disabled = selected === undefined })
 })
 
-// A link with ?node= connects straight away.
+// A link with ?node=, or the node serving the page, connects straight away.
 if (ui.node.value !== '') ui.form.requestSubmit()
 
 async function connect (node, ns) {
@@ -70,12 +78,19 @@ async function connect (node, ns) {
     await old.stop()
   }
   ui.nsLabel.textContent = ns
-  history.replaceState(null, '', `?${new URLSearchParams({ node, ns })}`)
+  const query = new URLSearchParams(params)
+  query.set('ns', ns)
+  if (node !== servedBy) query.set('node', node)
+  else query.delete('node')
+  history.replaceState(null, '', `?${query}`)
   setStatus('connecting', 'Connecting…')
 
+  const transports = [webSockets(), circuitRelayTransport()]
+  if (useWebRTC) transports.push(webRTC({ rtcConfiguration: rtcConfiguration(node) }))
   const node$ = await createLibp2p({
+    // wsStar listens on /webrtc itself (webRTC below).
     addresses: { listen: [] },
-    transports: [webSockets(), circuitRelayTransport()],
+    transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // The default browser gater refuses private and loopback addresses; this
@@ -83,7 +98,7 @@ async function connect (node, ns) {
     connectionGater: { denyDialMultiaddr: () => false },
     services: {
       identify: identify(),
-      wsStar: wsStar({ servers: [node], namespaces: [ns] })
+      wsStar: wsStar({ servers: [node], namespaces: [ns], webRTC: useWebRTC ? { timeout: 8_000 } : false })
     }
   })
   libp2p = node$
@@ -93,7 +108,13 @@ async function connect (node, ns) {
 
   const discovery = libp2p.services.wsStar
   discovery.addEventListener('peer', (evt) => addPeer(evt.detail.id, evt.detail.multiaddrs))
-  discovery.addEventListener('peer:left', (evt) => removePeer(evt.detail.id.toString(), evt.detail.reason))
+  discovery.addEventListener('peer:left', (evt) => peerLeft(evt.detail.id.toString(), evt.detail.reason))
+  discovery.addEventListener('direct:error', (evt) => {
+    addMessage('system', '', `No WebRTC connection to ${short(evt.detail.id)} (${evt.detail.error.message}): messages go through the relay`)
+  })
+  // Any connection opening or closing may change a peer's route.
+  libp2p.addEventListener('connection:open', (evt) => routeChanged(evt.detail.remotePeer.toString()))
+  libp2p.addEventListener('connection:close', (evt) => routeChanged(evt.detail.remotePeer.toString()))
   const nodeId = node.slice(node.lastIndexOf('/') + 1)
   discovery.addEventListener('join', () => {
     setStatus('connected', `Connected to node ${short(nodeId)}`)
@@ -103,8 +124,8 @@ async function connect (node, ns) {
     setStatus('reconnecting', `Node unreachable · retrying in ${(evt.detail.retryIn / 1000).toFixed(1)} s`)
   })
   discovery.addEventListener('server:error', (evt) => showError(evt.detail.error))
-  await handleMessages(libp2p, (from, text) => {
-    addMessage('in', `from ${short(from)}`, text)
+  await handleMessages(libp2p, (from, text, connection) => {
+    addMessage('in', `from ${short(from)}`, text, connection)
   })
 }
 
@@ -113,8 +134,10 @@ function addPeer (id, multiaddrs) {
   const addrs = multiaddrs.map(String)
   const existing = peers.get(key)
   if (existing !== undefined) {
-    // An update: the peer's addresses changed.
-    showRoute(existing.row.firstChild, addrs)
+    // An update: the peer's addresses changed, or it is listed again.
+    existing.row.firstChild.dataset.addrs = addrs.join(' ')
+    delete existing.row.firstChild.dataset.unlisted
+    routeChanged(key)
     return
   }
   const row = document.createElement('li')
@@ -133,11 +156,12 @@ function addPeer (id, multiaddrs) {
   const via = document.createElement('span')
   via.className = 'via'
   button.append(avatar, label, via)
-  showRoute(button, addrs)
+  button.dataset.addrs = addrs.join(' ')
   button.addEventListener('click', () => select(key))
   row.append(button)
   ui.peers.append(row)
   peers.set(key, { id, row })
+  routeChanged(key)
   if (document.body.dataset.firstPeerMs === undefined) {
     // Time since navigation started: what a visitor waits for the first peer.
     document.body.dataset.firstPeerMs = performance.now().toFixed(0)
@@ -146,10 +170,49 @@ function addPeer (id, multiaddrs) {
   addMessage('system', '', `${short(key)} joined`)
 }
 
-function showRoute (button, addrs) {
-  button.dataset.addrs = addrs.join(' ')
-  const relayed = addrs.length > 0 && addrs.every((a) => a.includes('/p2p-circuit'))
-  button.querySelector('.via').textContent = relayed ? 'via relay' : 'direct'
+/** The connection chat uses for a peer: a direct one if open, else any open one. */
+function connectionTo (id) {
+  const open = libp2p?.getConnections(id).filter((c) => c.status === 'open') ?? []
+  return open.find(isDirectConnection) ?? open[0]
+}
+
+/** Shows whether messages to the peer go direct (WebRTC) or through the relay. */
+function routeChanged (key) {
+  const peer = peers.get(key)
+  if (peer === undefined) return
+  const button = peer.row.firstChild
+  const conn = connectionTo(peer.id)
+  const direct = conn !== undefined && isDirectConnection(conn)
+  const route = direct ? 'direct' : 'relayed'
+  if (button.dataset.route !== undefined && button.dataset.route !== route) {
+    addMessage('system', '', `${short(key)}: ${direct ? 'direct WebRTC connection' : 'back on the relay'}`)
+  }
+  button.dataset.route = route
+  button.dataset.connAddr = conn?.remoteAddr.toString() ?? ''
+  button.dataset.connections = String(libp2p?.getConnections(peer.id).filter((c) => c.status === 'open').length ?? 0)
+  button.querySelector('.via').textContent = direct ? 'direct (WebRTC)' : 'relayed'
+  // A peer the node no longer lists stays while the direct connection does.
+  if (button.dataset.unlisted !== undefined && !direct) removePeer(key, 'unreachable')
+}
+
+function peerLeft (key, reason) {
+  const peer = peers.get(key)
+  if (peer === undefined) return
+  const conn = connectionTo(peer.id)
+  if (reason === 'unreachable' && conn !== undefined && isDirectConnection(conn)) {
+    // The node went away, not the peer: the direct connection still works.
+    peer.row.firstChild.dataset.unlisted = ''
+    addMessage('system', '', `${short(key)} is no longer listed by the node; still connected directly`)
+    return
+  }
+  removePeer(key, reason)
+}
+
+function rtcConfiguration (node) {
+  if (rtcParam !== null) return JSON.parse(rtcParam)
+  // A node on this machine or the LAN needs no STUN server: host candidates
+  // connect. Elsewhere @libp2p/webrtc's default public STUN servers apply.
+  return /^\/(ip4\/(127\.|10\.|192\.168\.)|ip6\/::1\/|dns4?\/localhost\/)/.test(node) ? { iceServers: [] } : undefined
 }
 
 function removePeer (key, reason) {
@@ -177,9 +240,15 @@ function renderCount () {
   ui.peersEmpty.hidden = peers.size > 0
 }
 
-function addMessage (kind, meta, text) {
+function addMessage (kind, meta, text, connection) {
   const li = document.createElement('li')
   li.className = `message ${kind}`
+  if (connection !== undefined) {
+    // Which connection carried it, for the curious (and the tests).
+    li.dataset.route = isDirectConnection(connection) ? 'direct' : 'relayed'
+    li.dataset.connAddr = connection.remoteAddr.toString()
+    meta += li.dataset.route === 'direct' ? ' · direct' : ' · via relay'
+  }
   if (meta !== '') {
     const m = document.createElement('span')
     m.className = 'meta'

@@ -1,6 +1,8 @@
 // The demo in real headless Chromium (Debian's chromium package, driven by
 // playwright-core; no browser is downloaded): two tabs that know only the
-// node's multiaddr find each other and exchange messages through its relay.
+// node's multiaddr find each other, upgrade to a direct WebRTC connection
+// signalled through the node's relay, and keep chatting after the node is
+// stopped. A tab whose WebRTC cannot connect is reached through the relay.
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,58 +19,98 @@ const RESULTS = join(here, '..', 'test-results')
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const NS = 'browser-e2e'
 // Flags these machines need: no sandbox (root in a container), no GPU, and
-// nothing that phones home.
+// nothing that phones home. WebRTC: plain host candidates instead of mDNS
+// names, so two tabs connect over loopback.
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run'
+  '--disable-sync', '--no-first-run', '--disable-features=WebRtcHideLocalIpsWithMdns'
 ]
+// No STUN server is reachable (or needed) on loopback.
+const OFFLINE_ICE = JSON.stringify({ iceServers: [] })
+// A TURN server without credentials: Chromium refuses to create the peer
+// connection, so WebRTC fails on every attempt in either direction. (A
+// relay-only ICE policy without TURN does not: a tab with host candidates
+// still reaches it through peer-reflexive ones.)
+const BROKEN_ICE = JSON.stringify({ iceServers: [{ urls: 'turn:127.0.0.1:9' }] })
+// The address of a WebRTC connection: /webrtc/p2p/<id> on the answering side,
+// <node>/p2p-circuit/webrtc/p2p/<id> (the address dialed) on the offering one.
+// Either way the data flows over the peer connection, not the relay.
+const WEBRTC_ADDR = /\/webrtc\/p2p\/\w+$/
+// Chromium logs a failed WebSocket reconnect as a console error; after the
+// node is stopped that is expected.
+const NODE_GONE = /WebSocket connection to .* failed/
 
-describe('the browser demo in headless Chromium', { timeout: 180_000 }, () => {
+let context, site, profile
+const pageErrors = []
+let nodeStopped = false
+
+before(async () => {
+  await mkdir(RESULTS, { recursive: true })
+  const { outdir } = await build({ outdir: join(RESULTS, 'site') })
+  site = await serve(outdir)
+  profile = await mkdtemp(join(tmpdir(), 'ws-star-chromium-'))
+  // A persistent context is how playwright takes a --user-data-dir: a fresh
+  // one per run.
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1100, height: 820 },
+    timeout: 60_000
+  })
+})
+
+after(async () => {
+  await context?.close().catch(() => {})
+  await site?.close()
+  if (profile != null) await rm(profile, { recursive: true, force: true })
+})
+
+async function open (name, node, ns, extra = {}) {
+  const page = await context.newPage()
+  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' || (nodeStopped && NODE_GONE.test(msg.text()))) return
+    pageErrors.push(`${name} console: ${msg.text()}`)
+  })
+  const url = `${site.url}?${new URLSearchParams({ node: node.addr, ns, rtc: OFFLINE_ICE, ...extra })}`
+  await page.goto(url, { waitUntil: 'load' })
+  await page.waitForSelector('body[data-peer-id]', { timeout: 20_000 })
+  return { page, id: await page.getAttribute('body', 'data-peer-id') }
+}
+
+const short = (id) => `${id.slice(0, 8)}…${id.slice(-6)}`
+const peerRow = (id) => `#peers [data-peer-id="${id}"]`
+
+/** Sends text from one tab to the peer id and waits for it in the other tab; returns both messages' data. */
+async function chat (from, to, toId, text) {
+  await from.click(peerRow(toId))
+  await from.fill('#message', text)
+  await from.click('#send')
+  const inbound = await to.waitForSelector(`.message.in >> text=${text}`, { timeout: 15_000 })
+  const outbound = await from.waitForSelector(`.message.out >> text=${text}`, { timeout: 5_000 })
+  const info = async (el) => ({ route: await el.getAttribute('data-route'), addr: await el.getAttribute('data-conn-addr') })
+  return { sent: await info(outbound), received: await info(inbound) }
+}
+
+describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
   const step = scenario()
-  let node, site, profile, context, pageA, pageB, idA, idB
-  const pageErrors = []
+  let node, pageA, pageB, pageC, pageD, idA, idB, idC, idD
 
-  before(async () => {
-    await mkdir(RESULTS, { recursive: true })
-    node = await startNode()
-    const { outdir } = await build({ outdir: join(RESULTS, 'site') })
-    site = await serve(outdir)
-    profile = await mkdtemp(join(tmpdir(), 'ws-star-chromium-'))
-    // A persistent context is how playwright takes a --user-data-dir: a fresh
-    // one per run.
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1100, height: 820 },
-      timeout: 60_000
-    })
-  })
-
+  before(async () => { node = await startNode() })
   after(async () => {
-    await context?.close().catch(() => {})
-    await site?.close()
+    for (const p of [pageA, pageB, pageC, pageD]) await p?.close().catch(() => {})
+    nodeStopped = true
     await node?.cleanup()
-    if (profile != null) await rm(profile, { recursive: true, force: true })
   })
-
-  async function open (name) {
-    const page = await context.newPage()
-    page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
-    page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(`${name} console: ${msg.text()}`) })
-    const url = `${site.url}?${new URLSearchParams({ node: node.addr, ns: NS })}`
-    await page.goto(url, { waitUntil: 'load' })
-    await page.waitForSelector('body[data-peer-id]', { timeout: 20_000 })
-    return { page, id: await page.getAttribute('body', 'data-peer-id') }
-  }
 
   step('two tabs given only the node address see each other', { timeout: 60_000 }, async (t) => {
-    ({ page: pageA, id: idA } = await open('A'))
+    ({ page: pageA, id: idA } = await open('A', node, NS))
     await pageA.waitForSelector('#status[data-state="connected"]', { timeout: 20_000 })
-    ;({ page: pageB, id: idB } = await open('B'))
+    ;({ page: pageB, id: idB } = await open('B', node, NS))
     assert.notEqual(idA, idB)
-    await pageB.waitForSelector(`#peers [data-peer-id="${idA}"]`, { timeout: 15_000 })
-    await pageA.waitForSelector(`#peers [data-peer-id="${idB}"]`, { timeout: 15_000 })
+    await pageB.waitForSelector(peerRow(idA), { timeout: 15_000 })
+    await pageA.waitForSelector(peerRow(idB), { timeout: 15_000 })
     // B arrived in a namespace where A was waiting: the visitor's wait.
     const firstB = Number(await pageB.getAttribute('body', 'data-first-peer-ms'))
     t.diagnostic(`page load to first peer shown (tab B): ${firstB} ms`)
@@ -77,21 +119,53 @@ describe('the browser demo in headless Chromium', { timeout: 180_000 }, () => {
     assert.equal(await pageB.textContent('#peer-count'), '1')
   })
 
-  step('a message typed in one tab appears in the other, both ways, through the relay', { timeout: 60_000 }, async () => {
-    await pageA.click(`#peers [data-peer-id="${idB}"]`)
-    await pageA.fill('#message', 'hello from tab A')
-    await pageA.click('#send')
-    await pageB.waitForSelector('.message.in >> text=hello from tab A', { timeout: 15_000 })
-    await pageA.waitForSelector('.message.out >> text=hello from tab A', { timeout: 5_000 })
+  step('each tab learns the other\'s WebRTC address through the node and upgrades to a direct connection', { timeout: 60_000 }, async (t) => {
+    for (const [page, other] of [[pageA, idB], [pageB, idA]]) {
+      // The circuit and WebRTC-over-circuit addresses through the node reached the dialer.
+      const addrs = (await page.getAttribute(peerRow(other), 'data-addrs')).split(' ')
+      assert.ok(addrs.includes(`${node.addr}/p2p-circuit`), addrs.join(' '))
+      assert.ok(addrs.includes(`${node.addr}/p2p-circuit/webrtc`), addrs.join(' '))
+      await page.waitForSelector(`${peerRow(other)}[data-route="direct"]`, { timeout: 20_000 })
+      assert.equal(await page.textContent(`${peerRow(other)} .via`), 'direct (WebRTC)')
+      const addr = await page.getAttribute(peerRow(other), 'data-conn-addr')
+      t.diagnostic(`connection in use: ${addr}`)
+      assert.match(addr, WEBRTC_ADDR)
+      t.diagnostic(`tab log: ${(await page.$$eval('.message.system', (els) => els.map((e) => e.textContent))).join(' | ')}`)
+      // The relayed connection is closed once the direct one is open: the
+      // node's circuit is free again.
+      await page.waitForSelector(`${peerRow(other)}[data-connections="1"]`, { timeout: 10_000 })
+    }
+  })
 
-    await pageB.click(`#peers [data-peer-id="${idA}"]`)
-    await pageB.fill('#message', 'hi A, B here ✓')
-    await pageB.press('#message', 'Enter')
-    await pageA.waitForSelector('.message.in >> text=hi A, B here ✓', { timeout: 15_000 })
-    // Browsers cannot listen: the tabs are listed, and reached, only through the node's relay.
-    const addrs = await pageA.getAttribute(`#peers [data-peer-id="${idB}"]`, 'data-addrs')
-    assert.equal(addrs, `${node.addr}/p2p-circuit`)
-    assert.equal(await pageA.textContent(`#peers [data-peer-id="${idB}"] .via`), 'via relay')
+  step('messages go both ways over the direct WebRTC connection', { timeout: 60_000 }, async (t) => {
+    for (const [from, to, toId, text] of [[pageA, pageB, idB, 'hello from tab A'], [pageB, pageA, idA, 'hi A, B here ✓']]) {
+      const { sent, received } = await chat(from, to, toId, text)
+      t.diagnostic(`"${text}": sent over ${sent.addr}, received over ${received.addr}`)
+      for (const side of [sent, received]) {
+        assert.equal(side.route, 'direct')
+        assert.match(side.addr, WEBRTC_ADDR)
+      }
+    }
+  })
+
+  step('two tabs whose WebRTC cannot connect are listed as relayed and chat through the relay', { timeout: 90_000 }, async () => {
+    const ns = `${NS}-no-ice`
+    ;({ page: pageC, id: idC } = await open('C', node, ns, { rtc: BROKEN_ICE }))
+    ;({ page: pageD, id: idD } = await open('D', node, ns, { rtc: BROKEN_ICE }))
+    // Each side's attempt fails (the page's WebRTC timeout is 8 s; the
+    // answering side tries itself 3 s after the peer appears) and the relayed
+    // connection stays in use.
+    for (const [page, other] of [[pageC, idD], [pageD, idC]]) {
+      await page.waitForSelector(`.message.system >> text=No WebRTC connection to ${short(other)}`, { timeout: 40_000 })
+      assert.equal(await page.getAttribute(peerRow(other), 'data-route'), 'relayed')
+      assert.equal(await page.textContent(`${peerRow(other)} .via`), 'relayed')
+    }
+    const { sent, received } = await chat(pageC, pageD, idD, 'through the relay, D')
+    assert.equal(sent.route, 'relayed')
+    assert.equal(received.route, 'relayed')
+    assert.equal(sent.addr, `${node.addr}/p2p-circuit/p2p/${idD}`)
+    // A and B kept their direct connection meanwhile.
+    assert.equal(await pageA.getAttribute(peerRow(idB), 'data-route'), 'direct')
   })
 
   step('the page is saved as a screenshot artifact', { timeout: 30_000 }, async (t) => {
@@ -102,11 +176,85 @@ describe('the browser demo in headless Chromium', { timeout: 180_000 }, () => {
   })
 
   step('closing one tab removes it from the other tab\'s list', { timeout: 30_000 }, async () => {
-    await pageB.close()
-    await pageA.waitForSelector(`#peers [data-peer-id="${idB}"]`, { state: 'detached', timeout: 20_000 })
-    assert.equal(await pageA.textContent('#peer-count'), '0')
+    await pageD.close()
+    await pageC.waitForSelector(peerRow(idD), { state: 'detached', timeout: 20_000 })
+    assert.equal(await pageC.textContent('#peer-count'), '0')
+    await pageC.close()
   })
 
+  step('with the node stopped the two tabs still exchange messages: the data path is direct', { timeout: 60_000 }, async () => {
+    nodeStopped = true
+    const status = await node.stop()
+    assert.equal(status.code, 0, `node exit ${JSON.stringify(status)}`)
+    await pageA.waitForSelector('#status[data-state="reconnecting"]', { timeout: 20_000 })
+    await pageB.waitForSelector('#status[data-state="reconnecting"]', { timeout: 20_000 })
+    for (const [from, to, toId, text] of [[pageA, pageB, idB, 'node is gone, A still here'], [pageB, pageA, idA, 'B hears you without the node']]) {
+      const { sent, received } = await chat(from, to, toId, text)
+      assert.equal(sent.route, 'direct')
+      assert.equal(received.route, 'direct')
+    }
+    assert.equal(await pageA.textContent(`${peerRow(idB)} .via`), 'direct (WebRTC)')
+  })
+})
+
+describe('the demo with relay limits configured on the node', { timeout: 120_000 }, () => {
+  const step = scenario()
+  let node, pageA, pageB, idA, idB
+
+  // go-libp2p's own defaults for a limited relay: the circuit is limited, and
+  // only protocols that opt in (WebRTC signalling does) may use it.
+  before(async () => { node = await startNode({ config: { relay: { limit_duration: '2m', limit_data: 131072 } } }) })
+  after(async () => {
+    for (const p of [pageA, pageB]) await p?.close().catch(() => {})
+    await node?.cleanup()
+  })
+
+  step('the WebRTC signalling passes the limited circuit and the tabs chat directly', { timeout: 90_000 }, async () => {
+    ({ page: pageA, id: idA } = await open('limits-A', node, `${NS}-limited`))
+    ;({ page: pageB, id: idB } = await open('limits-B', node, `${NS}-limited`))
+    await pageA.waitForSelector(`${peerRow(idB)}[data-route="direct"]`, { timeout: 30_000 })
+    await pageB.waitForSelector(`${peerRow(idA)}[data-route="direct"]`, { timeout: 30_000 })
+    const { sent, received } = await chat(pageA, pageB, idB, 'direct despite relay limits')
+    assert.equal(sent.route, 'direct')
+    assert.equal(received.route, 'direct')
+  })
+})
+
+describe('the demo served by the node at /demo/', { timeout: 120_000 }, () => {
+  const step = scenario()
+  let node, pages = []
+
+  before(async () => { node = await startNode() })
+  after(async () => {
+    for (const p of pages) await p.close().catch(() => {})
+    await node?.cleanup()
+  })
+
+  step('two tabs opened at the node\'s /demo/ connect to it, find each other and go direct', { timeout: 90_000 }, async () => {
+    // What a newcomer does: no node address, no ICE settings; the node fills
+    // in its address and a loopback node needs no STUN server.
+    const url = `http://127.0.0.1:${node.addr.match(/\/tcp\/(\d+)\//)[1]}/demo/?ns=${NS}-served`
+    const ids = []
+    for (const name of ['served-A', 'served-B']) {
+      const page = await context.newPage()
+      page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
+      await page.goto(url, { waitUntil: 'load' })
+      await page.waitForSelector('#status[data-state="connected"]', { timeout: 20_000 })
+      assert.equal(await page.inputValue('#node-addr'), node.addr)
+      pages.push(page)
+      ids.push(await page.getAttribute('body', 'data-peer-id'))
+    }
+    await pages[0].waitForSelector(`${peerRow(ids[1])}[data-route="direct"]`, { timeout: 30_000 })
+    await pages[1].waitForSelector(`${peerRow(ids[0])}[data-route="direct"]`, { timeout: 30_000 })
+    const { sent, received } = await chat(pages[0], pages[1], ids[1], 'served by the node')
+    assert.equal(sent.route, 'direct')
+    assert.equal(received.route, 'direct')
+  })
+})
+
+describe('page errors', () => {
+  // node:test runs top-level describes in order: this one comes last.
+  const step = scenario()
   step('no page errors were logged', async () => {
     assert.deepEqual(pageErrors, [])
   })
