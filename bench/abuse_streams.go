@@ -372,7 +372,9 @@ func registerFlood(ctx context.Context, e *abuseEnv, res *attackResult, ready ch
 			addrs := circuitAddrs(e.t.Info, h.ID())
 			c := rendezvous.NewClient(h, e.t.Info.ID, rendezvous.WithAddrs(func() []ma.Multiaddr { return addrs }))
 			defer c.Close()
-			for k := 0; !stopped(stop) && ctx.Err() == nil; k++ {
+			// Every attacker gets through its registrations and a few
+			// DISCOVERs, however slowly the machine lets them go.
+			for k := 0; (k < 44 || !stopped(stop)) && ctx.Err() == nil; k++ {
 				octx, cancel := context.WithTimeout(ctx, answerWait)
 				switch {
 				case k < 40: // registry.max_registrations_per_peer (32) + 8

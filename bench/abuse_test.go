@@ -147,7 +147,9 @@ func TestRegisterAndDiscoverFloodsAreRefusedWithStatuses(t *testing.T) {
 	r := runAbuse(t, "register-flood", AbuseOptions{Attackers: 10}, 40*time.Second)
 	survived(t, r, "register-flood")
 	o := outcomes(t, r, "register-flood")
-	for _, want := range []string{"REGISTER: ok", "REGISTER: status E_UNAVAILABLE", "DISCOVER limit 2^31-1: ok"} {
+	// Past the per-peer quota (E_NOT_AUTHORIZED) or the request rate
+	// (E_UNAVAILABLE), depending on how fast the machine lets them go.
+	for _, want := range []string{"REGISTER: ok", "REGISTER: status E_", "DISCOVER limit 2^31-1: ok"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("no %q among the attacker's answers: %s", want, o)
 		}

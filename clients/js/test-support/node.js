@@ -17,7 +17,9 @@ export async function startNode (opts = {}) {
   if (bin == null || bin === '') throw new Error('RENDEZVOUS_BIN is not set: point it at a built ./cmd/rendezvous binary')
   await stat(bin)
   const dir = await mkdtemp(join(tmpdir(), 'ws-star-client-test-'))
-  const args = ['--host', '127.0.0.1', '--identity', join(dir, 'identity.key')]
+  // WebSockets only: these tests are about the node's /ws listener, and a
+  // restart on the same port would also need the UDP listeners' random ports.
+  const args = ['--host', '127.0.0.1', '--identity', join(dir, 'identity.key'), '--no-webrtc-direct', '--no-webtransport']
   if (opts.config != null) {
     await writeFile(join(dir, 'config.json'), JSON.stringify(opts.config))
     args.push('--config', join(dir, 'config.json'))
