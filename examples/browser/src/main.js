@@ -6,8 +6,9 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
-import { webRTC } from '@libp2p/webrtc'
+import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
+import { webTransport } from '@libp2p/webtransport'
 import { isDirectConnection, wsStar } from '@ws-star/libp2p-client'
 import { createLibp2p } from 'libp2p'
 import { handleMessages, sendMessage } from './chat.js'
@@ -85,7 +86,10 @@ async function connect (node, ns) {
   history.replaceState(null, '', `?${query}`)
   setStatus('connecting', 'Connecting…')
 
-  const transports = [webSockets(), circuitRelayTransport()]
+  const nodeId = node.slice(node.lastIndexOf('/') + 1)
+  const transport = transportFor(node)
+  document.body.dataset.transport = transport.name
+  const transports = [transport.factory(), circuitRelayTransport()]
   if (useWebRTC) transports.push(webRTC({ rtcConfiguration: rtcConfiguration(node) }))
   const node$ = await createLibp2p({
     // wsStar listens on /webrtc itself (webRTC below).
@@ -115,9 +119,16 @@ async function connect (node, ns) {
   // Any connection opening or closing may change a peer's route.
   libp2p.addEventListener('connection:open', (evt) => routeChanged(evt.detail.remotePeer.toString()))
   libp2p.addEventListener('connection:close', (evt) => routeChanged(evt.detail.remotePeer.toString()))
-  const nodeId = node.slice(node.lastIndexOf('/') + 1)
+  // Which addresses the node is reached at, for the curious (and the tests).
+  const nodeConnectionsChanged = () => {
+    const toNode = libp2p?.getConnections().filter((c) => c.status === 'open' && c.remotePeer.toString() === nodeId) ?? []
+    document.body.dataset.nodeConnAddrs = toNode.map((c) => c.remoteAddr.toString()).join(' ')
+  }
+  libp2p.addEventListener('connection:open', nodeConnectionsChanged)
+  libp2p.addEventListener('connection:close', nodeConnectionsChanged)
   discovery.addEventListener('join', () => {
-    setStatus('connected', `Connected to node ${short(nodeId)}`)
+    nodeConnectionsChanged()
+    setStatus('connected', `Connected to node ${short(nodeId)} over ${transport.label}`)
     ui.error.hidden = true
   })
   discovery.addEventListener('server:disconnected', (evt) => {
@@ -206,6 +217,19 @@ function peerLeft (key, reason) {
     return
   }
   removePeer(key, reason)
+}
+
+/**
+ * The one transport that reaches the node at this address: a WebSocket
+ * address needs a certificate (wss) or a plain-http page (ws); WebRTC-direct
+ * and WebTransport addresses carry their /certhash and need neither. Only
+ * that transport is configured, so the page shows that the node's discovery
+ * and relay work over each on its own.
+ */
+function transportFor (node) {
+  if (node.includes('/webrtc-direct')) return { name: 'webrtc-direct', label: 'WebRTC-direct', factory: webRTCDirect }
+  if (node.includes('/webtransport')) return { name: 'webtransport', label: 'WebTransport', factory: webTransport }
+  return { name: 'websockets', label: 'WebSockets', factory: webSockets }
 }
 
 function rtcConfiguration (node) {

@@ -79,6 +79,20 @@ async function open (name, node, ns, extra = {}) {
   return { page, id: await page.getAttribute('body', 'data-peer-id') }
 }
 
+/** Waits until the page lists the peer with all of the wanted addresses (its list may be updated after it first appears). */
+async function listedWith (page, id, wanted, timeout = 20_000) {
+  await page.waitForSelector(peerRow(id), { timeout })
+  try {
+    await page.waitForFunction(({ sel, wanted }) => {
+      const addrs = (document.querySelector(sel)?.dataset.addrs ?? '').split(' ')
+      return wanted.every((a) => addrs.includes(a))
+    }, { sel: peerRow(id), wanted }, { timeout })
+  } catch (err) {
+    const addrs = await page.getAttribute(peerRow(id), 'data-addrs').catch(() => '(not listed)')
+    assert.fail(`${short(id)} is not listed with ${wanted.join(' ')} after ${timeout} ms: ${addrs} (${err.message})`)
+  }
+}
+
 const short = (id) => `${id.slice(0, 8)}…${id.slice(-6)}`
 const peerRow = (id) => `#peers [data-peer-id="${id}"]`
 
@@ -122,9 +136,8 @@ describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
   step('each tab learns the other\'s WebRTC address through the node and upgrades to a direct connection', { timeout: 60_000 }, async (t) => {
     for (const [page, other] of [[pageA, idB], [pageB, idA]]) {
       // The circuit and WebRTC-over-circuit addresses through the node reached the dialer.
-      const addrs = (await page.getAttribute(peerRow(other), 'data-addrs')).split(' ')
-      assert.ok(addrs.includes(`${node.addr}/p2p-circuit`), addrs.join(' '))
-      assert.ok(addrs.includes(`${node.addr}/p2p-circuit/webrtc`), addrs.join(' '))
+      // (A tab announces again when its /webrtc listen address appears.)
+      await listedWith(page, other, [`${node.addr}/p2p-circuit`, `${node.addr}/p2p-circuit/webrtc`])
       await page.waitForSelector(`${peerRow(other)}[data-route="direct"]`, { timeout: 20_000 })
       assert.equal(await page.textContent(`${peerRow(other)} .via`), 'direct (WebRTC)')
       const addr = await page.getAttribute(peerRow(other), 'data-conn-addr')
@@ -249,6 +262,72 @@ describe('the demo served by the node at /demo/', { timeout: 120_000 }, () => {
     const { sent, received } = await chat(pages[0], pages[1], ids[1], 'served by the node')
     assert.equal(sent.route, 'direct')
     assert.equal(received.route, 'direct')
+  })
+})
+
+describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { timeout: 180_000 }, () => {
+  const step = scenario()
+  let node
+  const tabs = []
+
+  // The node's default listeners: /ws plus WebRTC-direct and WebTransport on UDP.
+  before(async () => { node = await startNode({ udp: true }) })
+  after(async () => {
+    for (const { page } of tabs) await page.close().catch(() => {})
+    await node?.cleanup()
+  })
+
+  /** Opens a tab whose only transport to the node is the one of addr, and checks that it joined over it. */
+  async function openOver (name, addr, transport, ns, extra = {}) {
+    const tab = await open(name, node, ns, { node: addr, ...extra })
+    tabs.push(tab)
+    await tab.page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 })
+    assert.equal(await tab.page.getAttribute('body', 'data-transport'), transport)
+    await connectedOnlyAt(tab, addr)
+    return tab
+  }
+
+  /** The tab's one connection to the node is at addr (it has no transport for the others). */
+  async function connectedOnlyAt (tab, addr) {
+    const toNode = (await tab.page.getAttribute('body', 'data-node-conn-addrs')).split(' ')
+    assert.deepEqual(toNode, [addr], `connections to the node`)
+  }
+
+  /** The other tab lists this one with its reservation on the node at addr: <addr>/p2p-circuit. */
+  const seesReservedPeer = (page, id, addr) => listedWith(page, id, [`${addr}/p2p-circuit`])
+
+  step('a WebRTC-direct tab and a WebTransport tab reserve, join, see each other and go direct', { timeout: 90_000 }, async (t) => {
+    const ns = `${NS}-udp`
+    const rtc = await openOver('webrtc-direct', node.addrs.webrtcDirect, 'webrtc-direct', ns)
+    const wt = await openOver('webtransport', node.addrs.webtransport, 'webtransport', ns)
+    await seesReservedPeer(wt.page, rtc.id, node.addrs.webrtcDirect)
+    await seesReservedPeer(rtc.page, wt.id, node.addrs.webtransport)
+    // Dialled through the node: the WebRTC offer and answer cross the relay
+    // over one UDP transport on each side.
+    await rtc.page.waitForSelector(`${peerRow(wt.id)}[data-route="direct"]`, { timeout: 30_000 })
+    await wt.page.waitForSelector(`${peerRow(rtc.id)}[data-route="direct"]`, { timeout: 30_000 })
+    const { sent, received } = await chat(rtc.page, wt.page, wt.id, 'from WebRTC-direct to WebTransport')
+    t.diagnostic(`sent over ${sent.addr}, received over ${received.addr}`)
+    for (const side of [sent, received]) assert.match(side.addr, WEBRTC_ADDR)
+  })
+
+  step('without the WebRTC upgrade the two tabs chat through the relay over those transports', { timeout: 60_000 }, async () => {
+    const ns = `${NS}-udp-relayed`
+    const rtc = await openOver('webrtc-direct-relayed', node.addrs.webrtcDirect, 'webrtc-direct', ns, { webrtc: '0' })
+    const wt = await openOver('webtransport-relayed', node.addrs.webtransport, 'webtransport', ns, { webrtc: '0' })
+    await seesReservedPeer(rtc.page, wt.id, node.addrs.webtransport)
+    await seesReservedPeer(wt.page, rtc.id, node.addrs.webrtcDirect)
+    for (const [from, fromAddr, to, toAddr] of [[rtc, node.addrs.webrtcDirect, wt, node.addrs.webtransport], [wt, node.addrs.webtransport, rtc, node.addrs.webrtcDirect]]) {
+      const { sent, received } = await chat(from.page, to.page, to.id, `relayed to ${short(to.id)}`)
+      assert.equal(sent.route, 'relayed')
+      assert.equal(received.route, 'relayed')
+      // The address dialled is the first circuit address listed (through
+      // the node's /ws); the circuit transport opens it over the existing
+      // connection to the node, the only one the tab can have.
+      assert.ok(sent.addr.endsWith(`/p2p/${node.peerId}/p2p-circuit/p2p/${to.id}`), sent.addr)
+      await connectedOnlyAt(from, fromAddr)
+      await connectedOnlyAt(to, toAddr)
+    }
   })
 })
 
