@@ -35,6 +35,15 @@ const (
 	// MemoryPerPeer is the real memory budgeted per peer when deriving
 	// capacity.peers from the machine: twice the measured RSS per peer.
 	MemoryPerPeer = 128 << 10
+	// WebRTCDirectMemoryPerPeer is the real memory budgeted per WebRTC-direct
+	// connection (a pion PeerConnection: ICE, DTLS, SCTP): twice its measured
+	// RSS, as for MemoryPerPeer.
+	WebRTCDirectMemoryPerPeer = 840 << 10
+	// WebRTCDirectAccounted is what go-libp2p reserves with the resource
+	// manager for every WebRTC-direct connection up front: its SCTP receive
+	// buffer, ten messages of 257 KiB, though pion fills it only as data
+	// arrives.
+	WebRTCDirectAccounted = 10 * (256<<10 + 1<<10)
 	// MinPeers and MaxPeers bound capacity.peers.
 	MinPeers = 16
 	MaxPeers = 10_000_000
@@ -96,11 +105,23 @@ func (c Config) Sized(m Machine) Config {
 	// that bites first.
 	set(&c.Relay.MaxReservations, c.Resources.MaxConnections)
 	set(&c.Resources.MaxStreams, StreamsPerPeer*p+2*c.Relay.MaxActiveCircuits)
-	// Yamux accounts a full window per stream, so the memory budget covers
-	// every stream the caps allow (plus the relay's real buffers): the stream
-	// cap, not window accounting, decides. At least a quarter of the RAM.
+	// WebRTC-direct peers: as many as connections, as far as half the RAM
+	// holds them.
+	if c.HasWebRTCDirect() {
+		byMem := c.Resources.MaxConnections
+		if m.Memory > 0 {
+			byMem = int(min(m.Memory/2/WebRTCDirectMemoryPerPeer, MaxPeers))
+		}
+		set(&c.Resources.MaxWebRTCDirectConnections, max(min(c.Resources.MaxConnections, byMem), 1))
+	}
+	// Yamux accounts a full window per stream, and WebRTC-direct a whole SCTP
+	// buffer per connection, so the memory budget covers every stream and
+	// WebRTC-direct connection the caps allow (plus the relay's real
+	// buffers): the caps, not accounting, decide. At least a quarter of the
+	// RAM.
 	if c.Resources.MaxMemoryMB == 0 {
-		mem := uint64(c.Resources.MaxStreams)*YamuxWindow + c.RelayMemory()
+		mem := uint64(c.Resources.MaxStreams)*YamuxWindow + c.RelayMemory() +
+			uint64(c.Resources.MaxWebRTCDirectConnections)*WebRTCDirectAccounted
 		mem = max(mem, m.Memory/4, 1<<30)
 		c.Resources.MaxMemoryMB = int(min(mem>>20, 1<<24))
 	}

@@ -117,3 +117,28 @@ func TestCapacityFlagEnvAndFileAgree(t *testing.T) {
 		t.Fatalf("bad env value: %v", err)
 	}
 }
+
+func TestWebRTCDirectConnectionsAreCappedByMemoryAndBudgetedInTheAccounting(t *testing.T) {
+	c := Default().Sized(thisBox)
+	// Half of this box's 24 GiB holds 14,979 WebRTC-direct peers at 840 KiB,
+	// fewer than its 19,744 connections.
+	if got, want := c.Resources.MaxWebRTCDirectConnections, int(thisBox.Memory/2/WebRTCDirectMemoryPerPeer); got != want || want >= c.Resources.MaxConnections {
+		t.Fatalf("max_webrtc_direct_connections = %d, want %d (below %d connections)", got, want, c.Resources.MaxConnections)
+	}
+	// Accounting must never be what refuses a stream or a WebRTC-direct
+	// connection the caps allow.
+	need := uint64(c.Resources.MaxStreams)*YamuxWindow + uint64(c.Resources.MaxWebRTCDirectConnections)*WebRTCDirectAccounted
+	if uint64(c.Resources.MaxMemoryMB)<<20 < need {
+		t.Errorf("memory accounting %d MiB < %d MiB for every stream and WebRTC-direct connection", c.Resources.MaxMemoryMB, need>>20)
+	}
+	if big := Default().Sized(Machine{FDLimit: 20000, Memory: 64 << 30}); big.Resources.MaxWebRTCDirectConnections != big.Resources.MaxConnections {
+		t.Errorf("64 GiB: max_webrtc_direct_connections = %d, want the %d connections", big.Resources.MaxWebRTCDirectConnections, big.Resources.MaxConnections)
+	}
+
+	ws := Default()
+	ws.Listen = []string{"/ip4/0.0.0.0/tcp/9090/ws"}
+	s := ws.Sized(thisBox)
+	if s.Resources.MaxWebRTCDirectConnections != 0 || s.Resources.MaxMemoryMB >= c.Resources.MaxMemoryMB {
+		t.Errorf("without WebRTC-direct: cap %d, memory %d MiB (with: %d MiB)", s.Resources.MaxWebRTCDirectConnections, s.Resources.MaxMemoryMB, c.Resources.MaxMemoryMB)
+	}
+}

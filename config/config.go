@@ -108,6 +108,9 @@ type Resources struct {
 	MaxMemoryMB int `json:"max_memory_mb"`
 	// MaxFileDescriptors bounds the sockets the node may hold.
 	MaxFileDescriptors int `json:"max_file_descriptors"`
+	// MaxWebRTCDirectConnections caps connections over WebRTC-direct, which
+	// cost the node about five times a WebSocket connection's memory.
+	MaxWebRTCDirectConnections int `json:"max_webrtc_direct_connections"`
 	// ConnsPerIP caps concurrent connections from one IPv4 address (/32) or
 	// IPv6 /56; loopback is exempt.
 	ConnsPerIP int `json:"conns_per_ip"`

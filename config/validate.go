@@ -93,6 +93,7 @@ func (c Config) Validate() error {
 			fmt.Sprintf("must be greater than conn_manager.high_water (%d), or the resource manager refuses connections before the connection manager ever trims", c.ConnManager.HighWater))
 	}
 	v.derived("resources.max_streams", res.MaxStreams)
+	v.derived("resources.max_webrtc_direct_connections", res.MaxWebRTCDirectConnections)
 	if res.MaxMemoryMB != 0 && (res.MaxMemoryMB < 64 || res.MaxMemoryMB > 1<<24) {
 		v.add("resources.max_memory_mb", itoa(res.MaxMemoryMB), "must be 0 (a quarter of physical memory, at least 1024) or from 64 to 16777216")
 	}

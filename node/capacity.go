@@ -9,7 +9,7 @@ func (n *Node) logCapacity(m config.Machine, from string) {
 	n.log.Info("capacity", "peers", c.Capacity.Peers, "from", from,
 		"max_connections", c.Resources.MaxConnections, "max_streams", c.Resources.MaxStreams,
 		"max_memory_mb", c.Resources.MaxMemoryMB, "max_file_descriptors", c.Resources.MaxFileDescriptors,
-		"max_reservations", c.Relay.MaxReservations, "high_water", c.ConnManager.HighWater,
+		"max_reservations", c.Relay.MaxReservations, "max_webrtc_direct_connections", c.Resources.MaxWebRTCDirectConnections, "high_water", c.ConnManager.HighWater,
 		"fd_limit", m.FDLimit)
 	if need := c.Capacity.Peers + config.FDReserve; m.FDLimit > 0 && need > m.FDLimit {
 		n.log.Warn("capacity.peers does not fit in the open-file limit: connections beyond it will be refused; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower capacity.peers",

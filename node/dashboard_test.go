@@ -162,6 +162,8 @@ func TestEveryDashboardQueryNamesSeriesTheNodeExposes(t *testing.T) {
 	cfgs := embeddedClusterConfigs(t, 2)
 	cfgs[0].WSStar.MaxViews = 2
 	cfgs[0].Relay.MaxReservations = 2
+	// A WebRTC-direct listener, for the series that exist only with one.
+	cfgs[0].Listen = append(cfgs[0].Listen, fmt.Sprintf("/ip4/127.0.0.1/udp/%d/webrtc-direct", freeUDPPort(t)))
 	n, peerNode := startNode(t, cfgs[0]), startNode(t, cfgs[1])
 	waitReady(t, n, peerNode)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -224,6 +226,10 @@ func TestEveryDashboardQueryNamesSeriesTheNodeExposes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := bc.Leave("room"); err != nil {
+		t.Fatal(err)
+	}
+	// A peer that disconnects, for the swarm's closed-connection counter.
+	if err := reg.Network().ClosePeer(n.Host.ID()); err != nil {
 		t.Fatal(err)
 	}
 

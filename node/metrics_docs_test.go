@@ -16,7 +16,8 @@ func TestEveryProjectMetricIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNode(t, testConfig(t))
+	// Every listener, so that every transport's metrics are registered.
+	n := startNode(t, udpConfig(t))
 	descs := make(chan *prometheus.Desc, 1024)
 	go func() {
 		n.Metrics().Describe(descs)

@@ -59,6 +59,7 @@ type Node struct {
 	up           atomic.Bool
 	reservations *reservationSet
 	deny         *denyList
+	webrtcDirect *webrtcDirectGate // nil without a WebRTC-direct listener
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -152,6 +153,13 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, n.deny.Close)
+	gaters := gaterChain{n.deny}
+	if cfg.HasWebRTCDirect() {
+		if n.webrtcDirect, err = newWebRTCDirectGate(cfg.Resources.MaxWebRTCDirectConnections, n.limits, reg); err != nil {
+			return nil, err
+		}
+		gaters = append(gaters, n.webrtcDirect)
+	}
 
 	// Until its handshake is done a connection counts in the resource
 	// manager's transient scope, which every new connection needs: each step
@@ -194,7 +202,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.Muxer(yamux.ID, yamuxTransport(cfg.ConnManager.KeepAliveInterval.D())),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
-		libp2p.ConnectionGater(n.deny),
+		libp2p.ConnectionGater(gaters),
 		libp2p.AddrsFactory(policy.filter),
 		// Infrastructure: the relay must serve from the first second, not
 		// after AutoNAT has made up its mind.
@@ -217,6 +225,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	n.Host = h
 	n.closers = append(n.closers, h.Close)
 	n.deny.start(h.Network())
+	if n.webrtcDirect != nil {
+		n.webrtcDirect.start(h.Network())
+	}
 	if err := checkListening(listen, h.Network().ListenAddresses()); err != nil {
 		return nil, err
 	}
