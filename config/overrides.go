@@ -49,6 +49,9 @@ type Overrides struct {
 	ClusterStore  *string
 	// MaxPeers is capacity.peers.
 	MaxPeers *int
+	// AdminAddr and AdminTokenFile are admin.addr and admin.token_file.
+	AdminAddr      *string
+	AdminTokenFile *string
 }
 
 // Environment variables read by FromEnv. PORT, HOST and DISABLE_METRICS keep
@@ -69,6 +72,10 @@ const (
 	EnvMaxPeers       = "RENDEZVOUS_MAX_PEERS"
 	EnvNoWebRTCDirect = "RENDEZVOUS_NO_WEBRTC_DIRECT"
 	EnvNoWebTransport = "RENDEZVOUS_NO_WEBTRANSPORT"
+	// EnvAdminAddr and EnvAdminTokenFile are read by `rendezvous admin`
+	// too, so one variable names the node's API for both.
+	EnvAdminAddr      = "RENDEZVOUS_ADMIN_ADDR"
+	EnvAdminTokenFile = "RENDEZVOUS_ADMIN_TOKEN_FILE"
 )
 
 // FromEnv reads overrides through getenv (os.Getenv in production). An empty
@@ -102,6 +109,8 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 		o.ClusterRoutes = SplitList(*v)
 	}
 	o.ClusterStore = str(EnvClusterStore)
+	o.AdminAddr = str(EnvAdminAddr)
+	o.AdminTokenFile = str(EnvAdminTokenFile)
 	if v := str(EnvMaxPeers); v != nil {
 		n, err := strconv.Atoi(*v)
 		if err != nil {
@@ -184,6 +193,8 @@ func (o Overrides) Merge(later Overrides) Overrides {
 	pick(&o.MaxPeers, later.MaxPeers)
 	pick(&o.NoWebRTCDirect, later.NoWebRTCDirect)
 	pick(&o.NoWebTransport, later.NoWebTransport)
+	pick(&o.AdminAddr, later.AdminAddr)
+	pick(&o.AdminTokenFile, later.AdminTokenFile)
 	return o
 }
 
@@ -243,6 +254,12 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.MaxPeers != nil {
 		n.Capacity.Peers = *o.MaxPeers
+	}
+	if o.AdminAddr != nil {
+		n.Admin.Addr = *o.AdminAddr
+	}
+	if o.AdminTokenFile != nil {
+		n.Admin.TokenFile = *o.AdminTokenFile
 	}
 	if o.Host != nil || o.Port != nil {
 		host, port := "0.0.0.0", DefaultPort

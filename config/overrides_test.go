@@ -15,18 +15,20 @@ func ptr[T any](v T) *T { return &v }
 
 func TestFromEnvReadsEveryVariable(t *testing.T) {
 	o, err := FromEnv(env(map[string]string{
-		"PORT":                      "8080",
-		"HOST":                      "127.0.0.1",
-		"DISABLE_METRICS":           "true",
-		"RENDEZVOUS_IDENTITY":       "/data/id.key",
-		"RENDEZVOUS_ANNOUNCE":       " /dns4/a.example.com/tcp/443/wss , ,/ip4/192.0.2.1/tcp/9090/ws",
-		"RENDEZVOUS_LOG_LEVEL":      "debug",
-		"RENDEZVOUS_LOG_FORMAT":     "json",
-		"RENDEZVOUS_METRICS_ADDR":   "127.0.0.1:9100",
-		"RENDEZVOUS_NATS_URL":       "nats://n1:4222,nats://n2:4222",
-		"RENDEZVOUS_CLUSTER_LISTEN": ":6222",
-		"RENDEZVOUS_CLUSTER_ROUTES": "10.0.0.2:6222, ,10.0.0.3:6222 ",
-		"RENDEZVOUS_CLUSTER_STORE":  "/data/nats",
+		"PORT":                        "8080",
+		"HOST":                        "127.0.0.1",
+		"DISABLE_METRICS":             "true",
+		"RENDEZVOUS_IDENTITY":         "/data/id.key",
+		"RENDEZVOUS_ANNOUNCE":         " /dns4/a.example.com/tcp/443/wss , ,/ip4/192.0.2.1/tcp/9090/ws",
+		"RENDEZVOUS_LOG_LEVEL":        "debug",
+		"RENDEZVOUS_LOG_FORMAT":       "json",
+		"RENDEZVOUS_METRICS_ADDR":     "127.0.0.1:9100",
+		"RENDEZVOUS_NATS_URL":         "nats://n1:4222,nats://n2:4222",
+		"RENDEZVOUS_CLUSTER_LISTEN":   ":6222",
+		"RENDEZVOUS_CLUSTER_ROUTES":   "10.0.0.2:6222, ,10.0.0.3:6222 ",
+		"RENDEZVOUS_CLUSTER_STORE":    "/data/nats",
+		"RENDEZVOUS_ADMIN_ADDR":       "127.0.0.1:9091",
+		"RENDEZVOUS_ADMIN_TOKEN_FILE": "/run/secrets/admin",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +46,8 @@ func TestFromEnvReadsEveryVariable(t *testing.T) {
 		ClusterListen:  ptr(":6222"),
 		ClusterRoutes:  []string{"10.0.0.2:6222", "10.0.0.3:6222"},
 		ClusterStore:   ptr("/data/nats"),
+		AdminAddr:      ptr("127.0.0.1:9091"),
+		AdminTokenFile: ptr("/run/secrets/admin"),
 	}
 	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("got  %+v\nwant %+v", o, want)
@@ -156,14 +160,14 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
 		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"), MaxPeers: ptr(100),
-		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true),
+		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true), AdminAddr: ptr(":1"), AdminTokenFile: ptr("a"),
 	}
 	b := Overrides{
 		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
 		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
 		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"), MaxPeers: ptr(200),
-		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false),
+		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false), AdminAddr: ptr(":2"), AdminTokenFile: ptr("b"),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
 		t.Errorf("a.Merge(b) = %+v, want b", got)

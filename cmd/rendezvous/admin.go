@@ -12,13 +12,15 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ws-star/rendezvous/config"
 )
 
-// Environment variables of the admin command, so a shell or a container
-// names the node once.
+// Environment variables of the admin command: the node reads the same ones,
+// so a shell or a container names the node's API once.
 const (
-	envAdminAddr      = "RENDEZVOUS_ADMIN_ADDR"
-	envAdminTokenFile = "RENDEZVOUS_ADMIN_TOKEN_FILE"
+	envAdminAddr      = config.EnvAdminAddr
+	envAdminTokenFile = config.EnvAdminTokenFile
 )
 
 const adminUsage = `Usage: rendezvous admin [flags] <command>

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -136,5 +137,19 @@ func TestAdminCommandErrorsSayWhatWentWrong(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and one line with %q", code, stderr, tc.code, tc.says)
 			}
 		})
+	}
+}
+
+func TestNodeTakesItsAdminAddressFromTheVariableTheAdminCommandReads(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	vars := env(map[string]string{"HOST": "127.0.0.1", "PORT": "0", config.EnvAdminAddr: addr})
+	startRun(t, vars, "--identity", filepath.Join(t.TempDir(), "identity.key"))
+	if code, out, errs := runCmd(t, vars, "admin", "namespaces"); code != 0 || !strings.HasPrefix(out, "NAMESPACE") {
+		t.Fatalf("admin namespaces with only %s set: %d %q %q", config.EnvAdminAddr, code, out, errs)
 	}
 }

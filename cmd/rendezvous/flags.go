@@ -51,6 +51,8 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs.String("cluster-listen", "", "run NATS inside the node and take the other nodes' cluster connections on this `host:port` (env RENDEZVOUS_CLUSTER_LISTEN)")
 	fs.String("cluster-routes", "", "cluster addresses (`host:port,...`) of the other nodes; replaces cluster.embedded.routes (env RENDEZVOUS_CLUSTER_ROUTES)")
 	fs.String("cluster-store", "", "`directory` of the embedded JetStream files; default \"cluster\" beside the identity file (env RENDEZVOUS_CLUSTER_STORE)")
+	fs.String("admin-addr", "", "serve the admin API on this `host:port` (admin.addr, env RENDEZVOUS_ADMIN_ADDR); see docs/admin.md")
+	fs.String("admin-token-file", "", "`file` holding the admin API's bearer token (admin.token_file, env RENDEZVOUS_ADMIN_TOKEN_FILE); required off loopback")
 	fs.Int("max-peers", 0, "peers the node is sized for; every limit left at 0 is derived from it (capacity.peers, env RENDEZVOUS_MAX_PEERS); 0 derives it from the open-file limit and memory")
 	fs.Usage = func() {}
 	return f
@@ -118,6 +120,10 @@ func (f *cliFlags) parse(args []string) error {
 			o.ClusterRoutes = config.SplitList(v)
 		case "cluster-store":
 			o.ClusterStore = &v
+		case "admin-addr":
+			o.AdminAddr = &v
+		case "admin-token-file":
+			o.AdminTokenFile = &v
 		case "max-peers":
 			n, perr := strconv.Atoi(v)
 			if perr != nil {

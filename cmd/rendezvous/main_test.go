@@ -51,6 +51,8 @@ func TestBadConfigurationExitsWithOneClearLine(t *testing.T) {
 		{"host is a name", []string{"--host", "example.com"}, nil, []string{"example.com"}},
 		{"both cluster modes", []string{"--cluster-listen", ":6222"}, map[string]string{"RENDEZVOUS_NATS_URL": "nats://n1:4222"},
 			[]string{"cluster.nats_url", "not both"}},
+		{"admin API off loopback without a token", []string{"--admin-addr", "0.0.0.0:9091"}, nil,
+			[]string{"admin.addr", "admin.token_file"}},
 		{"cluster route port 0", []string{"--cluster-listen", ":6222", "--cluster-routes", "b:6222,c:0"}, nil,
 			[]string{"cluster.embedded.routes[1]"}},
 	}
