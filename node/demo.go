@@ -37,13 +37,22 @@ func (n *Node) handleDemo(mux *http.ServeMux) {
 	mux.HandleFunc("GET /demo/{file}", serveDemoFile)
 }
 
+// demoVia are the values of /demo/?via=: the transport of the address the
+// node fills in (its protocol code; 0 for WebSockets, the default).
+var demoVia = map[string]int{"": 0, "webrtc-direct": ma.P_WEBRTC_DIRECT, "webtransport": ma.P_WEBTRANSPORT}
+
 func (n *Node) serveDemoIndex(w http.ResponseWriter, r *http.Request) {
+	via, ok := demoVia[r.URL.Query().Get("via")]
+	if !ok {
+		http.Error(w, `via must be "webrtc-direct" or "webtransport" (or absent, for WebSockets)`, http.StatusBadRequest)
+		return
+	}
 	page, err := demoFiles.ReadFile("demo/index.html")
 	if err != nil {
 		http.Error(w, "demo not built", http.StatusInternalServerError)
 		return
 	}
-	if addr := demoNodeAddr(n.Addrs(), r); addr != "" {
+	if addr := demoNodeAddr(n.Addrs(), r, via); addr != "" {
 		filled := `<meta name="ws-star-node" content="` + html.EscapeString(addr) + `">`
 		page = bytes.Replace(page, []byte(demoAddrSlot), []byte(filled), 1)
 	}
@@ -73,10 +82,11 @@ func serveDemoFile(w http.ResponseWriter, r *http.Request) {
 
 // demoNodeAddr picks the node address the demo page dials: a WebSocket one,
 // secure when the page was loaded over HTTPS (a browser refuses ws:// there),
-// preferring the host the page was loaded from (a node on 0.0.0.0 has a
-// loopback and a LAN address; a browser on another machine needs the LAN one).
-// "" when the node has no WebSocket address.
-func demoNodeAddr(addrs []ma.Multiaddr, r *http.Request) string {
+// or with via one of that transport (WebRTC-direct, WebTransport: no
+// certificate needed), preferring the host the page was loaded from (a node
+// on 0.0.0.0 has a loopback and a LAN address; a browser on another machine
+// needs the LAN one). "" when the node has no such address.
+func demoNodeAddr(addrs []ma.Multiaddr, r *http.Request, via int) string {
 	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -85,12 +95,14 @@ func demoNodeAddr(addrs []ma.Multiaddr, r *http.Request) string {
 	host = strings.Trim(host, "[]")
 	best, bestScore := "", -1
 	for _, a := range addrs {
-		tls, ok := wsKind(a)
-		if !ok {
-			continue
-		}
 		score := 0
-		if tls == secure {
+		if via != 0 {
+			if !directAddrHas(a, via) {
+				continue
+			}
+		} else if tls, ok := wsKind(a); !ok {
+			continue
+		} else if tls == secure {
 			score += 2
 		} else if secure {
 			continue // not dialable from an HTTPS page

@@ -96,14 +96,14 @@ func TestDemoPicksTheAddressABrowserOnThatPageCanDial(t *testing.T) {
 			if tc.tls {
 				r.TLS = &tls.ConnectionState{}
 			}
-			if got := demoNodeAddr(addrs, r); got != addrs[tc.want].String() {
+			if got := demoNodeAddr(addrs, r, 0); got != addrs[tc.want].String() {
 				t.Fatalf("got %q, want %s", got, addrs[tc.want])
 			}
 		})
 	}
 	r := httptest.NewRequest(http.MethodGet, "https://rdv.example.com/demo/", nil)
 	r.TLS = &tls.ConnectionState{}
-	if got := demoNodeAddr(addrs[:2], r); got != "" {
+	if got := demoNodeAddr(addrs[:2], r, 0); got != "" {
 		t.Fatalf("an HTTPS page got the plain WebSocket address %q", got)
 	}
 }
@@ -117,4 +117,26 @@ func getResp(t *testing.T, url string) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+func TestDemoViaFillsInTheNodeAddressOfThatTransport(t *testing.T) {
+	n := startNode(t, udpConfig(t))
+	base := wsHTTPBase(t, n)
+	for _, u := range udpTransportsUnderTest {
+		want := nodeAddrsOf(t, n, u)[0].String() + "/p2p/" + n.Host.ID().String()
+		code, page := get(t, base+"/demo/?via="+u.name)
+		if code != http.StatusOK || !strings.Contains(page, `<meta name="ws-star-node" content="`+html.EscapeString(want)+`">`) {
+			t.Fatalf("/demo/?via=%s: status %d, want the node's %s address %s:\n%.600s", u.name, code, u.name, want, page)
+		}
+	}
+	code, body := get(t, base+"/demo/?via=carrier-pigeon")
+	if code != http.StatusBadRequest || !strings.Contains(body, `via must be "webrtc-direct" or "webtransport"`) {
+		t.Fatalf("/demo/?via=carrier-pigeon: status %d %q, want 400 naming the choices", code, body)
+	}
+
+	// A node without that listener fills in nothing: the page asks for an address.
+	ws := startNode(t, testConfig(t))
+	if code, page := get(t, httpBase(t, ws)+"/demo/?via=webrtc-direct"); code != http.StatusOK || !strings.Contains(page, demoAddrSlot) {
+		t.Fatalf("/demo/?via=webrtc-direct on a WebSocket-only node: status %d, want the empty address slot:\n%.600s", code, page)
+	}
 }

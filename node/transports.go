@@ -53,3 +53,17 @@ func transportRank(a ma.Multiaddr) int {
 	}
 	return 0
 }
+
+// directAddrHas reports whether a is an address of the transport with that
+// protocol code, reached directly (not through a relay).
+func directAddrHas(a ma.Multiaddr, code int) bool {
+	for _, c := range a {
+		switch c.Code() {
+		case ma.P_CIRCUIT:
+			return false
+		case code:
+			return true
+		}
+	}
+	return false
+}

@@ -61,19 +61,10 @@ func isWebRTCDirect(c network.Conn) bool { return c.ConnState().Transport == "we
 // InterceptAccept refuses a WebRTC-direct attempt while the cap is reached,
 // before go-libp2p sets up a peer connection for it.
 func (g *webrtcDirectGate) InterceptAccept(c network.ConnMultiaddrs) bool {
-	if g.live.Load() < g.max || !hasWebRTCDirect(c.LocalMultiaddr()) {
+	if g.live.Load() < g.max || !directAddrHas(c.LocalMultiaddr(), ma.P_WEBRTC_DIRECT) {
 		return true
 	}
 	g.refused.Refused(limits.WebRTCDirectConnections)
-	return false
-}
-
-func hasWebRTCDirect(a ma.Multiaddr) bool {
-	for _, c := range a {
-		if c.Protocol().Code == ma.P_WEBRTC_DIRECT {
-			return true
-		}
-	}
 	return false
 }
 

@@ -69,6 +69,10 @@ ui.sendForm.addEventListener('submit', (evt) => {
 
 // A link with ?node=, or the node serving the page, connects straight away.
 if (ui.node.value !== '') ui.form.requestSubmit()
+else if (params.has('via')) {
+  // /demo/?via=webrtc-direct (or webtransport) on a node without that listener.
+  showError(new Error(`The node serving this page does not listen on ${params.get('via')}: enter one of its addresses`))
+}
 
 async function connect (node, ns) {
   ui.error.hidden = true

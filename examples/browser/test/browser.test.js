@@ -311,6 +311,25 @@ describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { 
     for (const side of [sent, received]) assert.match(side.addr, WEBRTC_ADDR)
   })
 
+  step('tabs opened at the node\'s /demo/?via=webrtc-direct and ?via=webtransport connect over that transport and see each other', { timeout: 60_000 }, async () => {
+    const port = node.addr.match(/\/tcp\/(\d+)\//)[1]
+    const served = []
+    for (const [via, addr] of [['webrtc-direct', node.addrs.webrtcDirect], ['webtransport', node.addrs.webtransport]]) {
+      const page = await context.newPage()
+      page.on('pageerror', (err) => pageErrors.push(`served-${via}: ${err.message}`))
+      await page.goto(`http://127.0.0.1:${port}/demo/?via=${via}&ns=${NS}-served-udp`, { waitUntil: 'load' })
+      await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 })
+      assert.equal(await page.inputValue('#node-addr'), addr)
+      const tab = { page, id: await page.getAttribute('body', 'data-peer-id') }
+      tabs.push(tab)
+      assert.equal(await page.getAttribute('body', 'data-transport'), via)
+      await connectedOnlyAt(tab, addr)
+      served.push(tab)
+    }
+    await served[0].page.waitForSelector(peerRow(served[1].id), { timeout: 20_000 })
+    await served[1].page.waitForSelector(peerRow(served[0].id), { timeout: 20_000 })
+  })
+
   step('without the WebRTC upgrade the two tabs chat through the relay over those transports', { timeout: 60_000 }, async () => {
     const ns = `${NS}-udp-relayed`
     const rtc = await openOver('webrtc-direct-relayed', node.addrs.webrtcDirect, 'webrtc-direct', ns, { webrtc: '0' })
