@@ -51,7 +51,7 @@ func TestWebRTCDirectConnectionsStopAtTheirCapWhileOtherTransportsStillAccept(t 
 	}
 }
 
-func TestNodeWithoutWebRTCDirectHasNoWebRTCDirectGate(t *testing.T) {
+func TestWebSocketOnlyNodeNeitherCountsNorCapsWebRTCDirect(t *testing.T) {
 	n := startNode(t, testConfig(t))
 	if n.webrtcDirect != nil {
 		t.Fatal("a node without a WebRTC-direct listener counts WebRTC-direct connections")
