@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -35,11 +36,17 @@ func TestConnectionManagerKeepsReservedPeersOverHighWatermark(t *testing.T) {
 		}
 		plain = append(plain, h)
 	}
-	n.Host.ConnManager().TrimOpenConns(ctx)
+	trimKeepsReserved(t, ctx, n, reserved, plain, func(i int) string { return fmt.Sprintf("reserved peer %d", i) })
+}
 
+// trimKeepsReserved trims the node's connections and checks that every
+// reserved peer stayed connected while some plain one was trimmed.
+func trimKeepsReserved(t *testing.T, ctx context.Context, n *Node, reserved, plain []host.Host, name func(i int) string) {
+	t.Helper()
+	n.Host.ConnManager().TrimOpenConns(ctx)
 	for i, h := range reserved {
 		if n.Host.Network().Connectedness(h.ID()) != network.Connected {
-			t.Errorf("reserved peer %d was trimmed", i)
+			t.Errorf("%s was trimmed", name(i))
 		}
 	}
 	trimmed := 0

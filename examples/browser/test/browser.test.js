@@ -93,6 +93,15 @@ async function listedWith (page, id, wanted, timeout = 20_000) {
   }
 }
 
+/** Opens the demo the node serves (`query` e.g. `?ns=x`) and waits until it has joined; returns the page and its peer id. */
+async function openServed (name, node, query) {
+  const page = await context.newPage()
+  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
+  await page.goto(`http://127.0.0.1:${node.addr.match(/\/tcp\/(\d+)\//)[1]}/demo/${query}`, { waitUntil: 'load' })
+  await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 })
+  return { page, id: await page.getAttribute('body', 'data-peer-id') }
+}
+
 const short = (id) => `${id.slice(0, 8)}…${id.slice(-6)}`
 const peerRow = (id) => `#peers [data-peer-id="${id}"]`
 
@@ -246,16 +255,12 @@ describe('the demo served by the node at /demo/', { timeout: 120_000 }, () => {
   step('two tabs opened at the node\'s /demo/ connect to it, find each other and go direct', { timeout: 90_000 }, async () => {
     // What a newcomer does: no node address, no ICE settings; the node fills
     // in its address and a loopback node needs no STUN server.
-    const url = `http://127.0.0.1:${node.addr.match(/\/tcp\/(\d+)\//)[1]}/demo/?ns=${NS}-served`
     const ids = []
     for (const name of ['served-A', 'served-B']) {
-      const page = await context.newPage()
-      page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
-      await page.goto(url, { waitUntil: 'load' })
-      await page.waitForSelector('#status[data-state="connected"]', { timeout: 20_000 })
+      const { page, id } = await openServed(name, node, `?ns=${NS}-served`)
       assert.equal(await page.inputValue('#node-addr'), node.addr)
       pages.push(page)
-      ids.push(await page.getAttribute('body', 'data-peer-id'))
+      ids.push(id)
     }
     await pages[0].waitForSelector(`${peerRow(ids[1])}[data-route="direct"]`, { timeout: 30_000 })
     await pages[1].waitForSelector(`${peerRow(ids[0])}[data-route="direct"]`, { timeout: 30_000 })
@@ -312,17 +317,12 @@ describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { 
   })
 
   step('tabs opened at the node\'s /demo/?via=webrtc-direct and ?via=webtransport connect over that transport and see each other', { timeout: 60_000 }, async () => {
-    const port = node.addr.match(/\/tcp\/(\d+)\//)[1]
     const served = []
     for (const [via, addr] of [['webrtc-direct', node.addrs.webrtcDirect], ['webtransport', node.addrs.webtransport]]) {
-      const page = await context.newPage()
-      page.on('pageerror', (err) => pageErrors.push(`served-${via}: ${err.message}`))
-      await page.goto(`http://127.0.0.1:${port}/demo/?via=${via}&ns=${NS}-served-udp`, { waitUntil: 'load' })
-      await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 })
-      assert.equal(await page.inputValue('#node-addr'), addr)
-      const tab = { page, id: await page.getAttribute('body', 'data-peer-id') }
+      const tab = await openServed(`served-${via}`, node, `?via=${via}&ns=${NS}-served-udp`)
       tabs.push(tab)
-      assert.equal(await page.getAttribute('body', 'data-transport'), via)
+      assert.equal(await tab.page.inputValue('#node-addr'), addr)
+      assert.equal(await tab.page.getAttribute('body', 'data-transport'), via)
       await connectedOnlyAt(tab, addr)
       served.push(tab)
     }
