@@ -39,10 +39,13 @@ type circuitGate struct {
 
 	mu sync.Mutex
 	// open counts the circuits the relay counts (from its ConnectionOpened
-	// to its ConnectionClosed), pending the CONNECTs admitted and still in
-	// the relay's hands: a CONNECT is counted twice for a moment, which
-	// refuses early rather than late.
-	open, pending int
+	// to its ConnectionClosed), pending the CONNECTs admitted that have no
+	// circuit yet. The relay opens a circuit inside the handler of its
+	// CONNECT, so opening moves one admitted CONNECT from pending to open;
+	// handed counts those until their handlers return. Counting such a
+	// CONNECT in both refused the next CONNECT while its circuit was being
+	// set up, below the cap.
+	open, pending, handed int
 	// tracer sees the gate's refusals as the relay's own.
 	tracer relay.MetricsTracer
 }
@@ -63,13 +66,21 @@ func (g *circuitGate) admit() bool {
 
 func (g *circuitGate) admitted() {
 	g.mu.Lock()
-	g.pending--
+	if g.handed > 0 {
+		g.handed--
+	} else {
+		g.pending--
+	}
 	g.mu.Unlock()
 }
 
 func (g *circuitGate) opened() {
 	g.mu.Lock()
 	g.open++
+	if g.pending > 0 {
+		g.pending--
+		g.handed++
+	}
 	g.mu.Unlock()
 }
 
