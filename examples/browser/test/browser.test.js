@@ -311,6 +311,11 @@ describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { 
     // over one UDP transport on each side.
     await rtc.page.waitForSelector(`${peerRow(wt.id)}[data-route="direct"]`, { timeout: 30_000 })
     await wt.page.waitForSelector(`${peerRow(rtc.id)}[data-route="direct"]`, { timeout: 30_000 })
+    // As in the first suite: chat once the relayed connection has given way
+    // to the direct one (a message sent while connections change may be lost
+    // with the one that closes).
+    await rtc.page.waitForSelector(`${peerRow(wt.id)}[data-connections="1"]`, { timeout: 10_000 })
+    await wt.page.waitForSelector(`${peerRow(rtc.id)}[data-connections="1"]`, { timeout: 10_000 })
     const { sent, received } = await chat(rtc.page, wt.page, wt.id, 'from WebRTC-direct to WebTransport')
     t.diagnostic(`sent over ${sent.addr}, received over ${received.addr}`)
     for (const side of [sent, received]) assert.match(side.addr, WEBRTC_ADDR)
