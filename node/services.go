@@ -2,7 +2,6 @@ package node
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
@@ -79,15 +78,18 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	if c.WSStar.Enabled {
 		w := c.WSStar
 		opts := []wsstar.Option{
-			wsstar.WithDefaultMaxPeers(w.DefaultMaxPeers),
-			wsstar.WithMaxPeers(w.MaxPeers),
-			wsstar.WithFlushInterval(w.FlushInterval.D()),
-			wsstar.WithMaxJoinsPerStream(w.MaxJoinsPerStream),
-			wsstar.WithMaxStreamsPerPeer(w.MaxStreamsPerPeer),
-			wsstar.WithMaxViews(w.MaxViews),
-			wsstar.WithMaxPendingEvents(w.MaxPendingEvents),
-			wsstar.WithJoinRate(rate.Limit(w.JoinRate), w.JoinBurst),
-			wsstar.WithWriteTimeout(w.WriteTimeout.D()),
+			wsstar.WithLimits(wsstar.Limits{
+				DefaultMaxPeers:   w.DefaultMaxPeers,
+				MaxPeers:          w.MaxPeers,
+				FlushInterval:     w.FlushInterval,
+				MaxJoinsPerStream: w.MaxJoinsPerStream,
+				MaxStreamsPerPeer: w.MaxStreamsPerPeer,
+				MaxViews:          w.MaxViews,
+				MaxPendingEvents:  w.MaxPendingEvents,
+				JoinRate:          w.JoinRate,
+				JoinBurst:         w.JoinBurst,
+				WriteTimeout:      w.WriteTimeout,
+			}),
 			wsstar.WithLimitObserver(n.limits),
 			wsstar.WithPolicy(policyOf(c.Namespaces)),
 			wsstar.WithLogger(n.log.With("component", "wsstar")),

@@ -68,9 +68,10 @@ func (ps *Problems) Add(path, value, reason string) {
 }
 
 // Merge adds the problems of err, an error returned by a Validate method,
-// with prefix before each path ("wsstar." + "max_peers"). A path that
-// already has a problem keeps it: the first word on a setting wins. An error
-// that is not a list of problems is added whole, under prefix.
+// with prefix before each path ("wsstar." + "max_peers"). A path that had a
+// problem before the merge keeps only that one, so that a check of the
+// caller's own (as Derived) has the word on its setting. An error that is
+// not a list of problems is added whole, under prefix.
 func (ps *Problems) Merge(prefix string, err error) {
 	if err == nil {
 		return
@@ -80,9 +81,10 @@ func (ps *Problems) Merge(prefix string, err error) {
 		ps.Add(strings.TrimSuffix(prefix, "."), "", err.Error())
 		return
 	}
+	before := *ps
 	for _, p := range list {
 		p.Path = prefix + p.Path
-		if !ps.Has(p.Path) {
+		if !before.Has(p.Path) {
 			*ps = append(*ps, p)
 		}
 	}
