@@ -53,13 +53,21 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	if c.Rendezvous.Enabled {
 		r := c.Rendezvous
 		opts := []rendezvous.Option{
-			rendezvous.WithTTLBounds(r.MinTTL.D(), r.DefaultTTL.D(), r.MaxTTL.D()),
-			rendezvous.WithDiscoverLimits(r.DiscoverLimit, r.MaxDiscoverLimit),
-			rendezvous.WithRequestRate(r.RequestRate, r.RequestBurst),
-			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
-			rendezvous.WithStreamTimeout(r.StreamTimeout.D()),
-			rendezvous.WithMaxStreamsPerPeer(r.MaxStreamsPerPeer),
-			rendezvous.WithRegistrationsPerSource(r.MaxRegistrationsPerIP, subnetsOf(c.Resources.TrustedSubnets)),
+			rendezvous.WithLimits(rendezvous.Limits{
+				MinTTL:                r.MinTTL,
+				DefaultTTL:            r.DefaultTTL,
+				MaxTTL:                r.MaxTTL,
+				DiscoverLimit:         r.DiscoverLimit,
+				MaxDiscoverLimit:      r.MaxDiscoverLimit,
+				RequestRate:           r.RequestRate,
+				RequestBurst:          r.RequestBurst,
+				PresenceBinding:       r.PresenceBinding,
+				PresenceGrace:         r.PresenceGrace,
+				StreamTimeout:         r.StreamTimeout,
+				MaxStreamsPerPeer:     r.MaxStreamsPerPeer,
+				MaxRegistrationsPerIP: r.MaxRegistrationsPerIP,
+			}),
+			rendezvous.WithTrustedSubnets(subnetsOf(c.Resources.TrustedSubnets)),
 			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
 			rendezvous.WithLimitObserver(n.limits),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
