@@ -9,19 +9,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/cluster"
 )
 
 // Bounds of the cluster section.
 const (
 	// MaxReplicas is JetStream's largest replica count for a stream.
-	MaxReplicas = 5
+	MaxReplicas = cluster.MaxReplicas
 	// MaxNATSNameLen bounds cluster.bucket and cluster.embedded.name.
-	MaxNATSNameLen = 64
+	MaxNATSNameLen = cluster.MaxNameLen
 )
 
 // Enabled reports whether the node shares its registry through NATS.
@@ -154,16 +154,15 @@ func (c Cluster) validate(v *validator) {
 		v.natsName("cluster.embedded.name", e.Name)
 	}
 
-	v.natsName("cluster.bucket", c.Bucket)
-	switch n := c.ServerCount(); {
-	case c.Replicas < 0 || c.Replicas > MaxReplicas:
-		v.Add("cluster.replicas", itoa(c.Replicas), fmt.Sprintf("must be from 0 to %d (0 picks 3 with three or more servers, else 1)", MaxReplicas))
-	case embedded && c.Replicas > n:
-		v.Add("cluster.replicas", itoa(c.Replicas), fmt.Sprintf("more replicas than servers (%d): this node and cluster.embedded.routes", n))
-	}
-	v.DurRange("cluster.lease_ttl", c.LeaseTTL, 2*time.Second, time.Minute, "")
-	if d := c.LeaseTTL.D(); d >= 2*time.Second && d <= time.Minute && d%time.Second != 0 {
-		v.Add("cluster.lease_ttl", setting.QuoteDuration(c.LeaseTTL), "must be whole seconds (JetStream TTLs are whole seconds)")
+	v.Merge("cluster.", c.Limits.Validate())
+	if n := c.ServerCount(); embedded && c.Replicas > n && c.Replicas <= MaxReplicas {
+		// In the order of the keys: before any lease_ttl problem.
+		at := slices.IndexFunc(v.Problems, func(p Problem) bool { return p.Path == "cluster.lease_ttl" })
+		if at < 0 {
+			at = len(v.Problems)
+		}
+		v.Problems = slices.Insert(v.Problems, at, Problem{Path: "cluster.replicas", Value: itoa(c.Replicas),
+			Reason: fmt.Sprintf("more replicas than servers (%d): this node and cluster.embedded.routes", n)})
 	}
 }
 
@@ -221,17 +220,10 @@ func checkFile(path string) error {
 	return nil
 }
 
-// natsName accepts a JetStream bucket or NATS cluster name.
+// natsName accepts a NATS cluster name.
 func (v *validator) natsName(path, s string) {
-	switch {
-	case s == "":
-		v.Add(path, `""`, "must not be empty")
-	case len(s) > MaxNATSNameLen:
-		v.Add(path, strconv.Quote(s), "must be at most "+itoa(MaxNATSNameLen)+" characters")
-	case strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}):
-		v.Add(path, strconv.Quote(s), "may contain only letters, digits, - and _")
+	if reason := cluster.NameProblem(s); reason != "" {
+		v.Add(path, strconv.Quote(s), reason)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
 )
 
 // Problem is one invalid setting.
@@ -40,12 +42,11 @@ func (e *ValidationError) Error() string {
 // Bounds that come from specifications or from what the node can honour.
 const (
 	// MaxRendezvousTTL is the rendezvous spec's maximum registration TTL.
-	MaxRendezvousTTL = 72 * time.Hour
-	// MaxDiscoverLimit bounds rendezvous.max_discover_limit: one DISCOVER
-	// response must stay well under a stream's message size limit.
-	MaxDiscoverLimit = 10000
+	MaxRendezvousTTL = rendezvous.SpecMaxTTL
+	// MaxDiscoverLimit bounds rendezvous.max_discover_limit.
+	MaxDiscoverLimit = rendezvous.DiscoverLimitCap
 	// MaxLivePeers bounds wsstar.max_peers, the largest live view.
-	MaxLivePeers = 1024
+	MaxLivePeers = wsstar.MaxViewSize
 	// MaxShutdownTimeout bounds shutdown_timeout: orchestrators kill a
 	// process that takes longer anyway.
 	MaxShutdownTimeout = 5 * time.Minute
@@ -113,52 +114,16 @@ func (c Config) Validate() error {
 	v.DurRange("conn_manager.grace_period", cm.GracePeriod, 0, time.Hour, "")
 	v.DurRange("conn_manager.keepalive_interval", cm.KeepAliveInterval, 10*time.Second, 10*time.Minute, "")
 
-	reg := c.Registry
-	// The spec allows 1000 registrations per peer; more only feeds a spammer.
-	v.IntRange("registry.max_registrations_per_peer", reg.MaxRegistrationsPerPeer, 1, 1000)
-	v.Derived("registry.max_registrations", reg.MaxRegistrations)
-	v.Derived("registry.max_namespaces", reg.MaxNamespaces)
-	v.IntRange("registry.max_addrs_per_record", reg.MaxAddrsPerRecord, 1, 1000)
-	// A signed peer record with an Ed25519 key and one address is about 150
-	// bytes; 64 KiB is far beyond any honest record.
-	v.IntRange("registry.max_record_size", reg.MaxRecordSize, 256, 64<<10)
-
-	rv := c.Rendezvous
-	v.DurRange("rendezvous.min_ttl", rv.MinTTL, time.Second, MaxRendezvousTTL, "")
-	v.DurRange("rendezvous.default_ttl", rv.DefaultTTL, time.Second, MaxRendezvousTTL, "")
-	v.DurRange("rendezvous.max_ttl", rv.MaxTTL, time.Second, MaxRendezvousTTL, "the rendezvous spec's maximum is 72h")
-	if rv.DefaultTTL < rv.MinTTL {
-		v.Add("rendezvous.default_ttl", setting.QuoteDuration(rv.DefaultTTL), fmt.Sprintf("must be at least rendezvous.min_ttl (%s)", rv.MinTTL))
-	}
-	if rv.MaxTTL < rv.DefaultTTL {
-		v.Add("rendezvous.max_ttl", setting.QuoteDuration(rv.MaxTTL), fmt.Sprintf("must be at least rendezvous.default_ttl (%s)", rv.DefaultTTL))
-	}
-	v.IntRange("rendezvous.discover_limit", rv.DiscoverLimit, 1, MaxDiscoverLimit)
-	v.IntRange("rendezvous.max_discover_limit", rv.MaxDiscoverLimit, 1, MaxDiscoverLimit)
-	if rv.DiscoverLimit > rv.MaxDiscoverLimit && rv.MaxDiscoverLimit >= 1 {
-		v.Add("rendezvous.discover_limit", itoa(rv.DiscoverLimit), fmt.Sprintf("must be at most rendezvous.max_discover_limit (%d)", rv.MaxDiscoverLimit))
-	}
-	v.Rate("rendezvous.request_rate", rv.RequestRate)
-	v.IntRange("rendezvous.request_burst", rv.RequestBurst, 1, math.MaxInt32)
-	v.DurRange("rendezvous.presence_grace", rv.PresenceGrace, 0, time.Hour, "")
-	v.DurRange("rendezvous.stream_timeout", rv.StreamTimeout, time.Second, 10*time.Minute, "")
-	v.IntRange("rendezvous.max_streams_per_peer", rv.MaxStreamsPerPeer, 1, 1024)
-	v.IntRange("rendezvous.max_registrations_per_ip", rv.MaxRegistrationsPerIP, 1, math.MaxInt32)
-
-	ws := c.WSStar
-	v.IntRange("wsstar.default_max_peers", ws.DefaultMaxPeers, 1, MaxLivePeers)
-	v.IntRange("wsstar.max_peers", ws.MaxPeers, 1, MaxLivePeers)
-	if ws.DefaultMaxPeers > ws.MaxPeers && ws.MaxPeers >= 1 {
-		v.Add("wsstar.default_max_peers", itoa(ws.DefaultMaxPeers), fmt.Sprintf("must be at most wsstar.max_peers (%d)", ws.MaxPeers))
-	}
-	v.DurRange("wsstar.flush_interval", ws.FlushInterval, 10*time.Millisecond, 10*time.Second, "")
-	v.IntRange("wsstar.max_joins_per_stream", ws.MaxJoinsPerStream, 1, math.MaxInt32)
-	v.IntRange("wsstar.max_streams_per_peer", ws.MaxStreamsPerPeer, 1, math.MaxInt32)
-	v.Derived("wsstar.max_views", ws.MaxViews)
-	v.IntRange("wsstar.max_pending_events", ws.MaxPendingEvents, 1, math.MaxInt32)
-	v.Rate("wsstar.join_rate", ws.JoinRate)
-	v.IntRange("wsstar.join_burst", ws.JoinBurst, 1, math.MaxInt32)
-	v.DurRange("wsstar.write_timeout", ws.WriteTimeout, time.Second, 5*time.Minute, "")
+	// The packages' limits check themselves; the limits derived from
+	// capacity.peers have config's rule for 0 and are checked by the
+	// packages as the node will run them, sized.
+	v.Derived("registry.max_registrations", c.Registry.MaxRegistrations)
+	v.Derived("registry.max_namespaces", c.Registry.MaxNamespaces)
+	v.Derived("wsstar.max_views", c.WSStar.MaxViews)
+	sized := c.sizedForValidation()
+	v.Merge("registry.", sized.Registry.Limits.Validate())
+	v.Merge("rendezvous.", c.Rendezvous.Limits.Validate())
+	v.Merge("wsstar.", sized.WSStar.Limits.Validate())
 
 	c.Namespaces.validate(v)
 	c.Cluster.validate(v)
@@ -247,6 +212,16 @@ func (c Config) validateAddrs(v *validator) {
 			v.Add(fmt.Sprintf("no_announce[%d]", i), strconv.Quote(s), "not a multiaddr: "+err.Error())
 		}
 	}
+}
+
+// sizedForValidation is c with every limit derived from capacity.peers
+// filled in (from the smallest capacity when capacity.peers is itself out
+// of bounds), so that the packages validate values the node could run with.
+func (c Config) sizedForValidation() Config {
+	if c.Capacity.Peers < MinPeers || c.Capacity.Peers > MaxPeers {
+		c.Capacity.Peers = MinPeers
+	}
+	return c.Sized(Machine{})
 }
 
 // checkHostPort accepts host:port with a port from 0 to 65535. With

@@ -14,18 +14,10 @@ import (
 // /rendezvous/1.0.0 appears in live views and the other way round.
 func (n *Node) startServices(reg prometheus.Registerer) error {
 	c := n.cfg
-	limits := registry.Limits{
-		MaxRegistrationsPerPeer: c.Registry.MaxRegistrationsPerPeer,
-		MaxRegistrations:        c.Registry.MaxRegistrations,
-		MaxNamespaces:           c.Registry.MaxNamespaces,
-		MaxNamespaceLen:         255,
-		MaxAddrsPerRecord:       c.Registry.MaxAddrsPerRecord,
-		MaxRecordSize:           c.Registry.MaxRecordSize,
-		Policy:                  policyOf(c.Namespaces),
-	}
+	policy := policyOf(c.Namespaces)
 	var mem registry.Registry
 	if c.Cluster.Enabled() {
-		cr, err := n.startCluster(limits, reg)
+		cr, err := n.startCluster(policy, reg)
 		if err != nil {
 			return err
 		}
@@ -34,7 +26,8 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		mem = cr
 	} else {
 		regOpts := []registry.Option{
-			registry.WithLimits(limits),
+			registry.WithLimits(c.Registry.Limits),
+			registry.WithPolicy(policy),
 			registry.WithLogger(n.log.With("component", "registry")),
 		}
 		if reg != nil {
@@ -51,22 +44,8 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	n.Registry = mem
 
 	if c.Rendezvous.Enabled {
-		r := c.Rendezvous
 		opts := []rendezvous.Option{
-			rendezvous.WithLimits(rendezvous.Limits{
-				MinTTL:                r.MinTTL,
-				DefaultTTL:            r.DefaultTTL,
-				MaxTTL:                r.MaxTTL,
-				DiscoverLimit:         r.DiscoverLimit,
-				MaxDiscoverLimit:      r.MaxDiscoverLimit,
-				RequestRate:           r.RequestRate,
-				RequestBurst:          r.RequestBurst,
-				PresenceBinding:       r.PresenceBinding,
-				PresenceGrace:         r.PresenceGrace,
-				StreamTimeout:         r.StreamTimeout,
-				MaxStreamsPerPeer:     r.MaxStreamsPerPeer,
-				MaxRegistrationsPerIP: r.MaxRegistrationsPerIP,
-			}),
+			rendezvous.WithLimits(c.Rendezvous.Limits),
 			rendezvous.WithTrustedSubnets(subnetsOf(c.Resources.TrustedSubnets)),
 			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
 			rendezvous.WithLimitObserver(n.limits),
@@ -84,22 +63,10 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	}
 
 	if c.WSStar.Enabled {
-		w := c.WSStar
 		opts := []wsstar.Option{
-			wsstar.WithLimits(wsstar.Limits{
-				DefaultMaxPeers:   w.DefaultMaxPeers,
-				MaxPeers:          w.MaxPeers,
-				FlushInterval:     w.FlushInterval,
-				MaxJoinsPerStream: w.MaxJoinsPerStream,
-				MaxStreamsPerPeer: w.MaxStreamsPerPeer,
-				MaxViews:          w.MaxViews,
-				MaxPendingEvents:  w.MaxPendingEvents,
-				JoinRate:          w.JoinRate,
-				JoinBurst:         w.JoinBurst,
-				WriteTimeout:      w.WriteTimeout,
-			}),
+			wsstar.WithLimits(c.WSStar.Limits),
 			wsstar.WithLimitObserver(n.limits),
-			wsstar.WithPolicy(policyOf(c.Namespaces)),
+			wsstar.WithPolicy(policy),
 			wsstar.WithLogger(n.log.With("component", "wsstar")),
 		}
 		if reg != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/registry"
 )
 
 const (
@@ -20,7 +21,7 @@ const (
 	maxResponseSize = 1<<20 - 4<<10
 
 	// MaxNamespaceLen is the spec's namespace limit in bytes.
-	MaxNamespaceLen = 255
+	MaxNamespaceLen = registry.MaxNamespaceLen
 
 	// cursorLen is the fixed prefix of a cookie: the registry cursor.
 	cursorLen = 8

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/registry"
 )
 
 func TestDefaultLimitsAreValid(t *testing.T) {
@@ -47,4 +48,12 @@ func TestMetricsLeaveWithTheServiceSoTheNextOneRegisters(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 	_ = next.Close()
+}
+
+// withRegistryLimits is registry.WithLimits of registry.DefaultLimits changed
+// by set.
+func withRegistryLimits(set func(*registry.Limits)) registry.Option {
+	l := registry.DefaultLimits()
+	set(&l)
+	return registry.WithLimits(l)
 }

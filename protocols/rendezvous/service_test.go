@@ -185,7 +185,7 @@ func TestDiscoverPagesOver2500Registrations(t *testing.T) {
 }
 
 func TestRegisterErrorStatuses(t *testing.T) {
-	s := newServer(t, []registry.Option{registry.WithLimits(registry.Limits{MaxAddrsPerRecord: 2})},
+	s := newServer(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxAddrsPerRecord = 2 })},
 		withLimits(func(l *Limits) {
 			l.MinTTL, l.DefaultTTL, l.MaxTTL = setting.Duration(time.Minute), setting.Duration(time.Hour), setting.Duration(2*time.Hour)
 		}))
@@ -252,9 +252,7 @@ func TestDiscoverErrorStatuses(t *testing.T) {
 }
 
 func TestRegistryCapsAnswerWithStatus(t *testing.T) {
-	s := newServer(t, []registry.Option{registry.WithLimits(registry.Limits{
-		MaxRegistrationsPerPeer: 2, MaxRegistrations: 3, MaxNamespaces: 2,
-	})})
+	s := newServer(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrationsPerPeer, l.MaxRegistrations, l.MaxNamespaces = 2, 3, 2 })})
 	_, a := s.newClient(t)
 	_, b := s.newClient(t)
 	ctx := t.Context()

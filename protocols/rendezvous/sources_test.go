@@ -55,7 +55,7 @@ func TestRegistrationsPerSourceAreCappedAcrossPeerIDsAndFreedWhenTheyLeave(t *te
 }
 
 func TestRegistrationRefusedByTheRegistryDoesNotUseASourceSlot(t *testing.T) {
-	s := newServer(t, []registry.Option{registry.WithLimits(registry.Limits{MaxNamespaces: 1})},
+	s := newServer(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxNamespaces = 1 })},
 		WithTrustedSubnets(nil), withLimits(func(l *Limits) { l.MaxRegistrationsPerIP = 2 }))
 	_, a := s.newClient(t)
 	ctx := t.Context()

@@ -60,3 +60,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// withRegistryLimits is registry.WithLimits of registry.DefaultLimits changed
+// by set.
+func withRegistryLimits(set func(*registry.Limits)) registry.Option {
+	l := registry.DefaultLimits()
+	set(&l)
+	return registry.WithLimits(l)
+}

@@ -260,7 +260,7 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		join(t, c, "b", false, 0)
 	})
 	t.Run("registry cap per peer", func(t *testing.T) {
-		n := newNode(t, []registry.Option{registry.WithLimits(registry.Limits{MaxRegistrationsPerPeer: 1})})
+		n := newNode(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrationsPerPeer = 1 })})
 		c, _ := n.dial(t)
 		join(t, c, "a", true, 0)
 		expect(t, c, "b", pb.JoinAck_E_NOT_AUTHORIZED)
@@ -291,7 +291,7 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		join(t, other, "a", false, 0)
 	})
 	t.Run("registry full", func(t *testing.T) {
-		n := newNode(t, []registry.Option{registry.WithLimits(registry.Limits{MaxRegistrations: 1})})
+		n := newNode(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrations = 1 })})
 		c, _ := n.dial(t)
 		join(t, c, "a", true, 0)
 		other, _ := n.dial(t)
