@@ -11,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ws-star/rendezvous/internal/setting"
 	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
@@ -75,13 +76,16 @@ func BenchmarkRegistryJoinLeave(b *testing.B) {
 // BenchmarkViewRefillOverStream is a member shown in a client's view leaving
 // a namespace of 10,000: the node sends LEFT and refills the view with
 // another member. Measured end to end, from the registry change to the
-// client decoding both events, over a real stream (flush interval 1 ms).
+// client decoding both events, over a real stream (flush interval 10 ms,
+// the shortest allowed).
 func BenchmarkViewRefillOverStream(b *testing.B) {
 	const members, viewSize = 10_000, 64
 	h := testhost.New(b)
 	reg := registry.NewMemory()
 	b.Cleanup(func() { _ = reg.Close() })
-	svc, err := wsstar.New(h, reg, wsstar.WithFlushInterval(time.Millisecond))
+	l := wsstar.DefaultLimits()
+	l.FlushInterval = setting.Duration(10 * time.Millisecond)
+	svc, err := wsstar.New(h, reg, wsstar.WithLimits(l))
 	if err != nil {
 		b.Fatal(err)
 	}

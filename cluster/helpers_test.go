@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/ws-star/rendezvous/internal/setting"
 	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -31,7 +32,7 @@ func newTestRegistry(tb testing.TB, url string, opts ...Option) *Registry {
 	}
 	tb.Cleanup(nc.Close)
 	h := testhost.New(tb)
-	base := []Option{WithBucket(testBucket), WithLeaseTTL(testLease), WithWriteTimeout(time.Second),
+	base := []Option{WithLimits(Limits{Bucket: testBucket, LeaseTTL: setting.Duration(testLease)}), withWriteTimeout(time.Second),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
 	r, err := New(h, nc, append(base, opts...)...)
 	if err != nil {
@@ -40,6 +41,14 @@ func newTestRegistry(tb testing.TB, url string, opts ...Option) *Registry {
 	tb.Cleanup(func() { _ = r.Close() })
 	waitFor(tb, 15*time.Second, "registry in sync", func() bool { return !r.Degraded() })
 	return r
+}
+
+// withRegistryLimits is WithRegistryLimits of registry.DefaultLimits changed
+// by set.
+func withRegistryLimits(set func(*registry.Limits)) Option {
+	l := registry.DefaultLimits()
+	set(&l)
+	return WithRegistryLimits(l)
 }
 
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,22 +11,22 @@ import (
 	"github.com/ws-star/rendezvous/registry"
 )
 
-// Option configures a Registry.
-type Option func(*options)
+// Option configures a Registry. An option that cannot be applied makes New
+// fail with an error starting "cluster: ".
+type Option func(*options) error
 
 type options struct {
-	bucket       string
-	replicas     int
-	leaseTTL     time.Duration
-	writeTimeout time.Duration
-	limits       registry.Limits
-	registerer   prometheus.Registerer
-	logger       *slog.Logger
-	version      string
+	bucket         string
+	replicas       int
+	leaseTTL       time.Duration
+	writeTimeout   time.Duration
+	registryLimits registry.Limits
+	policy         registry.Policy
+	registerer     prometheus.Registerer
+	logger         *slog.Logger
+	version        string
 }
 
-// The bucket and the lease TTL have no default here: config.Default holds
-// them, and New refuses to run without them.
 const (
 	// defaultWriteTimeout bounds a write to JetStream and the wait for the
 	// local copy to apply it; after it the write is applied locally and
@@ -42,54 +44,90 @@ const (
 )
 
 func defaultOptions() options {
-	return options{
-		replicas:     1,
-		writeTimeout: defaultWriteTimeout,
-		limits:       registry.DefaultLimits(),
-		logger:       slog.Default(),
+	o := options{
+		writeTimeout:   defaultWriteTimeout,
+		registryLimits: registry.DefaultLimits(),
+		logger:         slog.Default(),
 	}
+	o.setLimits(DefaultLimits())
+	return o
 }
 
-// WithBucket names the key-value bucket (created when missing); required.
-func WithBucket(name string) Option { return func(o *options) { o.bucket = name } }
+func (o *options) setLimits(l Limits) {
+	o.bucket = l.Bucket
+	o.replicas = max(l.Replicas, 1)
+	o.leaseTTL = l.LeaseTTL.D()
+}
 
-// WithReplicas sets the bucket's replica count when the registry creates it.
-func WithReplicas(n int) Option { return func(o *options) { o.replicas = max(n, 1) } }
-
-// WithLeaseTTL sets how long a node may go without a heartbeat before the
-// others drop its peers (required, at least a second). Heartbeats go every
-// third of it.
-func WithLeaseTTL(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.leaseTTL = d
+// WithLimits replaces DefaultLimits; l must pass Limits.Validate.
+func WithLimits(l Limits) Option {
+	return func(o *options) error {
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("cluster: invalid limits: %w", err)
 		}
+		o.setLimits(l)
+		return nil
 	}
 }
 
-// WithWriteTimeout bounds one write (default 2 s).
-func WithWriteTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.writeTimeout = d
+// WithRegistryLimits sets the limits of the registry, checked against the
+// local copy; they must pass registry.Limits.Validate. Default:
+// registry.DefaultLimits.
+func WithRegistryLimits(l registry.Limits) Option {
+	return func(o *options) error {
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("cluster: invalid registry limits: %w", err)
 		}
+		o.registryLimits = l
+		return nil
 	}
 }
 
-// WithLimits sets the registry limits, checked against the local copy.
-func WithLimits(l registry.Limits) Option { return func(o *options) { o.limits = l } }
+// WithPolicy sets the namespace policy of the registry (see
+// registry.WithPolicy).
+func WithPolicy(p registry.Policy) Option {
+	return func(o *options) error {
+		o.policy = p
+		return nil
+	}
+}
 
-// WithRegisterer exports the cluster's metrics (and the local copy's) to r.
-func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+// withWriteTimeout bounds one write (default 2 s). For tests.
+func withWriteTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("cluster: write timeout must be positive, got %v", d)
+		}
+		o.writeTimeout = d
+		return nil
+	}
+}
 
-// WithLogger sets the logger; nil keeps slog.Default().
+// WithRegisterer exports the cluster's metrics (and the local copy's) to r,
+// and Close removes them. Default, or a nil r: no metrics are registered.
+func WithRegisterer(r prometheus.Registerer) Option {
+	return func(o *options) error {
+		o.registerer = r
+		return nil
+	}
+}
+
+// WithLogger sets the logger (of the local copy too). Default:
+// slog.Default(); a nil l is an error.
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.logger = l
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("cluster: nil logger")
 		}
+		o.logger = l
+		return nil
 	}
 }
 
 // WithVersion is the software version other nodes show for this one.
-func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+func WithVersion(v string) Option {
+	return func(o *options) error {
+		o.version = v
+		return nil
+	}
+}

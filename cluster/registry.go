@@ -80,10 +80,9 @@ var _ registry.Registry = (*Registry)(nil)
 func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.bucket == "" || o.leaseTTL < time.Second {
-		return nil, errors.New("cluster: a bucket name and a lease TTL of at least 1s are required")
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -94,7 +93,8 @@ func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 		return nil, err
 	}
 	localOpts := []registry.Option{
-		registry.WithLimits(o.limits),
+		registry.WithLimits(o.registryLimits),
+		registry.WithPolicy(o.policy),
 		registry.WithLogger(o.logger),
 		registry.WithFirstSeq(0),
 	}

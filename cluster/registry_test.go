@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws-star/rendezvous/internal/setting"
 	"github.com/ws-star/rendezvous/internal/testnats"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -76,7 +77,7 @@ func TestNodeThatStopsHeartbeatingLosesItsLiveAndBoundMembersButNotTTLOnes(t *te
 func TestDepartingNodeMembersLeaveAtOnceNotAfterTheLease(t *testing.T) {
 	srv := testnats.Start(t)
 	// A lease far longer than the wait: only the goodbye can explain the LEFT.
-	long := WithLeaseTTL(time.Minute)
+	long := WithLimits(Limits{Bucket: testBucket, LeaseTTL: setting.Duration(time.Minute)})
 	a, b := newTestRegistry(t, srv.URL(), long), newTestRegistry(t, srv.URL(), long)
 	onB := record(b, "room")
 	live := member(t, "room", registry.SourceLive, 0)
@@ -175,7 +176,7 @@ func TestEngineDownLocalJoinsStillServedThenPublishedWithoutDuplicates(t *testin
 
 func TestPerPeerCapHoldsAcrossNodes(t *testing.T) {
 	srv := testnats.Start(t)
-	lim := WithLimits(registry.Limits{MaxRegistrationsPerPeer: 2})
+	lim := withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrationsPerPeer = 2 })
 	a, b := newTestRegistry(t, srv.URL(), lim), newTestRegistry(t, srv.URL(), lim)
 	r := member(t, "one", registry.SourceLive, 0)
 	if _, err := a.Register(r); err != nil {

@@ -34,15 +34,15 @@ func (c Config) validateAdmin(v *validator) {
 		return
 	}
 	if err := checkHostPort(a.Addr, false); err != nil {
-		v.add("admin.addr", strconv.Quote(a.Addr), err.Error())
+		v.Add("admin.addr", strconv.Quote(a.Addr), err.Error())
 		return
 	}
 	if a.TokenFile == "" && !isLoopbackHost(c.AdminListenAddr()) {
-		v.add("admin.addr", strconv.Quote(a.Addr), "a non-loopback admin address needs admin.token_file: the API can ban and disconnect peers")
+		v.Add("admin.addr", strconv.Quote(a.Addr), "a non-loopback admin address needs admin.token_file: the API can ban and disconnect peers")
 	}
 	for _, other := range []struct{ path, addr string }{{"metrics.addr", c.Metrics.Addr}, {"pprof.addr", c.Pprof.Addr}} {
 		if other.addr != "" && other.addr == a.Addr {
-			v.add("admin.addr", strconv.Quote(a.Addr), "must differ from "+other.path)
+			v.Add("admin.addr", strconv.Quote(a.Addr), "must differ from "+other.path)
 		}
 	}
 }

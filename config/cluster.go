@@ -9,17 +9,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/ws-star/rendezvous/cluster"
 )
 
 // Bounds of the cluster section.
 const (
 	// MaxReplicas is JetStream's largest replica count for a stream.
-	MaxReplicas = 5
+	MaxReplicas = cluster.MaxReplicas
 	// MaxNATSNameLen bounds cluster.bucket and cluster.embedded.name.
-	MaxNATSNameLen = 64
+	MaxNATSNameLen = cluster.MaxNameLen
 )
 
 // Enabled reports whether the node shares its registry through NATS.
@@ -68,13 +70,13 @@ func (c Config) ClusterStoreDir() string {
 func (c Cluster) validate(v *validator) {
 	external, embedded := c.NATSURL != "", c.Embedded.Listen != ""
 	if external && embedded {
-		v.add("cluster.nats_url", strconv.Quote(redactURL(c.NATSURL)),
+		v.Add("cluster.nats_url", strconv.Quote(redactURL(c.NATSURL)),
 			"set either cluster.nats_url (external NATS) or cluster.embedded.listen (embedded), not both")
 	}
 	if external {
 		urls := c.URLs()
 		if len(urls) == 0 {
-			v.add("cluster.nats_url", strconv.Quote(c.NATSURL), "lists no URL")
+			v.Add("cluster.nats_url", strconv.Quote(c.NATSURL), "lists no URL")
 		}
 		for _, u := range urls {
 			if err := checkNATSURL(u); err != nil {
@@ -88,7 +90,7 @@ func (c Cluster) validate(v *validator) {
 						shown = scheme + "://***"
 					}
 				}
-				v.add("cluster.nats_url", strconv.Quote(shown), err.Error())
+				v.Add("cluster.nats_url", strconv.Quote(shown), err.Error())
 			}
 		}
 	}
@@ -99,10 +101,10 @@ func (c Cluster) validate(v *validator) {
 		switch {
 		case f.file == "":
 		case !external:
-			v.add(f.path, strconv.Quote(f.file), "needs cluster.nats_url (used with an external NATS cluster only)")
+			v.Add(f.path, strconv.Quote(f.file), "needs cluster.nats_url (used with an external NATS cluster only)")
 		default:
 			if err := checkFile(f.file); err != nil {
-				v.add(f.path, strconv.Quote(f.file), err.Error())
+				v.Add(f.path, strconv.Quote(f.file), err.Error())
 			}
 		}
 	}
@@ -111,12 +113,12 @@ func (c Cluster) validate(v *validator) {
 	needs := "needs cluster.embedded.listen"
 	if embedded {
 		if err := checkClusterAddr(e.Listen, false); err != nil {
-			v.add("cluster.embedded.listen", strconv.Quote(e.Listen), err.Error())
+			v.Add("cluster.embedded.listen", strconv.Quote(e.Listen), err.Error())
 		}
 	}
 	if !embedded && len(e.Routes) > 0 {
 		list, _ := json.Marshal(e.Routes)
-		v.add("cluster.embedded.routes", string(list), needs)
+		v.Add("cluster.embedded.routes", string(list), needs)
 		e.Routes = nil // one problem is enough
 	}
 	seen := map[string]bool{}
@@ -124,44 +126,43 @@ func (c Cluster) validate(v *validator) {
 		path := fmt.Sprintf("cluster.embedded.routes[%d]", i)
 		switch err := checkClusterAddr(r, true); {
 		case err != nil:
-			v.add(path, strconv.Quote(r), err.Error())
+			v.Add(path, strconv.Quote(r), err.Error())
 		case r == e.Listen:
-			v.add(path, strconv.Quote(r), "must not be cluster.embedded.listen: list the other nodes only")
+			v.Add(path, strconv.Quote(r), "must not be cluster.embedded.listen: list the other nodes only")
 		case seen[r]:
 			// It would count twice towards the servers that size replicas.
-			v.add(path, strconv.Quote(r), "listed twice")
+			v.Add(path, strconv.Quote(r), "listed twice")
 		}
 		seen[r] = true
 	}
 	if !embedded && e.StoreDir != "" {
-		v.add("cluster.embedded.store_dir", strconv.Quote(e.StoreDir), needs)
+		v.Add("cluster.embedded.store_dir", strconv.Quote(e.StoreDir), needs)
 	}
 	if e.ClientListen != "" {
 		switch err := checkHostPort(e.ClientListen, false); {
 		case !embedded:
-			v.add("cluster.embedded.client_listen", strconv.Quote(e.ClientListen), needs)
+			v.Add("cluster.embedded.client_listen", strconv.Quote(e.ClientListen), needs)
 		case err != nil:
-			v.add("cluster.embedded.client_listen", strconv.Quote(e.ClientListen), err.Error())
+			v.Add("cluster.embedded.client_listen", strconv.Quote(e.ClientListen), err.Error())
 		case e.ClientListen == e.Listen:
-			v.add("cluster.embedded.client_listen", strconv.Quote(e.ClientListen), "must differ from cluster.embedded.listen")
+			v.Add("cluster.embedded.client_listen", strconv.Quote(e.ClientListen), "must differ from cluster.embedded.listen")
 		}
 	}
 	if !embedded && e.Name != "" && e.Name != Default().Cluster.Embedded.Name {
-		v.add("cluster.embedded.name", strconv.Quote(e.Name), needs)
+		v.Add("cluster.embedded.name", strconv.Quote(e.Name), needs)
 	} else {
 		v.natsName("cluster.embedded.name", e.Name)
 	}
 
-	v.natsName("cluster.bucket", c.Bucket)
-	switch n := c.ServerCount(); {
-	case c.Replicas < 0 || c.Replicas > MaxReplicas:
-		v.add("cluster.replicas", itoa(c.Replicas), fmt.Sprintf("must be from 0 to %d (0 picks 3 with three or more servers, else 1)", MaxReplicas))
-	case embedded && c.Replicas > n:
-		v.add("cluster.replicas", itoa(c.Replicas), fmt.Sprintf("more replicas than servers (%d): this node and cluster.embedded.routes", n))
-	}
-	v.durRange("cluster.lease_ttl", c.LeaseTTL, 2*time.Second, time.Minute, "")
-	if d := c.LeaseTTL.D(); d >= 2*time.Second && d <= time.Minute && d%time.Second != 0 {
-		v.add("cluster.lease_ttl", quoteDur(c.LeaseTTL), "must be whole seconds (JetStream TTLs are whole seconds)")
+	v.Merge("cluster.", c.Limits.Validate())
+	if n := c.ServerCount(); embedded && c.Replicas > n && c.Replicas <= MaxReplicas {
+		// In the order of the keys: before any lease_ttl problem.
+		at := slices.IndexFunc(v.Problems, func(p Problem) bool { return p.Path == "cluster.lease_ttl" })
+		if at < 0 {
+			at = len(v.Problems)
+		}
+		v.Problems = slices.Insert(v.Problems, at, Problem{Path: "cluster.replicas", Value: itoa(c.Replicas),
+			Reason: fmt.Sprintf("more replicas than servers (%d): this node and cluster.embedded.routes", n)})
 	}
 }
 
@@ -219,17 +220,10 @@ func checkFile(path string) error {
 	return nil
 }
 
-// natsName accepts a JetStream bucket or NATS cluster name.
+// natsName accepts a NATS cluster name.
 func (v *validator) natsName(path, s string) {
-	switch {
-	case s == "":
-		v.add(path, `""`, "must not be empty")
-	case len(s) > MaxNATSNameLen:
-		v.add(path, strconv.Quote(s), "must be at most "+itoa(MaxNATSNameLen)+" characters")
-	case strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}):
-		v.add(path, strconv.Quote(s), "may contain only letters, digits, - and _")
+	if reason := cluster.NameProblem(s); reason != "" {
+		v.Add(path, strconv.Quote(s), reason)
 	}
 }
 

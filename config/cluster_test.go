@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ws-star/rendezvous/cluster"
 )
 
 func TestClusterIsOffByDefault(t *testing.T) {
@@ -46,10 +48,10 @@ func TestEffectiveReplicasFollowsTheServerCount(t *testing.T) {
 		{"embedded pair", Cluster{Embedded: Embedded{Listen: ":6222", Routes: []string{"b:6222"}}}, 2, 1},
 		{"embedded three", Cluster{Embedded: Embedded{Listen: ":6222", Routes: []string{"b:6222", "c:6222"}}}, 3, 3},
 		{"embedded five", Cluster{Embedded: Embedded{Listen: ":6222", Routes: []string{"b:1", "c:1", "d:1", "e:1"}}}, 5, 3},
-		{"embedded explicit", Cluster{Replicas: 2, Embedded: Embedded{Listen: ":6222", Routes: []string{"b:1", "c:1"}}}, 3, 2},
+		{"embedded explicit", Cluster{Limits: cluster.Limits{Replicas: 2}, Embedded: Embedded{Listen: ":6222", Routes: []string{"b:1", "c:1"}}}, 3, 2},
 		{"external one url", Cluster{NATSURL: "nats://n1:4222"}, 1, 1},
 		{"external three urls", Cluster{NATSURL: "nats://n1:4222,nats://n2:4222,nats://n3:4222"}, 3, 3},
-		{"external explicit", Cluster{NATSURL: "nats://n1:4222", Replicas: 5}, 1, 5},
+		{"external explicit", Cluster{NATSURL: "nats://n1:4222", Limits: cluster.Limits{Replicas: 5}}, 1, 5},
 		{"off", Cluster{}, 0, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

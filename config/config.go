@@ -1,6 +1,18 @@
 // Package config holds the node's configuration: one JSON document decoded over
 // defaults, then overridden by the environment and by command-line flags.
+//
+// The sections of the packages that run the node embed those packages'
+// Limits (wsstar.Limits, rendezvous.Limits, registry.Limits,
+// cluster.Limits): their fields, JSON keys, defaults and bounds are written
+// there once, and Validate reports their problems under the section's name.
 package config
+
+import (
+	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/registry"
+)
 
 // Config is the whole configuration of a node. JSON keys are snake_case; every
 // field is documented in docs/config.md.
@@ -137,54 +149,23 @@ type ConnManager struct {
 }
 
 // Registry caps the namespace registry shared by both discovery protocols.
+// Its settings, bounds and defaults are registry.Limits.
 type Registry struct {
-	MaxRegistrationsPerPeer int `json:"max_registrations_per_peer"`
-	MaxRegistrations        int `json:"max_registrations"`
-	MaxNamespaces           int `json:"max_namespaces"`
-	MaxAddrsPerRecord       int `json:"max_addrs_per_record"`
-	MaxRecordSize           int `json:"max_record_size"`
+	registry.Limits
 }
 
-// Rendezvous configures /rendezvous/1.0.0.
+// Rendezvous configures /rendezvous/1.0.0. Its settings, bounds and defaults
+// are rendezvous.Limits.
 type Rendezvous struct {
-	Enabled    bool     `json:"enabled"`
-	MinTTL     Duration `json:"min_ttl"`
-	DefaultTTL Duration `json:"default_ttl"`
-	MaxTTL     Duration `json:"max_ttl"`
-	// DiscoverLimit is the number of results when a DISCOVER names none;
-	// MaxDiscoverLimit caps what a client may ask.
-	DiscoverLimit    int `json:"discover_limit"`
-	MaxDiscoverLimit int `json:"max_discover_limit"`
-	// RequestRate and RequestBurst form a per-peer token bucket.
-	RequestRate  float64 `json:"request_rate"`
-	RequestBurst int     `json:"request_burst"`
-	// PresenceBinding drops registrations reachable only through this node's
-	// relay once the peer has been disconnected for PresenceGrace.
-	PresenceBinding bool     `json:"presence_binding"`
-	PresenceGrace   Duration `json:"presence_grace"`
-	// StreamTimeout closes a rendezvous stream idle this long between requests.
-	StreamTimeout Duration `json:"stream_timeout"`
-	// MaxStreamsPerPeer caps concurrent rendezvous streams of one peer.
-	MaxStreamsPerPeer int `json:"max_streams_per_peer"`
-	// MaxRegistrationsPerIP caps the registrations of all peers from one
-	// IPv4 address or IPv6 /56 (resources.trusted_subnets exempt).
-	MaxRegistrationsPerIP int `json:"max_registrations_per_ip"`
+	Enabled bool `json:"enabled"`
+	rendezvous.Limits
 }
 
-// WSStar configures the live /ws-star/1.0.0 protocol.
+// WSStar configures the live /ws-star/1.0.0 protocol. Its settings, bounds
+// and defaults are wsstar.Limits.
 type WSStar struct {
-	Enabled           bool     `json:"enabled"`
-	DefaultMaxPeers   int      `json:"default_max_peers"`
-	MaxPeers          int      `json:"max_peers"`
-	FlushInterval     Duration `json:"flush_interval"`
-	MaxJoinsPerStream int      `json:"max_joins_per_stream"`
-	MaxStreamsPerPeer int      `json:"max_streams_per_peer"`
-	MaxViews          int      `json:"max_views"`
-	// MaxPendingEvents ends a view with OVERFLOW when its unsent changes exceed it.
-	MaxPendingEvents int      `json:"max_pending_events"`
-	JoinRate         float64  `json:"join_rate"`
-	JoinBurst        int      `json:"join_burst"`
-	WriteTimeout     Duration `json:"write_timeout"`
+	Enabled bool `json:"enabled"`
+	wsstar.Limits
 }
 
 // Namespaces is the namespace policy of both discovery protocols.
@@ -219,13 +200,9 @@ type Cluster struct {
 	NATSTLSCA string `json:"nats_tls_ca"`
 	// Embedded runs a NATS server with JetStream inside the node.
 	Embedded Embedded `json:"embedded"`
-	// Bucket is the JetStream key-value bucket holding the registry.
-	Bucket string `json:"bucket"`
-	// Replicas of the bucket; 0 picks 3 when the cluster has three or more
-	// servers (embedded: this one plus its routes), else 1.
-	Replicas int `json:"replicas"`
-	// LeaseTTL is how long a node may be silent before the others drop its peers.
-	LeaseTTL Duration `json:"lease_ttl"`
+	// Limits are the bucket, its replicas and the lease TTL (see
+	// cluster.Limits).
+	cluster.Limits
 }
 
 // Embedded configures the NATS server run inside the node.

@@ -236,13 +236,28 @@ func (w *walker) object(t reflect.Type, path string) error {
 }
 
 func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for _, f := range jsonFields(t) {
 		if jsonName(f) == name {
 			return f, true
 		}
 	}
 	return reflect.StructField{}, false
+}
+
+// jsonFields lists the members of the JSON object of struct type t: the
+// fields of an embedded struct without a tag (a package's Limits) are
+// promoted, as encoding/json does.
+func jsonFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func jsonName(f reflect.StructField) string {
@@ -255,8 +270,8 @@ func nearKey(t reflect.Type, key string) string {
 	norm := func(s string) string {
 		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s))
 	}
-	for i := range t.NumField() {
-		if n := jsonName(t.Field(i)); norm(n) == norm(key) {
+	for _, f := range jsonFields(t) {
+		if n := jsonName(f); norm(n) == norm(key) {
 			return n
 		}
 	}

@@ -1,6 +1,13 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/registry"
+)
 
 // Default returns the configuration used for every key a file leaves out.
 // The limits at 0 are derived from capacity.peers when the node starts
@@ -61,29 +68,8 @@ func Default() Config {
 			// defaults); the node's own pings only need to find dead peers.
 			KeepAliveInterval: Duration(2 * time.Minute),
 		},
-		Registry: Registry{
-			MaxRegistrationsPerPeer: 32,
-			MaxRegistrations:        0,
-			MaxNamespaces:           0,
-			MaxAddrsPerRecord:       32,
-			MaxRecordSize:           4096,
-		},
-		Rendezvous: Rendezvous{
-			Enabled:           true,
-			MinTTL:            Duration(time.Minute),
-			DefaultTTL:        Duration(2 * time.Hour),
-			MaxTTL:            Duration(72 * time.Hour),
-			DiscoverLimit:     100,
-			MaxDiscoverLimit:  1000,
-			RequestRate:       10,
-			RequestBurst:      20,
-			PresenceBinding:   true,
-			PresenceGrace:     Duration(30 * time.Second),
-			StreamTimeout:     Duration(30 * time.Second),
-			MaxStreamsPerPeer: 8,
-			// Eight peers' worth of registry.max_registrations_per_peer.
-			MaxRegistrationsPerIP: 256,
-		},
+		Registry:   defaultRegistry(),
+		Rendezvous: Rendezvous{Enabled: true, Limits: rendezvous.DefaultLimits()},
 		Namespaces: Namespaces{
 			AllowPrefixes: []string{},
 			// Above what one node can hold (capacity.peers tops out near
@@ -91,25 +77,10 @@ func Default() Config {
 			MaxMembers: 50_000,
 			Overrides:  []NamespaceOverride{},
 		},
-		WSStar: WSStar{
-			Enabled:           true,
-			DefaultMaxPeers:   64,
-			MaxPeers:          256,
-			FlushInterval:     Duration(100 * time.Millisecond),
-			MaxJoinsPerStream: 16,
-			MaxStreamsPerPeer: 4,
-			MaxViews:          0,
-			MaxPendingEvents:  1024,
-			JoinRate:          5,
-			JoinBurst:         20,
-			WriteTimeout:      Duration(10 * time.Second),
-		},
+		WSStar: defaultWSStar(),
 		Cluster: Cluster{
 			Embedded: Embedded{Routes: []string{}, Name: "rendezvous"},
-			Bucket:   "rendezvous",
-			// Short, so the peers of a crashed node leave the other nodes'
-			// views within seconds rather than at the end of their TTLs.
-			LeaseTTL: Duration(3 * time.Second),
+			Limits:   cluster.DefaultLimits(),
 		},
 		Deny:            Deny{Peers: []string{}, Subnets: []string{}},
 		HTTP:            HTTP{Enabled: true, Demo: true},
@@ -117,4 +88,20 @@ func Default() Config {
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(10 * time.Second),
 	}
+}
+
+// defaultRegistry is registry.DefaultLimits with the caps that grow with the
+// node left at 0: derived from capacity.peers.
+func defaultRegistry() Registry {
+	l := registry.DefaultLimits()
+	l.MaxRegistrations, l.MaxNamespaces = 0, 0
+	return Registry{Limits: l}
+}
+
+// defaultWSStar is wsstar.DefaultLimits with max_views left at 0: derived
+// from capacity.peers.
+func defaultWSStar() WSStar {
+	l := wsstar.DefaultLimits()
+	l.MaxViews = 0
+	return WSStar{Enabled: true, Limits: l}
 }

@@ -92,7 +92,7 @@ func (c Config) validateDeny(v *validator) {
 func (v *validator) peers(path string, ss []string) {
 	for i, s := range ss {
 		if _, err := ParsePeerID(s); err != nil {
-			v.add(fmt.Sprintf("%s[%d]", path, i), strconv.Quote(s), err.Error())
+			v.Add(fmt.Sprintf("%s[%d]", path, i), strconv.Quote(s), err.Error())
 		}
 	}
 }

@@ -46,7 +46,13 @@ func leaves(v reflect.Value, prefix string) []leaf {
 	if v.Kind() == reflect.Struct && v.Type() != durationType {
 		var out []leaf
 		for i := range v.NumField() {
-			name := jsonName(v.Type().Field(i))
+			f := v.Type().Field(i)
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				// A package's Limits: its fields are the section's.
+				out = append(out, leaves(v.Field(i), prefix)...)
+				continue
+			}
+			name := jsonName(f)
 			if prefix != "" {
 				name = prefix + "." + name
 			}

@@ -6,29 +6,32 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/registry"
 )
 
 func (n Namespaces) validate(v *validator) {
 	for i, p := range n.AllowPrefixes {
-		if len(p) > 255 || !utf8.ValidString(p) {
-			v.add(fmt.Sprintf("namespaces.allow_prefixes[%d]", i), strconv.Quote(p), "must be at most 255 bytes of UTF-8")
+		if len(p) > registry.MaxNamespaceLen || !utf8.ValidString(p) {
+			v.Add(fmt.Sprintf("namespaces.allow_prefixes[%d]", i), strconv.Quote(p), "must be at most "+itoa(registry.MaxNamespaceLen)+" bytes of UTF-8")
 		}
 	}
-	v.intRange("namespaces.max_members", n.MaxMembers, 0, math.MaxInt32)
+	v.IntRange("namespaces.max_members", n.MaxMembers, 0, math.MaxInt32)
 	seen := make(map[string]bool, len(n.Overrides))
 	for i, o := range n.Overrides {
 		path := fmt.Sprintf("namespaces.overrides[%d]", i)
 		switch {
-		case o.Prefix == "" || len(o.Prefix) > 255 || !utf8.ValidString(o.Prefix):
-			v.add(path+".prefix", strconv.Quote(o.Prefix), "must be 1 to 255 bytes of UTF-8")
+		case !registry.ValidNamespace(o.Prefix):
+			v.Add(path+".prefix", strconv.Quote(o.Prefix), "must be 1 to "+itoa(registry.MaxNamespaceLen)+" bytes of UTF-8")
 		case seen[o.Prefix]:
-			v.add(path+".prefix", strconv.Quote(o.Prefix), "appears in an earlier override")
+			v.Add(path+".prefix", strconv.Quote(o.Prefix), "appears in an earlier override")
 		case !n.allowed(o.Prefix):
-			v.add(path+".prefix", strconv.Quote(o.Prefix), "no namespace with this prefix is allowed by namespaces.allow_prefixes")
+			v.Add(path+".prefix", strconv.Quote(o.Prefix), "no namespace with this prefix is allowed by namespaces.allow_prefixes")
 		}
 		seen[o.Prefix] = true
-		v.intRange(path+".max_members", o.MaxMembers, 0, math.MaxInt32)
-		v.intRange(path+".max_view_size", o.MaxViewSize, 0, MaxLivePeers)
+		v.IntRange(path+".max_members", o.MaxMembers, 0, math.MaxInt32)
+		v.IntRange(path+".max_view_size", o.MaxViewSize, 0, wsstar.MaxViewSize)
 	}
 }
 

@@ -10,19 +10,14 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/protocols/rendezvous"
+	"github.com/ws-star/rendezvous/protocols/wsstar"
 )
 
 // Problem is one invalid setting.
-type Problem struct {
-	// Path is the JSON path, as "relay.max_reservations" or "listen[0]".
-	Path string
-	// Value is the offending value as written in JSON.
-	Value string
-	// Reason says what is wrong or what is allowed.
-	Reason string
-}
-
-func (p Problem) String() string { return p.Path + ": " + p.Value + ": " + p.Reason }
+type Problem = setting.Problem
 
 // ValidationError lists every problem Validate found.
 type ValidationError struct {
@@ -47,12 +42,11 @@ func (e *ValidationError) Error() string {
 // Bounds that come from specifications or from what the node can honour.
 const (
 	// MaxRendezvousTTL is the rendezvous spec's maximum registration TTL.
-	MaxRendezvousTTL = 72 * time.Hour
-	// MaxDiscoverLimit bounds rendezvous.max_discover_limit: one DISCOVER
-	// response must stay well under a stream's message size limit.
-	MaxDiscoverLimit = 10000
+	MaxRendezvousTTL = rendezvous.SpecMaxTTL
+	// MaxDiscoverLimit bounds rendezvous.max_discover_limit.
+	MaxDiscoverLimit = rendezvous.DiscoverLimitCap
 	// MaxLivePeers bounds wsstar.max_peers, the largest live view.
-	MaxLivePeers = 1024
+	MaxLivePeers = wsstar.MaxViewSize
 	// MaxShutdownTimeout bounds shutdown_timeout: orchestrators kill a
 	// process that takes longer anyway.
 	MaxShutdownTimeout = 5 * time.Minute
@@ -63,109 +57,73 @@ const (
 func (c Config) Validate() error {
 	v := &validator{}
 
-	v.nonEmpty("identity.key_file", c.Identity.KeyFile)
+	v.NonEmpty("identity.key_file", c.Identity.KeyFile)
 
 	if c.Capacity.Peers != 0 && (c.Capacity.Peers < MinPeers || c.Capacity.Peers > MaxPeers) {
-		v.add("capacity.peers", itoa(c.Capacity.Peers), fmt.Sprintf("must be 0 (derived from the machine) or from %d to %d", MinPeers, MaxPeers))
+		v.Add("capacity.peers", itoa(c.Capacity.Peers), fmt.Sprintf("must be 0 (derived from the machine) or from %d to %d", MinPeers, MaxPeers))
 	}
 
 	c.validateAddrs(v)
 
 	r := c.Relay
-	v.durRange("relay.limit_duration", r.LimitDuration, 0, 24*time.Hour, "0 means unlimited")
-	v.int64AtLeast("relay.limit_data", r.LimitData, 0, "0 means unlimited")
-	v.durRange("relay.reservation_ttl", r.ReservationTTL, time.Minute, 24*time.Hour, "")
-	v.derived("relay.max_reservations", r.MaxReservations)
-	v.intRange("relay.max_circuits", r.MaxCircuits, 1, math.MaxInt32)
-	v.derived("relay.max_active_circuits", r.MaxActiveCircuits)
+	v.DurRange("relay.limit_duration", r.LimitDuration, 0, 24*time.Hour, "0 means unlimited")
+	v.Int64AtLeast("relay.limit_data", r.LimitData, 0, "0 means unlimited")
+	v.DurRange("relay.reservation_ttl", r.ReservationTTL, time.Minute, 24*time.Hour, "")
+	v.Derived("relay.max_reservations", r.MaxReservations)
+	v.IntRange("relay.max_circuits", r.MaxCircuits, 1, math.MaxInt32)
+	v.Derived("relay.max_active_circuits", r.MaxActiveCircuits)
 	// Two buffers of this size per circuit; below 512 bytes relaying is
 	// dominated by syscalls, above 1 MiB a few thousand circuits exhaust memory.
-	v.intRange("relay.buffer_size", r.BufferSize, 512, 1<<20)
-	v.intAtLeast("relay.max_reservations_per_ip", r.MaxReservationsPerIP, 0, "0 means no cap")
-	v.intAtLeast("relay.max_reservations_per_asn", r.MaxReservationsPerASN, 0, "0 means no cap")
+	v.IntRange("relay.buffer_size", r.BufferSize, 512, 1<<20)
+	v.IntAtLeast("relay.max_reservations_per_ip", r.MaxReservationsPerIP, 0, "0 means no cap")
+	v.IntAtLeast("relay.max_reservations_per_asn", r.MaxReservationsPerASN, 0, "0 means no cap")
 	v.peers("relay.acl.allow_peers", r.ACL.AllowPeers)
 	v.subnets("relay.acl.allow_subnets", r.ACL.AllowSubnets)
 
 	res := c.Resources
-	v.derived("resources.max_connections", res.MaxConnections)
+	v.Derived("resources.max_connections", res.MaxConnections)
 	if res.MaxConnections >= 1 && res.MaxConnections <= c.ConnManager.HighWater {
-		v.add("resources.max_connections", itoa(res.MaxConnections),
+		v.Add("resources.max_connections", itoa(res.MaxConnections),
 			fmt.Sprintf("must be greater than conn_manager.high_water (%d), or the resource manager refuses connections before the connection manager ever trims", c.ConnManager.HighWater))
 	}
-	v.derived("resources.max_streams", res.MaxStreams)
-	v.derived("resources.max_webrtc_direct_connections", res.MaxWebRTCDirectConnections)
+	v.Derived("resources.max_streams", res.MaxStreams)
+	v.Derived("resources.max_webrtc_direct_connections", res.MaxWebRTCDirectConnections)
 	if res.MaxMemoryMB != 0 && (res.MaxMemoryMB < 64 || res.MaxMemoryMB > 1<<24) {
-		v.add("resources.max_memory_mb", itoa(res.MaxMemoryMB), "must be 0 (a quarter of physical memory, at least 1024) or from 64 to 16777216")
+		v.Add("resources.max_memory_mb", itoa(res.MaxMemoryMB), "must be 0 (a quarter of physical memory, at least 1024) or from 64 to 16777216")
 	}
 	switch {
 	case res.MaxFileDescriptors < 0:
-		v.add("resources.max_file_descriptors", itoa(res.MaxFileDescriptors), "must be 0 (automatic) or positive")
+		v.Add("resources.max_file_descriptors", itoa(res.MaxFileDescriptors), "must be 0 (automatic) or positive")
 	case res.MaxFileDescriptors > 0 && res.MaxConnections > 0 && res.MaxFileDescriptors < res.MaxConnections:
-		v.add("resources.max_file_descriptors", itoa(res.MaxFileDescriptors),
+		v.Add("resources.max_file_descriptors", itoa(res.MaxFileDescriptors),
 			fmt.Sprintf("must be 0 (automatic) or at least resources.max_connections (%d): every WebSocket connection holds a socket", res.MaxConnections))
 	}
-	v.intRange("resources.conns_per_ip", res.ConnsPerIP, 1, math.MaxInt32)
-	v.rate("resources.conn_rate_per_ip", res.ConnRatePerIP)
-	v.intRange("resources.conn_burst_per_ip", res.ConnBurstPerIP, 1, math.MaxInt32)
+	v.IntRange("resources.conns_per_ip", res.ConnsPerIP, 1, math.MaxInt32)
+	v.Rate("resources.conn_rate_per_ip", res.ConnRatePerIP)
+	v.IntRange("resources.conn_burst_per_ip", res.ConnBurstPerIP, 1, math.MaxInt32)
 	v.subnets("resources.trusted_subnets", res.TrustedSubnets)
 	v.subnets("proxy_protocol.from", c.ProxyProtocol.From)
-	v.durRange("resources.handshake_timeout", res.HandshakeTimeout, time.Second, time.Minute, "")
+	v.DurRange("resources.handshake_timeout", res.HandshakeTimeout, time.Second, time.Minute, "")
 
 	cm := c.ConnManager
-	v.derived("conn_manager.low_water", cm.LowWater)
-	v.derived("conn_manager.high_water", cm.HighWater)
+	v.Derived("conn_manager.low_water", cm.LowWater)
+	v.Derived("conn_manager.high_water", cm.HighWater)
 	if cm.LowWater >= cm.HighWater && cm.HighWater >= 1 && cm.LowWater >= 1 {
-		v.add("conn_manager.low_water", itoa(cm.LowWater), fmt.Sprintf("must be less than conn_manager.high_water (%d)", cm.HighWater))
+		v.Add("conn_manager.low_water", itoa(cm.LowWater), fmt.Sprintf("must be less than conn_manager.high_water (%d)", cm.HighWater))
 	}
-	v.durRange("conn_manager.grace_period", cm.GracePeriod, 0, time.Hour, "")
-	v.durRange("conn_manager.keepalive_interval", cm.KeepAliveInterval, 10*time.Second, 10*time.Minute, "")
+	v.DurRange("conn_manager.grace_period", cm.GracePeriod, 0, time.Hour, "")
+	v.DurRange("conn_manager.keepalive_interval", cm.KeepAliveInterval, 10*time.Second, 10*time.Minute, "")
 
-	reg := c.Registry
-	// The spec allows 1000 registrations per peer; more only feeds a spammer.
-	v.intRange("registry.max_registrations_per_peer", reg.MaxRegistrationsPerPeer, 1, 1000)
-	v.derived("registry.max_registrations", reg.MaxRegistrations)
-	v.derived("registry.max_namespaces", reg.MaxNamespaces)
-	v.intRange("registry.max_addrs_per_record", reg.MaxAddrsPerRecord, 1, 1000)
-	// A signed peer record with an Ed25519 key and one address is about 150
-	// bytes; 64 KiB is far beyond any honest record.
-	v.intRange("registry.max_record_size", reg.MaxRecordSize, 256, 64<<10)
-
-	rv := c.Rendezvous
-	v.durRange("rendezvous.min_ttl", rv.MinTTL, time.Second, MaxRendezvousTTL, "")
-	v.durRange("rendezvous.default_ttl", rv.DefaultTTL, time.Second, MaxRendezvousTTL, "")
-	v.durRange("rendezvous.max_ttl", rv.MaxTTL, time.Second, MaxRendezvousTTL, "the rendezvous spec's maximum is 72h")
-	if rv.DefaultTTL < rv.MinTTL {
-		v.add("rendezvous.default_ttl", quoteDur(rv.DefaultTTL), fmt.Sprintf("must be at least rendezvous.min_ttl (%s)", rv.MinTTL))
-	}
-	if rv.MaxTTL < rv.DefaultTTL {
-		v.add("rendezvous.max_ttl", quoteDur(rv.MaxTTL), fmt.Sprintf("must be at least rendezvous.default_ttl (%s)", rv.DefaultTTL))
-	}
-	v.intRange("rendezvous.discover_limit", rv.DiscoverLimit, 1, MaxDiscoverLimit)
-	v.intRange("rendezvous.max_discover_limit", rv.MaxDiscoverLimit, 1, MaxDiscoverLimit)
-	if rv.DiscoverLimit > rv.MaxDiscoverLimit && rv.MaxDiscoverLimit >= 1 {
-		v.add("rendezvous.discover_limit", itoa(rv.DiscoverLimit), fmt.Sprintf("must be at most rendezvous.max_discover_limit (%d)", rv.MaxDiscoverLimit))
-	}
-	v.rate("rendezvous.request_rate", rv.RequestRate)
-	v.intRange("rendezvous.request_burst", rv.RequestBurst, 1, math.MaxInt32)
-	v.durRange("rendezvous.presence_grace", rv.PresenceGrace, 0, time.Hour, "")
-	v.durRange("rendezvous.stream_timeout", rv.StreamTimeout, time.Second, 10*time.Minute, "")
-	v.intRange("rendezvous.max_streams_per_peer", rv.MaxStreamsPerPeer, 1, 1024)
-	v.intRange("rendezvous.max_registrations_per_ip", rv.MaxRegistrationsPerIP, 1, math.MaxInt32)
-
-	ws := c.WSStar
-	v.intRange("wsstar.default_max_peers", ws.DefaultMaxPeers, 1, MaxLivePeers)
-	v.intRange("wsstar.max_peers", ws.MaxPeers, 1, MaxLivePeers)
-	if ws.DefaultMaxPeers > ws.MaxPeers && ws.MaxPeers >= 1 {
-		v.add("wsstar.default_max_peers", itoa(ws.DefaultMaxPeers), fmt.Sprintf("must be at most wsstar.max_peers (%d)", ws.MaxPeers))
-	}
-	v.durRange("wsstar.flush_interval", ws.FlushInterval, 10*time.Millisecond, 10*time.Second, "")
-	v.intRange("wsstar.max_joins_per_stream", ws.MaxJoinsPerStream, 1, math.MaxInt32)
-	v.intRange("wsstar.max_streams_per_peer", ws.MaxStreamsPerPeer, 1, math.MaxInt32)
-	v.derived("wsstar.max_views", ws.MaxViews)
-	v.intRange("wsstar.max_pending_events", ws.MaxPendingEvents, 1, math.MaxInt32)
-	v.rate("wsstar.join_rate", ws.JoinRate)
-	v.intRange("wsstar.join_burst", ws.JoinBurst, 1, math.MaxInt32)
-	v.durRange("wsstar.write_timeout", ws.WriteTimeout, time.Second, 5*time.Minute, "")
+	// The packages' limits check themselves; the limits derived from
+	// capacity.peers have config's rule for 0 and are checked by the
+	// packages as the node will run them, sized.
+	v.Derived("registry.max_registrations", c.Registry.MaxRegistrations)
+	v.Derived("registry.max_namespaces", c.Registry.MaxNamespaces)
+	v.Derived("wsstar.max_views", c.WSStar.MaxViews)
+	sized := c.sizedForValidation()
+	v.Merge("registry.", sized.Registry.Limits.Validate())
+	v.Merge("rendezvous.", c.Rendezvous.Limits.Validate())
+	v.Merge("wsstar.", sized.WSStar.Limits.Validate())
 
 	c.Namespaces.validate(v)
 	c.Cluster.validate(v)
@@ -173,87 +131,97 @@ func (c Config) Validate() error {
 	c.validateAdmin(v)
 
 	if c.Metrics.Enabled && c.Metrics.Addr == "" && !c.HTTP.Enabled {
-		v.add("metrics.enabled", "true", "metrics are served on the node's port only when http.enabled is true; enable http, set metrics.addr, or disable metrics")
+		v.Add("metrics.enabled", "true", "metrics are served on the node's port only when http.enabled is true; enable http, set metrics.addr, or disable metrics")
 	}
 	if c.Metrics.Addr != "" {
 		if err := checkHostPort(c.Metrics.Addr, false); err != nil {
-			v.add("metrics.addr", strconv.Quote(c.Metrics.Addr), err.Error())
+			v.Add("metrics.addr", strconv.Quote(c.Metrics.Addr), err.Error())
 		}
 	}
 	if c.Pprof.Addr != "" {
 		if err := checkHostPort(c.Pprof.Addr, true); err != nil {
-			v.add("pprof.addr", strconv.Quote(c.Pprof.Addr), err.Error())
+			v.Add("pprof.addr", strconv.Quote(c.Pprof.Addr), err.Error())
 		} else if c.Pprof.Addr == c.Metrics.Addr {
-			v.add("pprof.addr", strconv.Quote(c.Pprof.Addr), "must differ from metrics.addr")
+			v.Add("pprof.addr", strconv.Quote(c.Pprof.Addr), "must differ from metrics.addr")
 		}
 	}
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		v.add("log.level", strconv.Quote(c.Log.Level), "must be debug, info, warn or error")
+		v.Add("log.level", strconv.Quote(c.Log.Level), "must be debug, info, warn or error")
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		v.add("log.format", strconv.Quote(c.Log.Format), "must be text or json")
+		v.Add("log.format", strconv.Quote(c.Log.Format), "must be text or json")
 	}
 
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout.D() > MaxShutdownTimeout {
-		v.add("shutdown_timeout", quoteDur(c.ShutdownTimeout), "must be greater than 0s and at most 5m")
+		v.Add("shutdown_timeout", setting.QuoteDuration(c.ShutdownTimeout), "must be greater than 0s and at most 5m")
 	}
 
-	if len(v.problems) == 0 {
+	if len(v.Problems) == 0 {
 		return nil
 	}
-	return &ValidationError{Problems: v.problems}
+	return &ValidationError{Problems: v.Problems}
 }
 
 func (c Config) validateAddrs(v *validator) {
 	if len(c.Listen) == 0 {
-		v.add("listen", "[]", "at least one listen address is required")
+		v.Add("listen", "[]", "at least one listen address is required")
 	}
 	secure := false
 	for i, s := range c.Listen {
 		path := fmt.Sprintf("listen[%d]", i)
 		a, err := ma.NewMultiaddr(s)
 		if err != nil {
-			v.add(path, strconv.Quote(s), "not a multiaddr: "+err.Error())
+			v.Add(path, strconv.Quote(s), "not a multiaddr: "+err.Error())
 			continue
 		}
 		kind, err := listenerKind(a)
 		if err != nil {
-			v.add(path, strconv.Quote(s), err.Error())
+			v.Add(path, strconv.Quote(s), err.Error())
 			continue
 		}
 		tls := kind == listenWSS
 		if tls && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
-			v.add(path, strconv.Quote(s), "a secure WebSocket listener needs tls.cert_file and tls.key_file")
+			v.Add(path, strconv.Quote(s), "a secure WebSocket listener needs tls.cert_file and tls.key_file")
 		}
 		secure = secure || tls
 	}
 	switch {
 	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
-		v.add("tls.key_file", `""`, "required when tls.cert_file is set")
+		v.Add("tls.key_file", `""`, "required when tls.cert_file is set")
 	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
-		v.add("tls.cert_file", `""`, "required when tls.key_file is set")
+		v.Add("tls.cert_file", `""`, "required when tls.key_file is set")
 	}
 	for i, s := range c.Announce {
 		path := fmt.Sprintf("announce[%d]", i)
 		a, err := ma.NewMultiaddr(s)
 		if err != nil {
-			v.add(path, strconv.Quote(s), "not a multiaddr: "+err.Error())
+			v.Add(path, strconv.Quote(s), "not a multiaddr: "+err.Error())
 			continue
 		}
 		if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
-			v.add(path, strconv.Quote(s), "must not contain /p2p/<id>: the node appends its own")
+			v.Add(path, strconv.Quote(s), "must not contain /p2p/<id>: the node appends its own")
 		}
 	}
 	for i, s := range c.NoAnnounce {
 		if _, err := ma.NewMultiaddr(s); err != nil {
-			v.add(fmt.Sprintf("no_announce[%d]", i), strconv.Quote(s), "not a multiaddr: "+err.Error())
+			v.Add(fmt.Sprintf("no_announce[%d]", i), strconv.Quote(s), "not a multiaddr: "+err.Error())
 		}
 	}
+}
+
+// sizedForValidation is c with every limit derived from capacity.peers
+// filled in (from the smallest capacity when capacity.peers is itself out
+// of bounds), so that the packages validate values the node could run with.
+func (c Config) sizedForValidation() Config {
+	if c.Capacity.Peers < MinPeers || c.Capacity.Peers > MaxPeers {
+		c.Capacity.Peers = MinPeers
+	}
+	return c.Sized(Machine{})
 }
 
 // checkHostPort accepts host:port with a port from 0 to 65535. With
@@ -279,82 +247,18 @@ func checkHostPort(addr string, loopbackOnly bool) error {
 	return fmt.Errorf("host must be a loopback address (127.0.0.1, ::1 or localhost): profiles must never be public")
 }
 
+// validator collects the problems of a configuration; the checks shared
+// with the packages' Limits.Validate come from setting.Problems.
 type validator struct {
-	problems []Problem
-}
-
-func (v *validator) add(path, value, reason string) {
-	v.problems = append(v.problems, Problem{Path: path, Value: value, Reason: reason})
-}
-
-func (v *validator) nonEmpty(path, s string) {
-	if strings.TrimSpace(s) == "" {
-		v.add(path, strconv.Quote(s), "must not be empty")
-	}
-}
-
-func (v *validator) intRange(path string, n, lo, hi int) {
-	switch {
-	case n < lo:
-		v.add(path, itoa(n), "must be at least "+itoa(lo))
-	case n > hi:
-		v.add(path, itoa(n), "must be at most "+itoa(hi))
-	}
-}
-
-// derived checks a limit whose 0 means "derived from capacity.peers".
-func (v *validator) derived(path string, n int) {
-	switch {
-	case n < 0:
-		v.add(path, itoa(n), "must be 0 (derived from capacity.peers) or at least 1")
-	case n > math.MaxInt32:
-		v.add(path, itoa(n), "must be at most "+itoa(math.MaxInt32))
-	}
-}
-
-func (v *validator) intAtLeast(path string, n, lo int, note string) {
-	if n < lo {
-		v.add(path, itoa(n), withNote("must be at least "+itoa(lo), note))
-	}
-}
-
-func (v *validator) int64AtLeast(path string, n, lo int64, note string) {
-	if n < lo {
-		v.add(path, strconv.FormatInt(n, 10), withNote("must be at least "+strconv.FormatInt(lo, 10), note))
-	}
-}
-
-func (v *validator) durRange(path string, d Duration, lo, hi time.Duration, note string) {
-	switch {
-	case d.D() < lo:
-		v.add(path, quoteDur(d), withNote("must be at least "+formatDuration(lo), note))
-	case d.D() > hi:
-		v.add(path, quoteDur(d), withNote("must be at most "+formatDuration(hi), note))
-	}
-}
-
-// rate requires a positive, finite number of events per second.
-func (v *validator) rate(path string, r float64) {
-	if !(r > 0) || math.IsInf(r, 0) {
-		v.add(path, strconv.FormatFloat(r, 'g', -1, 64), "must be greater than 0 (events per second)")
-	}
+	setting.Problems
 }
 
 func (v *validator) subnets(path string, ss []string) {
 	for i, s := range ss {
 		if _, err := ParseSubnet(s); err != nil {
-			v.add(fmt.Sprintf("%s[%d]", path, i), strconv.Quote(s), err.Error())
+			v.Add(fmt.Sprintf("%s[%d]", path, i), strconv.Quote(s), err.Error())
 		}
 	}
 }
 
-func withNote(reason, note string) string {
-	if note == "" {
-		return reason
-	}
-	return reason + " (" + note + ")"
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func quoteDur(d Duration) string { return strconv.Quote(d.String()) }

@@ -12,7 +12,7 @@ import (
 // startCluster connects to NATS (starting the embedded server first in
 // embedded mode) and returns the shared registry. It does not wait for
 // JetStream: the registry syncs in the background and /readyz tells when.
-func (n *Node) startCluster(limits registry.Limits, reg prometheus.Registerer) (*cluster.Registry, error) {
+func (n *Node) startCluster(policy registry.Policy, reg prometheus.Registerer) (*cluster.Registry, error) {
 	c := n.cfg.Cluster
 	log := n.log.With("component", "cluster")
 	client := cluster.ClientConfig{Name: "rendezvous " + n.Host.ID().String()}
@@ -44,11 +44,12 @@ func (n *Node) startCluster(limits registry.Limits, reg prometheus.Registerer) (
 	if client.Server == nil {
 		log.Info("using external NATS", "servers", c.RedactedURL())
 	}
+	lim := c.Limits
+	lim.Replicas = c.EffectiveReplicas()
 	opts := []cluster.Option{
-		cluster.WithBucket(c.Bucket),
-		cluster.WithReplicas(c.EffectiveReplicas()),
-		cluster.WithLeaseTTL(c.LeaseTTL.D()),
-		cluster.WithLimits(limits),
+		cluster.WithLimits(lim),
+		cluster.WithRegistryLimits(n.cfg.Registry.Limits),
+		cluster.WithPolicy(policy),
 		cluster.WithLogger(log),
 		cluster.WithVersion(Version),
 	}

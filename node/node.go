@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,22 +70,34 @@ type Node struct {
 	closeErr  error
 }
 
-// Option adjusts how a node is built.
-type Option func(*options)
+// Option adjusts how a node is built. An option that cannot be applied
+// makes New fail with an error starting "node: ".
+type Option func(*options) error
 
 type options struct {
 	log *slog.Logger
 }
 
-// WithLogger sets the logger; the default discards.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+// WithLogger sets the logger, to which each service adds its "component"
+// attribute. Default: slog.Default(); a nil l is an error.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("node: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
 
 // New builds and starts a node from a validated configuration. It fails when
 // any configured listen address is not really listening.
 func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err error) {
-	o := options{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	o := options{log: slog.Default()}
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
 	machine := Machine()
 	_, sizedFrom := cfg.SizedFrom(machine)

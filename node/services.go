@@ -2,7 +2,6 @@ package node
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
@@ -15,18 +14,10 @@ import (
 // /rendezvous/1.0.0 appears in live views and the other way round.
 func (n *Node) startServices(reg prometheus.Registerer) error {
 	c := n.cfg
-	limits := registry.Limits{
-		MaxRegistrationsPerPeer: c.Registry.MaxRegistrationsPerPeer,
-		MaxRegistrations:        c.Registry.MaxRegistrations,
-		MaxNamespaces:           c.Registry.MaxNamespaces,
-		MaxNamespaceLen:         255,
-		MaxAddrsPerRecord:       c.Registry.MaxAddrsPerRecord,
-		MaxRecordSize:           c.Registry.MaxRecordSize,
-		Policy:                  policyOf(c.Namespaces),
-	}
+	policy := policyOf(c.Namespaces)
 	var mem registry.Registry
 	if c.Cluster.Enabled() {
-		cr, err := n.startCluster(limits, reg)
+		cr, err := n.startCluster(policy, reg)
 		if err != nil {
 			return err
 		}
@@ -35,7 +26,8 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		mem = cr
 	} else {
 		regOpts := []registry.Option{
-			registry.WithLimits(limits),
+			registry.WithLimits(c.Registry.Limits),
+			registry.WithPolicy(policy),
 			registry.WithLogger(n.log.With("component", "registry")),
 		}
 		if reg != nil {
@@ -52,15 +44,9 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	n.Registry = mem
 
 	if c.Rendezvous.Enabled {
-		r := c.Rendezvous
 		opts := []rendezvous.Option{
-			rendezvous.WithTTLBounds(r.MinTTL.D(), r.DefaultTTL.D(), r.MaxTTL.D()),
-			rendezvous.WithDiscoverLimits(r.DiscoverLimit, r.MaxDiscoverLimit),
-			rendezvous.WithRequestRate(r.RequestRate, r.RequestBurst),
-			rendezvous.WithPresenceBinding(r.PresenceBinding, r.PresenceGrace.D()),
-			rendezvous.WithStreamTimeout(r.StreamTimeout.D()),
-			rendezvous.WithMaxStreamsPerPeer(r.MaxStreamsPerPeer),
-			rendezvous.WithRegistrationsPerSource(r.MaxRegistrationsPerIP, subnetsOf(c.Resources.TrustedSubnets)),
+			rendezvous.WithLimits(c.Rendezvous.Limits),
+			rendezvous.WithTrustedSubnets(subnetsOf(c.Resources.TrustedSubnets)),
 			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
 			rendezvous.WithLimitObserver(n.limits),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),
@@ -77,19 +63,10 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	}
 
 	if c.WSStar.Enabled {
-		w := c.WSStar
 		opts := []wsstar.Option{
-			wsstar.WithDefaultMaxPeers(w.DefaultMaxPeers),
-			wsstar.WithMaxPeers(w.MaxPeers),
-			wsstar.WithFlushInterval(w.FlushInterval.D()),
-			wsstar.WithMaxJoinsPerStream(w.MaxJoinsPerStream),
-			wsstar.WithMaxStreamsPerPeer(w.MaxStreamsPerPeer),
-			wsstar.WithMaxViews(w.MaxViews),
-			wsstar.WithMaxPendingEvents(w.MaxPendingEvents),
-			wsstar.WithJoinRate(rate.Limit(w.JoinRate), w.JoinBurst),
-			wsstar.WithWriteTimeout(w.WriteTimeout.D()),
+			wsstar.WithLimits(c.WSStar.Limits),
 			wsstar.WithLimitObserver(n.limits),
-			wsstar.WithPolicy(policyOf(c.Namespaces)),
+			wsstar.WithPolicy(policy),
 			wsstar.WithLogger(n.log.With("component", "wsstar")),
 		}
 		if reg != nil {

@@ -61,7 +61,7 @@ func BenchmarkRefreshTTL(b *testing.B) {
 // BenchmarkDiscoverPage: one page of 100 from a 100,000-member namespace, at a
 // random cursor.
 func BenchmarkDiscoverPage(b *testing.B) {
-	m := newMemory(b, WithLimits(Limits{MaxRegistrationsPerPeer: 1, MaxRegistrations: 200_000}))
+	m := newMemory(b, withLimits(func(l *Limits) { l.MaxRegistrationsPerPeer, l.MaxRegistrations = 1, 200_000 }))
 	fill(b, m, "ns", 100_000)
 	all, _ := m.Discover("ns", 0, 100_000)
 	cursors := make([]uint64, 1024)
@@ -129,7 +129,7 @@ func retainedPerRegistration(b *testing.B, n int, mk func(int) Registration) flo
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	m := NewMemory(WithLimits(Limits{MaxRegistrations: n}))
+	m := NewMemory(withLimits(func(l *Limits) { l.MaxRegistrations = n }))
 	for i := range n {
 		if _, err := m.Register(mk(i)); err != nil {
 			b.Fatal(err)

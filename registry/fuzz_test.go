@@ -32,7 +32,8 @@ type modelHold struct {
 }
 
 func runOps(t *testing.T, ops []byte) {
-	lim := Limits{MaxRegistrationsPerPeer: 3, MaxRegistrations: 10, MaxNamespaces: 3}
+	lim := DefaultLimits()
+	lim.MaxRegistrationsPerPeer, lim.MaxRegistrations, lim.MaxNamespaces = 3, 10, 3
 	m := newMemory(t, WithLimits(lim))
 	model := map[string]map[peer.ID]*modelHold{}
 	seen := map[string]map[peer.ID]bool{} // membership as told by events

@@ -57,6 +57,13 @@ func mustRegister(tb testing.TB, m *Memory, r Registration) Registration {
 	return got
 }
 
+// withLimits is WithLimits of DefaultLimits changed by set.
+func withLimits(set func(*Limits)) Option {
+	l := DefaultLimits()
+	set(&l)
+	return WithLimits(l)
+}
+
 func newMemory(tb testing.TB, opts ...Option) *Memory {
 	tb.Helper()
 	m := NewMemory(opts...)

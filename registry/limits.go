@@ -1,29 +1,31 @@
 package registry
 
 import (
+	"math"
 	"unicode/utf8"
 
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ws-star/rendezvous/internal/setting"
 )
 
-// Limits bound what the registry holds. Every field must be positive; a zero
-// (or negative) field takes its default from DefaultLimits.
+// MaxNamespaceLen is the rendezvous spec's bound on a namespace, in bytes; the
+// live protocol and the namespace policy use it too.
+const MaxNamespaceLen = 255
+
+// Limits bound what the registry holds: the "registry" section of the node's
+// configuration file (docs/config.md), whose JSON keys the tags give.
 type Limits struct {
 	// MaxRegistrationsPerPeer caps the namespaces one peer is a member of.
-	MaxRegistrationsPerPeer int
+	MaxRegistrationsPerPeer int `json:"max_registrations_per_peer"`
 	// MaxRegistrations caps the members over all namespaces.
-	MaxRegistrations int
+	MaxRegistrations int `json:"max_registrations"`
 	// MaxNamespaces caps the namespaces with at least one member.
-	MaxNamespaces int
-	// MaxNamespaceLen is in bytes; the rendezvous spec allows 255.
-	MaxNamespaceLen int
+	MaxNamespaces int `json:"max_namespaces"`
 	// MaxAddrsPerRecord caps the addresses of one registration.
-	MaxAddrsPerRecord int
+	MaxAddrsPerRecord int `json:"max_addrs_per_record"`
 	// MaxRecordSize caps the signed envelope, in bytes.
-	MaxRecordSize int
-	// Policy says which namespaces may be used and how many members each
-	// may have; the zero Policy allows all, with no cap of its own.
-	Policy Policy
+	MaxRecordSize int `json:"max_record_size"`
 }
 
 // DefaultLimits suits one node with a few GiB of memory: 100,000 members cost
@@ -34,41 +36,39 @@ func DefaultLimits() Limits {
 		MaxRegistrationsPerPeer: 32,
 		MaxRegistrations:        100_000,
 		MaxNamespaces:           10_000,
-		MaxNamespaceLen:         255,
 		MaxAddrsPerRecord:       32,
 		MaxRecordSize:           4096,
 	}
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits()
-	fill := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	fill(&l.MaxRegistrationsPerPeer, d.MaxRegistrationsPerPeer)
-	fill(&l.MaxRegistrations, d.MaxRegistrations)
-	fill(&l.MaxNamespaces, d.MaxNamespaces)
-	fill(&l.MaxNamespaceLen, d.MaxNamespaceLen)
-	fill(&l.MaxAddrsPerRecord, d.MaxAddrsPerRecord)
-	fill(&l.MaxRecordSize, d.MaxRecordSize)
-	return l
+// Validate reports every field out of its bounds, as setting.Problems whose
+// paths are the JSON keys.
+func (l Limits) Validate() error {
+	var ps setting.Problems
+	// The spec allows 1000 registrations per peer; more only feeds a spammer.
+	ps.IntRange("max_registrations_per_peer", l.MaxRegistrationsPerPeer, 1, 1000)
+	ps.IntRange("max_registrations", l.MaxRegistrations, 1, math.MaxInt32)
+	ps.IntRange("max_namespaces", l.MaxNamespaces, 1, math.MaxInt32)
+	ps.IntRange("max_addrs_per_record", l.MaxAddrsPerRecord, 1, 1000)
+	// A signed peer record with an Ed25519 key and one address is about 150
+	// bytes; 64 KiB is far beyond any honest record.
+	ps.IntRange("max_record_size", l.MaxRecordSize, 256, 64<<10)
+	return ps.Err()
 }
 
-// ValidNamespace reports whether ns is acceptable under l: non-empty, at most
+// ValidNamespace reports whether ns is acceptable: non-empty, at most
 // MaxNamespaceLen bytes and valid UTF-8. Protocols may call it before doing
 // any work for a request.
-func (l Limits) ValidNamespace(ns string) bool {
-	return ns != "" && len(ns) <= l.withDefaults().MaxNamespaceLen && utf8.ValidString(ns)
+func ValidNamespace(ns string) bool {
+	return ns != "" && len(ns) <= MaxNamespaceLen && utf8.ValidString(ns)
 }
 
 // check validates everything about r that needs no registry state.
-func (l Limits) check(r *Registration) error {
-	if !l.ValidNamespace(r.Namespace) {
+func (l Limits) check(r *Registration, p Policy) error {
+	if !ValidNamespace(r.Namespace) {
 		return ErrInvalidNamespace
 	}
-	if !l.Policy.Allowed(r.Namespace) {
+	if !p.Allowed(r.Namespace) {
 		return ErrNamespaceNotAllowed
 	}
 	if r.Peer.Validate() != nil {

@@ -25,6 +25,7 @@ import (
 // (Discover paging, see seqLog), and the expiry heap while a TTL hold exists.
 type Memory struct {
 	limits  Limits
+	policy  Policy
 	log     *slog.Logger
 	metrics *metrics
 
@@ -106,10 +107,13 @@ type Stats struct {
 func New(opts ...Option) (*Memory, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
 	m := &Memory{
 		limits:     o.limits,
+		policy:     o.policy,
 		log:        o.logger,
 		namespaces: make(map[string]*namespace),
 		peers:      make(map[peer.ID]int),
@@ -155,7 +159,7 @@ func (m *Memory) Limits() Limits { return m.limits }
 // changed, and nothing for a plain refresh; every successful call assigns a
 // new Seq. Caps apply only to new members: refreshing never fails on a cap.
 func (m *Memory) Register(r Registration) (Registration, error) {
-	if err := m.limits.check(&r); err != nil {
+	if err := m.limits.check(&r, m.policy); err != nil {
 		return Registration{}, m.reject(r, err)
 	}
 	now := time.Now()
@@ -249,7 +253,7 @@ func (m *Memory) admitLocked(p peer.ID, name string, ns *namespace) error {
 		return ErrFull
 	case ns == nil && len(m.namespaces) >= m.limits.MaxNamespaces:
 		return ErrTooManyNamespaces
-	case ns != nil && m.limits.Policy.MaxMembersOf(name) > 0 && len(ns.members) >= m.limits.Policy.MaxMembersOf(name):
+	case ns != nil && m.policy.MaxMembersOf(name) > 0 && len(ns.members) >= m.policy.MaxMembersOf(name):
 		return ErrNamespaceFull
 	}
 	return nil

@@ -85,7 +85,7 @@ func newMetrics(r prometheus.Registerer, lim Limits, counts func() (registration
 	limit.WithLabelValues("registrations_per_peer").Set(float64(lim.MaxRegistrationsPerPeer))
 	limit.WithLabelValues("registrations").Set(float64(lim.MaxRegistrations))
 	limit.WithLabelValues("namespaces").Set(float64(lim.MaxNamespaces))
-	limit.WithLabelValues("namespace_len").Set(float64(lim.MaxNamespaceLen))
+	limit.WithLabelValues("namespace_len").Set(MaxNamespaceLen)
 	limit.WithLabelValues("addrs_per_record").Set(float64(lim.MaxAddrsPerRecord))
 	limit.WithLabelValues("record_size").Set(float64(lim.MaxRecordSize))
 

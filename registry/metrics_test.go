@@ -12,7 +12,7 @@ import (
 func TestMetricsTrackRegistry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
-		m := newMemory(t, WithRegisterer(reg), WithLimits(Limits{MaxRegistrations: 3}))
+		m := newMemory(t, WithRegisterer(reg), withLimits(func(l *Limits) { l.MaxRegistrations = 3 }))
 		mustRegister(t, m, liveReg(t, "a", 1))
 		mustRegister(t, m, liveReg(t, "b", 1))
 		mustRegister(t, m, ttlReg(t, "b", 2, time.Minute))
@@ -114,7 +114,7 @@ func TestASecondRegistryOnOneRegistererIsRefusedAndTheFirstKeepsReporting(t *tes
 
 func TestARegistryReopenedOnTheSameRegistererReportsItsOwnValues(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a, err := New(WithRegisterer(reg), WithLimits(Limits{MaxRegistrations: 10}))
+	a, err := New(WithRegisterer(reg), withLimits(func(l *Limits) { l.MaxRegistrations = 10 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestARegistryReopenedOnTheSameRegistererReportsItsOwnValues(t *testing.T) {
 	mustRegister(t, a, liveReg(t, "y", 3))
 	_ = a.Close()
 
-	b, err := New(WithRegisterer(reg), WithLimits(Limits{MaxRegistrations: 20}))
+	b, err := New(WithRegisterer(reg), withLimits(func(l *Limits) { l.MaxRegistrations = 20 }))
 	if err != nil {
 		t.Fatalf("a registry after a closed one on the same Registerer: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 func TestPolicyRefusesNamespacesOutsideTheAllowedPrefixes(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{Policy: Policy{AllowPrefixes: []string{"app/", "chat-"}}}))
+	m := newMemory(t, WithPolicy(Policy{AllowPrefixes: []string{"app/", "chat-"}}))
 	for _, ns := range []string{"app/room", "chat-1"} {
 		mustRegister(t, m, liveReg(t, ns, 1))
 	}
@@ -21,14 +21,14 @@ func TestPolicyRefusesNamespacesOutsideTheAllowedPrefixes(t *testing.T) {
 }
 
 func TestPolicyCapsMembersPerNamespaceWithTheLongestOverride(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{Policy: Policy{
+	m := newMemory(t, WithPolicy(Policy{
 		MaxMembers: 2,
 		Overrides: []Override{
 			{Prefix: "big/", MaxMembers: 4},
 			{Prefix: "big/small/", MaxMembers: 1},
 			{Prefix: "view/", MaxViewSize: 8}, // keeps the general member cap
 		},
-	}}))
+	}))
 	fill := func(ns string, n int) {
 		t.Helper()
 		for i := 1; i <= n; i++ {

@@ -145,7 +145,7 @@ func TestUnregisterUnknownReportsFalse(t *testing.T) {
 }
 
 func TestRegisterRejectsInvalidInput(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{MaxNamespaceLen: 8, MaxAddrsPerRecord: 2, MaxRecordSize: 16}))
+	m := newMemory(t, withLimits(func(l *Limits) { l.MaxAddrsPerRecord, l.MaxRecordSize = 2, 256 }))
 	base := func() Registration { return liveReg(t, "ns", 1) }
 	cases := []struct {
 		name string
@@ -153,13 +153,13 @@ func TestRegisterRejectsInvalidInput(t *testing.T) {
 		want error
 	}{
 		{"empty namespace", func(r *Registration) { r.Namespace = "" }, ErrInvalidNamespace},
-		{"namespace too long", func(r *Registration) { r.Namespace = strings.Repeat("a", 9) }, ErrInvalidNamespace},
+		{"namespace too long", func(r *Registration) { r.Namespace = strings.Repeat("a", MaxNamespaceLen+1) }, ErrInvalidNamespace},
 		{"namespace not UTF-8", func(r *Registration) { r.Namespace = "a\xffb" }, ErrInvalidNamespace},
 		{"empty peer", func(r *Registration) { r.Peer = "" }, ErrInvalidPeer},
 		{"no source", func(r *Registration) { r.Source = 0 }, ErrInvalidSource},
 		{"no addrs", func(r *Registration) { r.Addrs = nil }, ErrNoAddrs},
 		{"too many addrs", func(r *Registration) { r.Addrs = []ma.Multiaddr{testAddr(t, 1), testAddr(t, 2), testAddr(t, 3)} }, ErrTooManyAddrs},
-		{"record too large", func(r *Registration) { r.Envelope = make([]byte, 17) }, ErrRecordTooLarge},
+		{"record too large", func(r *Registration) { r.Envelope = make([]byte, 257) }, ErrRecordTooLarge},
 		{"TTL hold without expiry", func(r *Registration) { r.Source = SourceRendezvous }, ErrInvalidExpiry},
 		{"TTL hold already expired", func(r *Registration) {
 			r.Source, r.Expiry = SourceRendezvous, time.Now().Add(-time.Second)
@@ -176,10 +176,10 @@ func TestRegisterRejectsInvalidInput(t *testing.T) {
 	}
 	// The limits are inclusive.
 	r := base()
-	r.Namespace = strings.Repeat("é", 4) // 8 bytes
+	r.Namespace = strings.Repeat("é", MaxNamespaceLen/2) + "a" // 255 bytes
 	r.Addrs = r.Addrs[:1:1]
 	r.Addrs = append(r.Addrs, testAddr(t, 2))
-	r.Envelope = make([]byte, 16)
+	r.Envelope = make([]byte, 256)
 	mustRegister(t, m, r)
 	if s := m.Stats(); s.Registrations != 1 {
 		t.Fatalf("Stats after one valid and %d invalid registrations: %+v", len(cases), s)
@@ -187,7 +187,7 @@ func TestRegisterRejectsInvalidInput(t *testing.T) {
 }
 
 func TestPerPeerCapCountsNamespacesAndSparesRefresh(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{MaxRegistrationsPerPeer: 2}))
+	m := newMemory(t, withLimits(func(l *Limits) { l.MaxRegistrationsPerPeer = 2 }))
 	mustRegister(t, m, liveReg(t, "a", 1))
 	mustRegister(t, m, liveReg(t, "b", 1))
 	if _, err := m.Register(liveReg(t, "c", 1)); !errors.Is(err, ErrTooManyForPeer) {
@@ -204,7 +204,7 @@ func TestPerPeerCapCountsNamespacesAndSparesRefresh(t *testing.T) {
 }
 
 func TestGlobalCapReturnsErrFull(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{MaxRegistrations: 3}))
+	m := newMemory(t, withLimits(func(l *Limits) { l.MaxRegistrations = 3 }))
 	for i := range 3 {
 		mustRegister(t, m, liveReg(t, "ns", i))
 	}
@@ -217,7 +217,7 @@ func TestGlobalCapReturnsErrFull(t *testing.T) {
 }
 
 func TestNamespaceCapReturnsErrTooManyNamespaces(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{MaxNamespaces: 2}))
+	m := newMemory(t, withLimits(func(l *Limits) { l.MaxNamespaces = 2 }))
 	mustRegister(t, m, liveReg(t, "a", 1))
 	mustRegister(t, m, liveReg(t, "b", 1))
 	if _, err := m.Register(liveReg(t, "c", 2)); !errors.Is(err, ErrTooManyNamespaces) {

@@ -19,7 +19,7 @@ type Holds struct {
 // caps for a new member. A shared backend calls it on its local copy before
 // writing, which makes the caps cluster-wide up to the writes in flight.
 func (m *Memory) Admit(r Registration) error {
-	if err := m.limits.check(&r); err != nil {
+	if err := m.limits.check(&r, m.policy); err != nil {
 		return m.reject(r, err)
 	}
 	if r.Source == SourceRendezvous && !r.Expiry.After(time.Now()) {

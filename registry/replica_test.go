@@ -73,7 +73,7 @@ func TestAppliedTTLHoldExpiresAtItsExpiry(t *testing.T) {
 }
 
 func TestAdmitChecksLimitsAndCapsWithoutStoring(t *testing.T) {
-	m := newMemory(t, WithLimits(Limits{MaxRegistrationsPerPeer: 1}))
+	m := newMemory(t, withLimits(func(l *Limits) { l.MaxRegistrationsPerPeer = 1 }))
 	r := liveReg(t, "one", 1)
 	if err := m.Admit(r); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,15 @@ type server struct {
 	reg *registry.Memory
 }
 
+// withLimits is WithLimits of DefaultLimits without rate limiting, changed
+// by set.
+func withLimits(set func(*Limits)) Option {
+	l := DefaultLimits()
+	l.RequestRate, l.RequestBurst = 1e9, 1<<30
+	set(&l)
+	return WithLimits(l)
+}
+
 // newServer starts a rendezvous point on a loopback host. Rate limiting is
 // off unless opts set it, so that tests count only what they test.
 func newServer(t testing.TB, regOpts []registry.Option, opts ...Option) *server {
@@ -30,7 +39,7 @@ func newServer(t testing.TB, regOpts []registry.Option, opts ...Option) *server 
 	h := testhost.New(t)
 	reg := registry.NewMemory(regOpts...)
 	t.Cleanup(func() { _ = reg.Close() })
-	svc, err := New(h, reg, append([]Option{WithRequestRate(1e9, 1<<30)}, opts...)...)
+	svc, err := New(h, reg, append([]Option{withLimits(func(*Limits) {})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,19 @@
 package rendezvous
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ws-star/rendezvous/internal/promreg"
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 )
 
-// metrics is nil-safe: a Service without a Registerer keeps none.
+// metrics is nil-safe: a Service without a Registerer keeps none. Its
+// collectors belong to one service: Close removes them.
 type metrics struct {
+	reg             prometheus.Registerer
+	collectors      []prometheus.Collector
 	requests        *prometheus.CounterVec
 	discoverResults prometheus.Counter
 	presenceDrops   prometheus.Counter
@@ -33,33 +37,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Relay-only registrations dropped after their peer disconnected.",
 		}),
 	}
-	var err error
-	m.requests, err = register(reg, m.requests)
-	if err != nil {
-		return nil, err
+	m.collectors = []prometheus.Collector{m.requests, m.discoverResults, m.presenceDrops}
+	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
+		return nil, fmt.Errorf("rendezvous: register metrics (another open service may use this Registerer): %w", err)
 	}
-	if m.discoverResults, err = register(reg, m.discoverResults); err != nil {
-		return nil, err
-	}
-	if m.presenceDrops, err = register(reg, m.presenceDrops); err != nil {
-		return nil, err
-	}
+	m.reg = reg
 	return m, nil
 }
 
-// register registers c, or returns the collector already registered under
-// the same description (a restarted service on the same registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
+// unregister removes the collectors, so a service started next on the same
+// Registerer can register its own.
+func (m *metrics) unregister() {
+	if m == nil {
+		return
 	}
-	return c, nil
+	promreg.UnregisterAll(m.reg, m.collectors...)
 }
 
 func (m *metrics) request(t pb.Message_MessageType, s Status) {

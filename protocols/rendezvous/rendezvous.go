@@ -93,15 +93,11 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.log
-	if log == nil {
-		log = slog.Default()
-	}
 	s := &Service{
 		h:       h,
 		reg:     reg,
 		cfg:     cfg,
-		log:     log.With("protocol", string(ProtoID)),
+		log:     cfg.log.With("protocol", string(ProtoID)),
 		m:       m,
 		peers:   make(map[peer.ID]*peerState),
 		streams: make(map[network.Stream]struct{}),
@@ -121,7 +117,8 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 }
 
 // Close stops serving: it removes the handlers, resets open streams, stops
-// presence timers and waits for running handlers. It is idempotent.
+// presence timers, waits for running handlers and removes the metrics. It is
+// idempotent.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -152,5 +149,6 @@ func (s *Service) Close() error {
 	clear(s.peers)
 	clear(s.bound)
 	s.mu.Unlock()
+	s.m.unregister()
 	return nil
 }

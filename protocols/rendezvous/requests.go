@@ -2,7 +2,6 @@ package rendezvous
 
 import (
 	"time"
-	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -13,9 +12,7 @@ import (
 	"github.com/ws-star/rendezvous/registry"
 )
 
-func validNamespace(ns string) bool {
-	return ns != "" && len(ns) <= MaxNamespaceLen && utf8.ValidString(ns)
-}
+func validNamespace(ns string) bool { return registry.ValidNamespace(ns) }
 
 // grantTTL applies the TTL bounds to a requested TTL in seconds; 0 (or a
 // missing field) asks for the default.

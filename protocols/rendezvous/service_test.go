@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/ws-star/rendezvous/internal/setting"
 	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 	"github.com/ws-star/rendezvous/registry"
@@ -55,7 +56,9 @@ func TestRegisterDiscoverUnregister(t *testing.T) {
 }
 
 func TestRegisterWithoutTTLGetsDefaultAndReRegisterRefreshes(t *testing.T) {
-	s := newServer(t, nil, WithTTLBounds(time.Minute, 2*time.Hour, 3*time.Hour))
+	s := newServer(t, nil, withLimits(func(l *Limits) {
+		l.MinTTL, l.DefaultTTL, l.MaxTTL = setting.Duration(time.Minute), setting.Duration(2*time.Hour), setting.Duration(3*time.Hour)
+	}))
 	a, ca := s.newClient(t)
 	if g, err := ca.Register(t.Context(), "chat", 0); err != nil || g != 2*time.Hour {
 		t.Fatalf("Register without ttl = %v, %v; want default 2h", g, err)
@@ -182,8 +185,10 @@ func TestDiscoverPagesOver2500Registrations(t *testing.T) {
 }
 
 func TestRegisterErrorStatuses(t *testing.T) {
-	s := newServer(t, []registry.Option{registry.WithLimits(registry.Limits{MaxAddrsPerRecord: 2})},
-		WithTTLBounds(time.Minute, time.Hour, 2*time.Hour))
+	s := newServer(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxAddrsPerRecord = 2 })},
+		withLimits(func(l *Limits) {
+			l.MinTTL, l.DefaultTTL, l.MaxTTL = setting.Duration(time.Minute), setting.Duration(time.Hour), setting.Duration(2*time.Hour)
+		}))
 	h, c := s.newClient(t)
 	other, _ := s.newClient(t)
 	ctx := t.Context()
@@ -247,9 +252,7 @@ func TestDiscoverErrorStatuses(t *testing.T) {
 }
 
 func TestRegistryCapsAnswerWithStatus(t *testing.T) {
-	s := newServer(t, []registry.Option{registry.WithLimits(registry.Limits{
-		MaxRegistrationsPerPeer: 2, MaxRegistrations: 3, MaxNamespaces: 2,
-	})})
+	s := newServer(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrationsPerPeer, l.MaxRegistrations, l.MaxNamespaces = 2, 3, 2 })})
 	_, a := s.newClient(t)
 	_, b := s.newClient(t)
 	ctx := t.Context()
@@ -276,7 +279,7 @@ func TestRegistryCapsAnswerWithStatus(t *testing.T) {
 }
 
 func TestRequestRateLimitAnswersUnavailable(t *testing.T) {
-	s := newServer(t, nil, WithRequestRate(0.001, 3))
+	s := newServer(t, nil, withLimits(func(l *Limits) { l.RequestRate, l.RequestBurst = 0.001, 3 }))
 	_, c := s.newClient(t)
 	_, other := s.newClient(t)
 	ctx := t.Context()
@@ -453,7 +456,7 @@ func TestOversizeFrameResetsStream(t *testing.T) {
 }
 
 func TestStreamsPerPeerAreCapped(t *testing.T) {
-	s := newServer(t, nil, WithMaxStreamsPerPeer(1))
+	s := newServer(t, nil, withLimits(func(l *Limits) { l.MaxStreamsPerPeer = 1 }))
 	h, _ := s.newClient(t)
 	first := openRaw(t, h, s)
 	first.send(discoverMsg("chat", 0, nil))
@@ -489,7 +492,7 @@ func TestPeerWithOpenStreamIsProtected(t *testing.T) {
 
 func TestPresenceBindingDropsRelayOnlyRegistrations(t *testing.T) {
 	const grace = time.Second
-	s := newServer(t, nil, WithPresenceBinding(true, grace))
+	s := newServer(t, nil, withLimits(func(l *Limits) { l.PresenceBinding, l.PresenceGrace = true, setting.Duration(grace) }))
 	circuit := ma.StringCast("/ip4/127.0.0.1/tcp/1/ws/p2p/" + s.h.ID().String() + "/p2p-circuit")
 	relayed := func() []ma.Multiaddr { return []ma.Multiaddr{circuit} }
 	gone, goneC := s.newClient(t, WithAddrs(relayed))
@@ -528,7 +531,7 @@ func TestPresenceBindingDropsRelayOnlyRegistrations(t *testing.T) {
 }
 
 func TestPresenceBindingCanBeDisabled(t *testing.T) {
-	s := newServer(t, nil, WithPresenceBinding(false, 0))
+	s := newServer(t, nil, withLimits(func(l *Limits) { l.PresenceBinding, l.PresenceGrace = false, 0 }))
 	circuit := ma.StringCast("/ip4/127.0.0.1/tcp/1/ws/p2p/" + s.h.ID().String() + "/p2p-circuit")
 	h, c := s.newClient(t, WithAddrs(func() []ma.Multiaddr { return []ma.Multiaddr{circuit} }))
 	if _, err := c.Register(t.Context(), "room", 0); err != nil {
@@ -546,7 +549,7 @@ func TestPresenceBindingCanBeDisabled(t *testing.T) {
 
 func TestMetricsCountRequestsResultsAndDrops(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := newServer(t, nil, WithRegisterer(reg), WithPresenceBinding(true, 50*time.Millisecond))
+	s := newServer(t, nil, WithRegisterer(reg), withLimits(func(l *Limits) { l.PresenceBinding, l.PresenceGrace = true, setting.Duration(50*time.Millisecond) }))
 	circuit := ma.StringCast("/ip4/127.0.0.1/tcp/1/ws/p2p/" + s.h.ID().String() + "/p2p-circuit")
 	h, c := s.newClient(t, WithAddrs(func() []ma.Multiaddr { return []ma.Multiaddr{circuit} }))
 	if _, err := c.Register(t.Context(), "m", 0); err != nil {
@@ -615,17 +618,30 @@ func TestCloseIsIdempotentAndStopsServing(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	s := newServer(t, nil)
+	bad := func(set func(*Limits)) Option {
+		l := DefaultLimits()
+		set(&l)
+		return WithLimits(l)
+	}
 	for name, o := range map[string]Option{
-		"ttl order":    WithTTLBounds(time.Hour, time.Minute, 2*time.Hour),
-		"limit order":  WithDiscoverLimits(10, 5),
-		"zero rate":    WithRequestRate(0, 1),
-		"zero grace":   WithPresenceBinding(true, 0),
-		"zero timeout": WithStreamTimeout(0),
-		"zero streams": WithMaxStreamsPerPeer(0),
+		"ttl order":    bad(func(l *Limits) { l.MinTTL, l.DefaultTTL = setting.Duration(time.Hour), setting.Duration(time.Minute) }),
+		"limit order":  bad(func(l *Limits) { l.DiscoverLimit, l.MaxDiscoverLimit = 10, 5 }),
+		"zero rate":    bad(func(l *Limits) { l.RequestRate = 0 }),
+		"zero grace":   bad(func(l *Limits) { l.PresenceBinding, l.PresenceGrace = true, 0 }),
+		"zero timeout": bad(func(l *Limits) { l.StreamTimeout = 0 }),
+		"zero streams": bad(func(l *Limits) { l.MaxStreamsPerPeer = 0 }),
 		"nil logger":   WithLogger(nil),
+		"nil observer": WithLimitObserver(nil),
+		"no peers":     WithMaxTrackedPeers(0),
 	} {
-		if _, err := New(s.h, s.reg, o); err == nil {
+		svc, err := New(s.h, s.reg, o)
+		if err == nil {
+			_ = svc.Close()
 			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "rendezvous: ") {
+			t.Errorf("%s: error %q does not name the package", name, err)
 		}
 	}
 }
@@ -687,7 +703,7 @@ func TestLiveRegistrationsAreListedWithMinimumTTLOrSkippedWithoutRecord(t *testi
 // the discoverer as registered, and counts as reachable only through this
 // relay: the registration is bound to the browser's presence.
 func TestWebRTCCircuitAddressesAreDiscoveredAndBoundToPresence(t *testing.T) {
-	s := newServer(t, nil, WithPresenceBinding(true, time.Minute))
+	s := newServer(t, nil, withLimits(func(l *Limits) { l.PresenceBinding, l.PresenceGrace = true, setting.Duration(time.Minute) }))
 	circuit := ma.StringCast("/ip4/127.0.0.1/tcp/1/ws/p2p/" + s.h.ID().String() + "/p2p-circuit")
 	webrtc := circuit.Encapsulate(ma.StringCast("/webrtc"))
 	browser, browserC := s.newClient(t, WithAddrs(func() []ma.Multiaddr { return []ma.Multiaddr{circuit, webrtc} }))

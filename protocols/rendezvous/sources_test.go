@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws-star/rendezvous/internal/setting"
 	"github.com/ws-star/rendezvous/registry"
 )
 
 func TestRegistrationsPerSourceAreCappedAcrossPeerIDsAndFreedWhenTheyLeave(t *testing.T) {
 	// Every test peer dials from 127.0.0.1: with nothing exempt they are one
 	// source, as fresh peer IDs from one attacker would be.
-	s := newServer(t, nil, WithRegistrationsPerSource(3, nil), WithTTLBounds(time.Second, time.Second, time.Minute))
+	s := newServer(t, nil, WithTrustedSubnets(nil), withLimits(func(l *Limits) {
+		l.MaxRegistrationsPerIP = 3
+		l.MinTTL, l.DefaultTTL, l.MaxTTL = setting.Duration(time.Second), setting.Duration(time.Second), setting.Duration(time.Minute)
+	}))
 	_, a := s.newClient(t)
 	_, b := s.newClient(t)
 	ctx := t.Context()
@@ -51,8 +55,8 @@ func TestRegistrationsPerSourceAreCappedAcrossPeerIDsAndFreedWhenTheyLeave(t *te
 }
 
 func TestRegistrationRefusedByTheRegistryDoesNotUseASourceSlot(t *testing.T) {
-	s := newServer(t, []registry.Option{registry.WithLimits(registry.Limits{MaxNamespaces: 1})},
-		WithRegistrationsPerSource(2, nil))
+	s := newServer(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxNamespaces = 1 })},
+		WithTrustedSubnets(nil), withLimits(func(l *Limits) { l.MaxRegistrationsPerIP = 2 }))
 	_, a := s.newClient(t)
 	ctx := t.Context()
 	if _, err := a.Register(ctx, "one", 0); err != nil {
@@ -72,7 +76,8 @@ func TestRegistrationRefusedByTheRegistryDoesNotUseASourceSlot(t *testing.T) {
 }
 
 func TestExemptSourcesAreNotCapped(t *testing.T) {
-	s := newServer(t, nil, WithRegistrationsPerSource(1, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
+	s := newServer(t, nil, WithTrustedSubnets([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}),
+		withLimits(func(l *Limits) { l.MaxRegistrationsPerIP = 1 }))
 	_, a := s.newClient(t)
 	for _, ns := range []string{"one", "two", "three"} {
 		if _, err := a.Register(t.Context(), ns, 0); err != nil {

@@ -15,6 +15,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ws-star/rendezvous/internal/setting"
 	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 	"github.com/ws-star/rendezvous/registry"
@@ -159,7 +160,9 @@ func TestRendezvousMembersAndLiveMembersShareNamespaces(t *testing.T) {
 func TestAChangeToAQuietViewIsSentAtOnceAndTheNextOnesAreCoalesced(t *testing.T) {
 	// An interval far longer than the wait below: only the leading edge can
 	// deliver the first change in time.
-	n := newNode(t, nil, WithFlushInterval(time.Minute))
+	l := DefaultLimits()
+	l.FlushInterval = setting.Duration(10 * time.Second)
+	n := newNode(t, nil, WithLimits(l))
 	w, _ := n.dial(t)
 	join(t, w, "ns", false, 0)
 	first, gone, marker := randomPeer(t), randomPeer(t), randomPeer(t)
@@ -187,7 +190,9 @@ func TestAChangeToAQuietViewIsSentAtOnceAndTheNextOnesAreCoalesced(t *testing.T)
 }
 
 func TestChangesInsideOneFlushWindowAreCoalesced(t *testing.T) {
-	n := newNode(t, nil, WithFlushInterval(500*time.Millisecond))
+	l := DefaultLimits()
+	l.FlushInterval = setting.Duration(500 * time.Millisecond)
+	n := newNode(t, nil, WithLimits(l))
 	w, _ := n.dial(t)
 	join(t, w, "ns", false, 0)
 	opener, gone, marker := randomPeer(t), randomPeer(t), randomPeer(t)
@@ -234,7 +239,9 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		join(t, c, "ns", true, 0) // a join after a leave is new
 	})
 	t.Run("joins per stream", func(t *testing.T) {
-		n := newNode(t, nil, WithMaxJoinsPerStream(2))
+		l := DefaultLimits()
+		l.MaxJoinsPerStream = 2
+		n := newNode(t, nil, WithLimits(l))
 		c, _ := n.dial(t)
 		join(t, c, "a", false, 0)
 		join(t, c, "b", false, 0)
@@ -243,7 +250,9 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		join(t, c, "c", false, 0)
 	})
 	t.Run("streams per peer", func(t *testing.T) {
-		n := newNode(t, nil, WithMaxStreamsPerPeer(1))
+		l := DefaultLimits()
+		l.MaxStreamsPerPeer = 1
+		n := newNode(t, nil, WithLimits(l))
 		c, h := n.dial(t)
 		join(t, c, "a", false, 0)
 		second := n.dialFrom(t, h, 64)
@@ -251,14 +260,16 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		join(t, c, "b", false, 0)
 	})
 	t.Run("registry cap per peer", func(t *testing.T) {
-		n := newNode(t, []registry.Option{registry.WithLimits(registry.Limits{MaxRegistrationsPerPeer: 1})})
+		n := newNode(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrationsPerPeer = 1 })})
 		c, _ := n.dial(t)
 		join(t, c, "a", true, 0)
 		expect(t, c, "b", pb.JoinAck_E_NOT_AUTHORIZED)
 		join(t, c, "b", false, 0) // watching needs no registration
 	})
 	t.Run("join rate", func(t *testing.T) {
-		n := newNode(t, nil, WithJoinRate(0.001, 2))
+		l := DefaultLimits()
+		l.JoinRate, l.JoinBurst = 0.001, 2
+		n := newNode(t, nil, WithLimits(l))
 		c, h := n.dial(t)
 		join(t, c, "a", false, 0)
 		join(t, c, "b", false, 0)
@@ -268,7 +279,9 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		expect(t, n.dialFrom(t, h, 64), "c", pb.JoinAck_E_UNAVAILABLE)
 	})
 	t.Run("views on the node", func(t *testing.T) {
-		n := newNode(t, nil, WithMaxViews(1))
+		l := DefaultLimits()
+		l.MaxViews = 1
+		n := newNode(t, nil, WithLimits(l))
 		c, _ := n.dial(t)
 		join(t, c, "a", false, 0)
 		other, _ := n.dial(t)
@@ -278,7 +291,7 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 		join(t, other, "a", false, 0)
 	})
 	t.Run("registry full", func(t *testing.T) {
-		n := newNode(t, []registry.Option{registry.WithLimits(registry.Limits{MaxRegistrations: 1})})
+		n := newNode(t, []registry.Option{withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrations = 1 })})
 		c, _ := n.dial(t)
 		join(t, c, "a", true, 0)
 		other, _ := n.dial(t)
@@ -299,7 +312,9 @@ func TestEveryRejectionHasItsStatusAndTheStreamStaysUsable(t *testing.T) {
 }
 
 func TestMaxPeersIsDefaultedAndClamped(t *testing.T) {
-	n := newNode(t, nil, WithDefaultMaxPeers(8), WithMaxPeers(32))
+	l := DefaultLimits()
+	l.DefaultMaxPeers, l.MaxPeers = 8, 32
+	n := newNode(t, nil, WithLimits(l))
 	c, _ := n.dial(t)
 	if r, _ := join(t, c, "a", false, 0); r.MaxPeers != 8 {
 		t.Fatalf("default: %d", r.MaxPeers)
@@ -375,7 +390,9 @@ func TestCloseSendsShutdownForEveryJoinedNamespace(t *testing.T) {
 }
 
 func TestSlowReaderIsClosedWithOverflowWhileOthersKeepReceiving(t *testing.T) {
-	n := newNode(t, nil, WithFlushInterval(50*time.Millisecond), WithMaxPendingEvents(1000))
+	l := DefaultLimits()
+	l.FlushInterval, l.MaxPendingEvents = setting.Duration(50*time.Millisecond), 1000
+	n := newNode(t, nil, WithLimits(l))
 	fast, _ := n.dial(t)
 	join(t, fast, "ns", false, 256)
 	slow := n.dialFrom(t, testhost.NewClient(t), 1) // stops reading once its buffer is full
@@ -563,7 +580,9 @@ func serviceStreams(t *testing.T, n *testNode) int {
 }
 
 func TestCloseReturnsOnlyWhenNoStreamHandlerRuns(t *testing.T) {
-	n := newNode(t, nil, WithMaxStreamsPerPeer(1))
+	l := DefaultLimits()
+	l.MaxStreamsPerPeer = 1
+	n := newNode(t, nil, WithLimits(l))
 	h := testhost.NewClient(t)
 	c := n.dialFrom(t, h, 64)
 	join(t, c, "ns", false, 0)

@@ -49,7 +49,7 @@ type tableFixture struct {
 }
 
 func newTableFixture(tb testing.TB, maxPending int) *tableFixture {
-	reg := registry.NewMemory(registry.WithLimits(registry.Limits{MaxRegistrations: 1 << 20, MaxNamespaces: 1 << 10}))
+	reg := registry.NewMemory(withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrations, l.MaxNamespaces = 1<<20, 1<<10 }))
 	tb.Cleanup(func() { _ = reg.Close() })
 	return &tableFixture{tb: tb, reg: reg, t: newViewTable(reg, maxPending, nil)}
 }
