@@ -68,3 +68,10 @@ func withRegistryLimits(set func(*registry.Limits)) registry.Option {
 	set(&l)
 	return registry.WithLimits(l)
 }
+
+// withLimits is WithLimits of DefaultLimits changed by set.
+func withLimits(set func(*Limits)) Option {
+	l := DefaultLimits()
+	set(&l)
+	return WithLimits(l)
+}
