@@ -65,11 +65,8 @@ func ValidNamespace(ns string) bool {
 
 // check validates everything about r that needs no registry state.
 func (l Limits) check(r *Registration, p Policy) error {
-	if !ValidNamespace(r.Namespace) {
-		return ErrInvalidNamespace
-	}
-	if !p.Allowed(r.Namespace) {
-		return ErrNamespaceNotAllowed
+	if err := p.Check(r.Namespace); err != nil {
+		return err
 	}
 	if r.Peer.Validate() != nil {
 		return ErrInvalidPeer

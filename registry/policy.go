@@ -36,6 +36,20 @@ type Override struct {
 	MaxViewSize int
 }
 
+// Check is the one namespace check of every protocol: ErrInvalidNamespace
+// for a namespace no node serves (see ValidNamespace), ErrNamespaceNotAllowed
+// for one this policy does not allow, nil otherwise. Register applies it;
+// protocols call it for requests that do not register, such as a watch.
+func (p Policy) Check(ns string) error {
+	switch {
+	case !ValidNamespace(ns):
+		return ErrInvalidNamespace
+	case !p.Allowed(ns):
+		return ErrNamespaceNotAllowed
+	}
+	return nil
+}
+
 // Allowed reports whether ns may be joined or registered.
 func (p Policy) Allowed(ns string) bool {
 	if len(p.AllowPrefixes) == 0 {

@@ -20,7 +20,7 @@ func populated(b *testing.B, n, maxPeers int) (*tableFixture, []peer.ID, map[pee
 	views := make(map[peer.ID]*view, n)
 	for _, p := range ids {
 		f.register("ns", p, testAddr)
-		views[p] = f.t.open("ns", p, maxPeers, nil)
+		views[p] = f.open("ns", p, maxPeers)
 	}
 	return f, ids, views
 }
@@ -65,7 +65,7 @@ func BenchmarkJoinIntoViewsWithRoom(b *testing.B) {
 	const watchers = 1_000
 	f := newTableFixture(b, 1<<30)
 	for range watchers {
-		f.t.open("ns", randomPeer(b), 16, nil)
+		f.open("ns", randomPeer(b), 16)
 	}
 	ids := randomPeers(b, 8)
 	b.ResetTimer()
@@ -85,9 +85,9 @@ func BenchmarkSnapshot(b *testing.B) {
 			self := randomPeer(b)
 			b.ResetTimer()
 			for range b.N {
-				v := f.t.open("ns", self, maxPeers, nil)
+				v := f.open("ns", self, maxPeers)
 				_ = f.t.snapshotFrame(v)
-				f.t.close(v)
+				f.close(v)
 			}
 		})
 	}
@@ -135,7 +135,7 @@ func BenchmarkIdleViewMemory(b *testing.B) {
 			runtime.ReadMemStats(&before)
 			b.ResetTimer()
 			for _, p := range watchers {
-				views = append(views, f.t.open("ns", p, 64, nil))
+				views = append(views, f.open("ns", p, 64))
 			}
 			// One change reaches every view with room; flushing it leaves the
 			// views idle again.

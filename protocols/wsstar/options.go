@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/registry"
@@ -15,17 +13,8 @@ import (
 
 // config is what New runs with: DefaultLimits, then the options in order.
 type config struct {
-	defaultMaxPeers   int
-	maxPeers          int
-	flushInterval     time.Duration
-	maxJoinsPerStream int
-	maxStreamsPerPeer int
-	maxViews          int
-	maxPendingEvents  int
+	lim               Limits
 	maxPendingRecords int
-	joinRate          rate.Limit
-	joinBurst         int
-	writeTimeout      time.Duration
 	registerer        prometheus.Registerer
 	logger            *slog.Logger
 	limits            limits.Observer
@@ -33,26 +22,12 @@ type config struct {
 }
 
 func defaults() config {
-	c := config{
+	return config{
+		lim:               DefaultLimits(),
 		maxPendingRecords: maxPendingRecords,
 		logger:            slog.Default(),
 		limits:            limits.Nop{},
 	}
-	c.setLimits(DefaultLimits())
-	return c
-}
-
-func (c *config) setLimits(l Limits) {
-	c.defaultMaxPeers = l.DefaultMaxPeers
-	c.maxPeers = l.MaxPeers
-	c.flushInterval = l.FlushInterval.D()
-	c.maxJoinsPerStream = l.MaxJoinsPerStream
-	c.maxStreamsPerPeer = l.MaxStreamsPerPeer
-	c.maxViews = l.MaxViews
-	c.maxPendingEvents = l.MaxPendingEvents
-	c.joinRate = rate.Limit(l.JoinRate)
-	c.joinBurst = l.JoinBurst
-	c.writeTimeout = l.WriteTimeout.D()
 }
 
 // Option configures a Service. An option that cannot be applied makes New
@@ -65,7 +40,7 @@ func WithLimits(l Limits) Option {
 		if err := l.Validate(); err != nil {
 			return fmt.Errorf("wsstar: invalid limits: %w", err)
 		}
-		c.setLimits(l)
+		c.lim = l
 		return nil
 	}
 }

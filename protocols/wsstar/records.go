@@ -115,12 +115,11 @@ func (s *Service) identified(ev event.EvtPeerIdentificationCompleted) {
 	}
 	s.records[ev.Peer] = identifyRecord{env: b, seq: pr.Seq, webrtc: anyWebRTCVia(pr.Addrs, s.h.ID())}
 	// A peer that announced before identify finished gets its record and
-	// public addresses now; views see UPDATED.
+	// public addresses now; views see UPDATED. The writes run on their own:
+	// this loop serves every peer's records.
 	if ps := s.peers[ev.Peer]; ps != nil {
 		for ns := range ps.announces {
-			if err := s.announce(ns, ev.Peer); err != nil {
-				s.log.Debug("re-announce failed", "peer", ev.Peer, "ns", ns, "err", err)
-			}
+			s.syncLater(ps, ev.Peer, ns, registry.ReasonNone, true)
 		}
 	}
 }
@@ -152,25 +151,10 @@ func (s *Service) disconnected(n network.Network, c network.Conn) {
 	}
 	s.mu.Lock()
 	delete(s.records, p)
-	if ps := s.peers[p]; ps != nil && ps.streams == 0 {
-		delete(s.peers, p)
+	if ps := s.peers[p]; ps != nil {
+		s.forgetPeerLocked(p, ps)
 	}
 	s.mu.Unlock()
-}
-
-// announce registers p in ns as a live member; it runs under s.mu.
-func (s *Service) announce(ns string, p peer.ID) error {
-	r := registry.Registration{
-		Namespace: ns,
-		Peer:      p,
-		Addrs:     s.announceAddrs(p),
-		Source:    registry.SourceLive,
-	}
-	if rec, ok := s.records[p]; ok {
-		r.Envelope, r.Format = rec.env, registry.FormatPeerRecord
-	}
-	_, err := s.reg.Register(r)
-	return err
 }
 
 // announceAddrs are p's circuit addresses through this node, then, when p
@@ -251,7 +235,7 @@ func (s *Service) memberBody(m *member) []byte {
 	if rec, ok := s.records[m.id]; ok {
 		fallback = rec.env
 	}
-	return encodeMember(m, fallback, s.cfg.maxPeers)
+	return encodeMember(m, fallback, s.cfg.lim.MaxPeers)
 }
 
 // encodeMember encodes a member's event fields within the per-event budget

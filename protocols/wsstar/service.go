@@ -15,7 +15,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/time/rate"
 
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
@@ -47,11 +46,16 @@ type Service struct {
 	log *slog.Logger
 	m   *metrics
 
+	// mu covers map and counter updates only: no registry call and no
+	// stream I/O happens under it (see docs/architecture.md).
 	mu       sync.Mutex
 	t        *viewTable
 	sessions map[*session]struct{}
 	peers    map[peer.ID]*peerState
 	records  map[peer.ID]identifyRecord
+	// opening counts accepted joins whose view the feeder has not opened
+	// yet: they count against max_views.
+	opening int
 	// recordQueries counts identify requests in flight (recordquery.go).
 	recordQueries int
 	dirty         map[*session]struct{}
@@ -59,6 +63,13 @@ type Service struct {
 	timer         *time.Timer
 	closed        bool
 	allEnded      chan struct{} // closed when the last session ends after Close
+
+	// events: registry changes of the namespaces with views, the latest per
+	// member, waiting for the feeder (feed.go); opens: joins waiting for it;
+	// emptied: a namespace lost its last view.
+	events  *coalescer[eventKey, queuedEvent]
+	opens   chan *openRequest
+	emptied chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -69,15 +80,6 @@ type Service struct {
 	pendingRecords *coalescer[peer.ID, event.EvtPeerIdentificationCompleted]
 	notifiee       *network.NotifyBundle
 	closeOnce      sync.Once
-}
-
-// peerState is kept while a peer is connected and has opened a stream.
-type peerState struct {
-	streams   int
-	limiter   *rate.Limiter
-	announces map[string]int // ns -> announcing views over all its streams
-	// askedRecord: the node has asked the peer for its record (once).
-	askedRecord bool
 }
 
 // Stats are the service's counts, for status pages.
@@ -95,12 +97,6 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	if cfg.defaultMaxPeers > cfg.maxPeers {
-		cfg.defaultMaxPeers = cfg.maxPeers
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.Default()
-	}
 	m, err := newMetrics(cfg.registerer)
 	if err != nil {
 		return nil, err
@@ -116,24 +112,24 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		cfg:      cfg,
 		log:      cfg.logger.With("protocol", ProtoID),
 		m:        m,
-		t:        newViewTable(reg, cfg.maxPendingEvents, func(n int) { m.registryPending.Set(float64(n)) }),
 		sessions: make(map[*session]struct{}),
 		peers:    make(map[peer.ID]*peerState),
 		records:  make(map[peer.ID]identifyRecord),
 		dirty:    make(map[*session]struct{}),
 		sub:      sub,
+		events:   newCoalescer[eventKey, queuedEvent](0, func(n int) { m.registryPending.Set(float64(n)) }),
+		opens:    make(chan *openRequest),
+		emptied:  make(chan struct{}, 1),
 
 		pendingRecords: newCoalescer[peer.ID, event.EvtPeerIdentificationCompleted](cfg.maxPendingRecords, nil),
 	}
+	s.t = newViewTable(cfg.lim.MaxPendingEvents, s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.t.body = s.memberBody
-	s.t.dirty = s.viewDirty
-	s.t.overflow = s.viewOverflowed
 	s.notifiee = &network.NotifyBundle{DisconnectedF: s.disconnected}
 	h.Network().Notify(s.notifiee)
 
 	s.wg.Add(3)
-	go s.applyLoop()
+	go s.feedLoop()
 	go s.identifyLoop()
 	go s.recordLoop()
 	h.SetStreamHandler(ProtoID, s.handleStream)
@@ -147,41 +143,6 @@ func (s *Service) Stats() Stats {
 	return Stats{Views: s.t.count, Namespaces: len(s.t.nss), Streams: len(s.sessions)}
 }
 
-// applySlice is how many registry events are applied per hold of s.mu.
-const applySlice = 256
-
-// applyLoop moves registry events into the views. The registry calls its
-// subscribers under its own lock, so the callback only queues and this
-// goroutine does the work, in slices that release s.mu between them: a burst
-// of changes must not hold off joins, flushes and identify for its length.
-func (s *Service) applyLoop() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.t.notify:
-		}
-		for {
-			s.mu.Lock()
-			if s.closed {
-				s.mu.Unlock()
-				return
-			}
-			q := s.t.takeQueued(applySlice)
-			for _, ev := range q {
-				s.t.apply(ev)
-			}
-			s.mu.Unlock()
-			// A shorter slice emptied the queue; whatever came since has
-			// signalled notify.
-			if len(q) < applySlice {
-				break
-			}
-		}
-	}
-}
-
 // viewDirty runs under s.mu when a view gets its first change since a flush.
 // A stream that has not been flushed for an interval gets the change at once
 // (the leading edge: an idle node shows a join in milliseconds); changes in
@@ -189,8 +150,8 @@ func (s *Service) applyLoop() {
 // while something is pending, so an idle node does no periodic work and a
 // stream gets at most two flushes per interval.
 func (s *Service) viewDirty(v *view) {
-	sess := v.owner.(*session)
-	if time.Since(sess.lastFlush) >= s.cfg.flushInterval {
+	sess := v.owner
+	if time.Since(sess.lastFlush) >= s.cfg.lim.FlushInterval.D() {
 		sess.flushDue = true
 		sess.wakeWriter()
 		return
@@ -199,9 +160,9 @@ func (s *Service) viewDirty(v *view) {
 	if !s.armed {
 		s.armed = true
 		if s.timer == nil {
-			s.timer = time.AfterFunc(s.cfg.flushInterval, s.flushDue)
+			s.timer = time.AfterFunc(s.cfg.lim.FlushInterval.D(), s.flushDue)
 		} else {
-			s.timer.Reset(s.cfg.flushInterval)
+			s.timer.Reset(s.cfg.lim.FlushInterval.D())
 		}
 	}
 }
@@ -218,17 +179,20 @@ func (s *Service) flushDue() {
 	clear(s.dirty)
 }
 
-// viewOverflowed runs under s.mu after the table freed v.
+// viewOverflowed runs under s.mu after the table ended v; it runs on the
+// feeder, which must not wait for the registry.
 func (s *Service) viewOverflowed(v *view) {
-	sess := v.owner.(*session)
+	sess := v.owner
 	sv := sess.views[v.ns.name]
 	if sv == nil || sv.v != v {
 		return
 	}
-	s.log.Debug("view overflowed", "peer", sess.peer, "ns", v.ns.name, "max_pending", s.cfg.maxPendingEvents)
+	s.log.Debug("view overflowed", "peer", sess.peer, "ns", v.ns.name, "max_pending", s.cfg.lim.MaxPendingEvents)
 	s.m.closes.WithLabelValues(pb.Closed_OVERFLOW.String()).Inc()
 	s.cfg.limits.Refused(limits.PendingEvents)
-	s.endViewLocked(sess, sv, registry.ReasonDisconnected)
+	if s.endViewLocked(sess, sv) {
+		s.syncLater(sess.ps, sess.peer, v.ns.name, registry.ReasonDisconnected, false)
+	}
 	sess.queue(closedFrame(v.ns.name, pb.Closed_OVERFLOW, limits.Text("too many pending changes", limits.PendingEvents)))
 }
 
@@ -250,10 +214,12 @@ func (s *Service) close() {
 	sessions := make([]*session, 0, len(s.sessions))
 	for sess := range s.sessions {
 		sessions = append(sessions, sess)
-		for _, sv := range sess.views {
-			sess.queue(closedFrame(sv.v.ns.name, pb.Closed_SHUTDOWN, "node shutting down"))
+		for ns, sv := range sess.views {
+			sess.queue(closedFrame(ns, pb.Closed_SHUTDOWN, "node shutting down"))
 			s.m.closes.WithLabelValues(pb.Closed_SHUTDOWN.String()).Inc()
-			s.endViewLocked(sess, sv, registry.ReasonDisconnected)
+			if s.endViewLocked(sess, sv) {
+				s.syncLater(sess.ps, sess.peer, ns, registry.ReasonDisconnected, false)
+			}
 		}
 		sess.closing = true
 		sess.goodbye = true
@@ -271,7 +237,7 @@ func (s *Service) close() {
 	// ends the session. Until then a reset, or the host closing the
 	// connection, could discard the goodbye unsent or unread, so the streams
 	// are reset only when every peer has answered or the grace has run out.
-	grace := time.NewTimer(min(shutdownGrace, s.cfg.writeTimeout))
+	grace := time.NewTimer(min(shutdownGrace, s.cfg.lim.WriteTimeout.D()))
 	if ended != nil {
 		select {
 		case <-ended:

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/time/rate"
 
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
@@ -100,15 +100,8 @@ func (s *Service) handleStream(str network.Stream) {
 	// where Close marks the service closed before it waits.
 	s.wg.Add(1)
 	defer s.wg.Done()
-	ps := s.peers[p]
-	if ps == nil {
-		ps = &peerState{
-			limiter:   rate.NewLimiter(s.cfg.joinRate, s.cfg.joinBurst),
-			announces: make(map[string]int),
-		}
-		s.peers[p] = ps
-	}
-	if ps.streams >= s.cfg.maxStreamsPerPeer {
+	ps := s.peerLocked(p)
+	if ps.streams >= s.cfg.lim.MaxStreamsPerPeer {
 		s.mu.Unlock()
 		s.refuseStream(str, p)
 		return
@@ -143,7 +136,7 @@ func (s *Service) refuseStream(str network.Stream, p peer.ID) {
 	// Close does not wait out the read deadline: it cancels s.ctx.
 	stop := context.AfterFunc(s.ctx, func() { _ = str.Reset() })
 	defer stop()
-	_ = str.SetDeadline(time.Now().Add(min(s.cfg.writeTimeout, 5*time.Second)))
+	_ = str.SetDeadline(time.Now().Add(min(s.cfg.lim.WriteTimeout.D(), 5*time.Second)))
 	b, err := readFrame(bufio.NewReader(str), MaxClientMessageSize)
 	if err == nil {
 		if msg, err := DecodeClientMessage(b); err == nil && msg.GetJoin() != nil {
@@ -184,134 +177,192 @@ func (sess *session) readLoop() error {
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
 		switch {
-		case s.closed:
 		case msg.GetJoin() != nil:
 			sess.join(msg.GetJoin())
 		case msg.GetLeave() != nil:
-			if sv := sess.views[msg.GetLeave().GetNs()]; sv != nil {
-				s.endViewLocked(sess, sv, registry.ReasonUnregistered)
-			}
+			sess.leave(msg.GetLeave().GetNs())
 		}
 		// A message with no known field is ignored, so that later versions can
 		// add client messages.
+	}
+}
+
+// join answers one Join, going forward only: the checks and the
+// reservations under s.mu, the registry write (if it announces) under no
+// lock of the service, then the feeder opens the view and queues the ack and
+// the snapshot for the writer.
+func (sess *session) join(j *pb.Join) {
+	s := sess.s
+	ns := j.GetNs()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	maxPeers, mem, refused := sess.admitLocked(j)
+	if refused {
+		s.mu.Unlock()
+		return
+	}
+	s.opening++
+	announce := j.GetAnnounce()
+	if announce {
+		sess.ps.announces[ns]++
+		sess.ps.writes++
+		s.queryRecordLocked(sess.peer, sess.ps)
+	}
+	s.mu.Unlock()
+
+	if announce {
+		if err := s.syncMembership(sess.ps, sess.peer, ns, registry.ReasonUnregistered, false); err != nil {
+			s.mu.Lock()
+			s.opening--
+			sess.ps.announces[ns]--
+			if sess.ps.announces[ns] <= 0 {
+				delete(sess.ps.announces, ns)
+			}
+			sess.str.Scope().ReleaseMemory(mem)
+			st, text := statusOf(err)
+			sess.rejectLocked(ns, st, text, registry.LimitOf(err))
+			s.mu.Unlock()
+			return
+		}
+	}
+
+	req := &openRequest{sess: sess, ns: ns, max: maxPeers, announce: announce, mem: mem, done: make(chan struct{})}
+	select {
+	case s.opens <- req:
+		<-req.done
+	case <-s.ctx.Done():
+		// Closed: no ack, as for any message read after Close.
+		s.mu.Lock()
+		s.opening--
+		sess.str.Scope().ReleaseMemory(mem)
 		s.mu.Unlock()
 	}
 }
 
-// join answers one Join; it runs under s.mu.
-func (sess *session) join(j *pb.Join) {
+// admitLocked runs the checks of a Join and reserves its memory; a refused
+// Join has its ack queued. It runs under s.mu.
+func (sess *session) admitLocked(j *pb.Join) (maxPeers, mem int, refused bool) {
 	s := sess.s
 	ns := j.GetNs()
-	reject := func(st pb.JoinAck_Status, text string) {
-		s.m.joins.WithLabelValues(st.String()).Inc()
-		s.log.Debug("join rejected", "peer", sess.peer, "ns", ns, "status", st.String(), "reason", text)
-		sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: st, StatusText: text}))
-	}
-	// refuse is reject by a limit: the text names the setting to raise.
-	refuse := func(st pb.JoinAck_Status, text, limit string) {
-		s.cfg.limits.Refused(limit)
-		reject(st, limits.Text(text, limit))
+	lim := s.cfg.lim
+	if err := s.cfg.policy.Check(ns); err != nil {
+		st, text := statusOf(err)
+		sess.rejectLocked(ns, st, text, registry.LimitOf(err))
+		return 0, 0, true
 	}
 	switch {
-	case ns == "" || len(ns) > 255:
-		reject(pb.JoinAck_E_INVALID_NAMESPACE, "namespace must be 1 to 255 bytes")
-		return
-	case !s.cfg.policy.Allowed(ns):
-		refuse(pb.JoinAck_E_NOT_AUTHORIZED, "namespace not allowed on this node", limits.NamespacePrefixes)
-		return
 	case sess.views[ns] != nil:
-		reject(pb.JoinAck_E_INVALID_NAMESPACE, "already joined")
-		return
-	case len(sess.views) >= s.cfg.maxJoinsPerStream:
-		refuse(pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces joined on this stream", limits.JoinsPerStream)
-		return
+		sess.rejectLocked(ns, pb.JoinAck_E_INVALID_NAMESPACE, "already joined", "")
+		return 0, 0, true
+	case len(sess.views) >= lim.MaxJoinsPerStream:
+		sess.rejectLocked(ns, pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces joined on this stream", limits.JoinsPerStream)
+		return 0, 0, true
 	case !sess.ps.limiter.Allow():
-		refuse(pb.JoinAck_E_UNAVAILABLE, "join rate exceeded", limits.JoinRate)
-		return
-	case s.t.count >= s.cfg.maxViews:
-		refuse(pb.JoinAck_E_UNAVAILABLE, "node view limit reached", limits.Views)
-		return
+		sess.rejectLocked(ns, pb.JoinAck_E_UNAVAILABLE, "join rate exceeded", limits.JoinRate)
+		return 0, 0, true
+	case s.t.count+s.opening >= lim.MaxViews:
+		sess.rejectLocked(ns, pb.JoinAck_E_UNAVAILABLE, "node view limit reached", limits.Views)
+		return 0, 0, true
 	}
-	maxPeers := int(j.GetMaxPeers())
+	maxPeers = int(j.GetMaxPeers())
 	if maxPeers == 0 {
-		maxPeers = s.cfg.defaultMaxPeers
+		maxPeers = lim.DefaultMaxPeers
 	}
-	maxPeers = min(maxPeers, s.cfg.policy.MaxViewSizeOf(ns, s.cfg.maxPeers))
-	mem := maxPeers * viewEntryBytes
+	maxPeers = min(maxPeers, s.cfg.policy.MaxViewSizeOf(ns, lim.MaxPeers))
+	mem = maxPeers * viewEntryBytes
 	if err := sess.str.Scope().ReserveMemory(mem, network.ReservationPriorityMedium); err != nil {
-		refuse(pb.JoinAck_E_UNAVAILABLE, "resource limit reached", limits.Memory)
+		sess.rejectLocked(ns, pb.JoinAck_E_UNAVAILABLE, "resource limit reached", limits.Memory)
+		return 0, 0, true
+	}
+	return maxPeers, mem, false
+}
+
+// rejectLocked queues a refusing ack; limit, when not empty, names the
+// setting that refused it (counted, and named in the text).
+func (sess *session) rejectLocked(ns string, st pb.JoinAck_Status, text, limit string) {
+	s := sess.s
+	if limit != "" {
+		s.cfg.limits.Refused(limit)
+		text = limits.Text(text, limit)
+	}
+	s.m.joins.WithLabelValues(st.String()).Inc()
+	s.log.Debug("join rejected", "peer", sess.peer, "ns", ns, "status", st.String(), "reason", text)
+	sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: st, StatusText: text}))
+}
+
+// leave ends one view at the client's request.
+func (sess *session) leave(ns string) {
+	s := sess.s
+	s.mu.Lock()
+	sv := sess.views[ns]
+	if s.closed || sv == nil {
+		s.mu.Unlock()
 		return
 	}
-	if j.GetAnnounce() {
-		if sess.ps.announces[ns] == 0 {
-			if err := s.announce(ns, sess.peer); err != nil {
-				sess.str.Scope().ReleaseMemory(mem)
-				st, text := statusOf(err)
-				if limit := registry.LimitOf(err); limit != "" {
-					refuse(st, text, limit)
-				} else {
-					reject(st, text)
-				}
-				return
-			}
-			s.m.announced.Inc()
-		}
-		sess.ps.announces[ns]++
-		s.queryRecordLocked(sess.peer, sess.ps)
+	write := s.endViewLocked(sess, sv)
+	if write {
+		sess.ps.writes++
 	}
-	v := s.t.open(ns, sess.peer, maxPeers, sess)
-	sess.views[ns] = &sessionView{v: v, announce: j.GetAnnounce(), mem: mem}
-	s.m.views.Set(float64(s.t.count))
-	s.m.joins.WithLabelValues(pb.JoinAck_OK.String()).Inc()
-	s.m.eventsKind[pb.PeerEvent_JOINED].Add(float64(len(v.shown)))
-	s.log.Debug("joined", "peer", sess.peer, "ns", ns, "announce", j.GetAnnounce(), "max_peers", maxPeers, "shown", len(v.shown))
-	sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: pb.JoinAck_OK, MaxPeers: uint32(maxPeers), Members: uint64(s.reg.Members(ns))}))
-	sess.queue(s.t.snapshotFrame(v))
+	s.mu.Unlock()
+	if write {
+		_ = s.syncMembership(sess.ps, sess.peer, ns, registry.ReasonUnregistered, false)
+	}
 }
 
 func statusOf(err error) (pb.JoinAck_Status, string) {
 	switch {
 	case errors.Is(err, registry.ErrInvalidNamespace):
-		return pb.JoinAck_E_INVALID_NAMESPACE, "invalid namespace"
+		return pb.JoinAck_E_INVALID_NAMESPACE, fmt.Sprintf("namespace must be 1 to %d bytes of UTF-8", registry.MaxNamespaceLen)
 	case errors.Is(err, registry.ErrTooManyForPeer):
 		return pb.JoinAck_E_NOT_AUTHORIZED, "too many namespaces for this peer"
 	case errors.Is(err, registry.ErrFull), errors.Is(err, registry.ErrTooManyNamespaces):
 		return pb.JoinAck_E_UNAVAILABLE, "registry full"
 	case errors.Is(err, registry.ErrNamespaceNotAllowed):
-		return pb.JoinAck_E_NOT_AUTHORIZED, limits.Text("namespace not allowed on this node", limits.NamespacePrefixes)
+		return pb.JoinAck_E_NOT_AUTHORIZED, "namespace not allowed on this node"
 	case errors.Is(err, registry.ErrNamespaceFull):
-		return pb.JoinAck_E_UNAVAILABLE, limits.Text("namespace full", limits.NamespaceMembers)
+		return pb.JoinAck_E_UNAVAILABLE, "namespace full"
 	case errors.Is(err, registry.ErrClosed):
 		return pb.JoinAck_E_UNAVAILABLE, "shutting down"
 	}
 	return pb.JoinAck_E_INTERNAL_ERROR, "cannot register"
 }
 
-// endViewLocked ends one view of a session: frees it, drops the peer's
-// membership when this was its last announcing view of the namespace.
-func (s *Service) endViewLocked(sess *session, sv *sessionView, reason registry.LeftReason) {
+// endViewLocked ends one view of a session and frees it. It reports whether
+// this was the peer's last announcing view of the namespace: the caller
+// then has its membership written once s.mu is released (syncMembership,
+// counted in ps.writes before the release, or syncLater).
+func (s *Service) endViewLocked(sess *session, sv *sessionView) (write bool) {
 	ns := sv.v.ns.name
-	s.t.close(sv.v)
+	if s.t.close(sv.v) {
+		s.kickFeeder()
+	}
 	delete(sess.views, ns)
 	sess.str.Scope().ReleaseMemory(sv.mem)
-	if sv.announce {
-		sess.ps.announces[ns]--
-		if sess.ps.announces[ns] <= 0 {
-			delete(sess.ps.announces, ns)
-			s.reg.Unregister(ns, sess.peer, registry.SourceLive, reason)
-			s.m.announced.Dec()
-		}
-	}
 	s.m.views.Set(float64(s.t.count))
+	if !sv.announce {
+		return false
+	}
+	sess.ps.announces[ns]--
+	if sess.ps.announces[ns] > 0 {
+		return false
+	}
+	delete(sess.ps.announces, ns)
+	return true
 }
 
 // endSession runs once when the reader stops.
 func (s *Service) endSession(sess *session, reason registry.LeftReason, reset bool) {
 	s.mu.Lock()
-	for _, sv := range sess.views {
-		s.endViewLocked(sess, sv, reason)
+	var leave []string
+	for ns, sv := range sess.views {
+		if s.endViewLocked(sess, sv) {
+			leave = append(leave, ns)
+			sess.ps.writes++
+		}
 	}
 	delete(s.sessions, sess)
 	delete(s.dirty, sess)
@@ -323,16 +374,15 @@ func (s *Service) endSession(sess *session, reason registry.LeftReason, reset bo
 	sess.ps.streams--
 	if sess.ps.streams == 0 {
 		s.h.ConnManager().Unprotect(sess.peer, protectTag)
-		// The peer's state (its join rate bucket above all) outlives its
-		// streams while it stays connected; see disconnected.
-		if s.h.Network().Connectedness(sess.peer) != network.Connected && s.peers[sess.peer] == sess.ps {
-			delete(s.peers, sess.peer)
-		}
 	}
+	s.forgetPeerLocked(sess.peer, sess.ps)
 	sess.closing = true
 	sess.reset = sess.reset || reset
 	sess.wakeWriter()
 	s.mu.Unlock()
+	for _, ns := range leave {
+		_ = s.syncMembership(sess.ps, sess.peer, ns, reason, false)
+	}
 	<-sess.writerDone
 }
 
@@ -385,7 +435,7 @@ func (sess *session) writeLoop() {
 				}
 				b = buf
 			}
-			_ = sess.str.SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout))
+			_ = sess.str.SetWriteDeadline(time.Now().Add(s.cfg.lim.WriteTimeout.D()))
 			if _, err := sess.str.Write(b); err != nil {
 				s.log.Debug("write failed", "peer", sess.peer, "err", err)
 				_ = sess.str.Reset()

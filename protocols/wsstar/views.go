@@ -46,11 +46,13 @@ type member struct {
 }
 
 type nsViews struct {
-	name    string
-	cancel  func()
-	views   map[*view]struct{}
-	room    map[*view]struct{}
-	members map[peer.ID]*member
+	name string
+	// unsubscribe ends the registry subscription feeding this namespace;
+	// the service sets it and calls it once the namespace is reaped.
+	unsubscribe func()
+	views       map[*view]struct{}
+	room        map[*view]struct{}
+	members     map[peer.ID]*member
 }
 
 // smallPending is how many pending changes a view keeps room for between
@@ -66,10 +68,12 @@ type change struct {
 
 // view is one joined namespace on one stream.
 type view struct {
-	ns      *nsViews
-	self    peer.ID
-	max     int
-	owner   any
+	ns    *nsViews
+	self  peer.ID
+	max   int
+	owner *session
+	// shown is what the view shows; written only by the table's feeder
+	// (open, apply, fill), so the feeder may read it without the lock.
 	shown   map[peer.ID]*member
 	pending map[peer.ID]change // nil while there is none
 	changes int                // changes since the last flush, counted before coalescing
@@ -78,113 +82,84 @@ type view struct {
 	over    bool
 }
 
-type queuedEvent struct {
-	ns string
-	ev registry.Event
-	at time.Time // when it was queued; a newer event for the member replaces it
+// memberEncoder encodes what a view shows of a member (PeerEvent fields
+// 2-4); the service adds the identify record it holds for the member.
+type memberEncoder interface {
+	memberBody(m *member) []byte
 }
 
-// viewTable is not safe for concurrent use except enqueue and takeQueued: the
-// owner serialises everything else with its own lock.
-type viewTable struct {
-	reg        registry.Registry
-	maxPending int
-	body       func(*member) []byte // encodes a member's event body
-	dirty      func(*view)          // a view got its first pending change
-	overflow   func(*view)          // a view was ended for too many pending changes
+// plainEncoder encodes the registration alone.
+type plainEncoder struct{ maxPeers int }
 
-	nss        map[string]*nsViews
-	count      int
-	ver        uint64
+func (e plainEncoder) memberBody(m *member) []byte { return encodeMember(m, nil, e.maxPeers) }
+
+// viewTable is plain data: it asks nobody and calls nobody back. Whoever
+// owns it reads the registry, applies what it read with the methods below
+// under its own lock, then takes the views that became dirty or overflowed
+// (takeDirty, takeOverflowed) and the namespaces left without views (reap).
+type viewTable struct {
+	maxPending int
+	enc        memberEncoder
+
+	nss   map[string]*nsViews
+	count int
+	ver   uint64
+	// dirty: views that got their first pending change since a flush;
+	// overflowed: views the table ended for too many pending changes.
+	dirty      []*view
 	overflowed []*view
 	applying   time.Time // queue time of the event being applied, for mark
-
-	// queue holds the registry's events until the owner applies them, the
-	// latest per (namespace, peer): apply re-reads the registry, so an older
-	// event for the same member adds nothing but work.
-	queue  *coalescer[eventKey, queuedEvent]
-	notify <-chan struct{}
 }
 
-type eventKey struct {
-	ns string
-	p  peer.ID
+func newViewTable(maxPending int, enc memberEncoder) *viewTable {
+	return &viewTable{maxPending: maxPending, enc: enc, nss: make(map[string]*nsViews)}
 }
 
-// newViewTable returns an empty table; queued, if not nil, is told the
-// number of pending registry events whenever it changes.
-func newViewTable(reg registry.Registry, maxPending int, queued func(int)) *viewTable {
-	q := newCoalescer[eventKey, queuedEvent](0, queued)
-	return &viewTable{
-		reg:        reg,
-		maxPending: maxPending,
-		body:       func(m *member) []byte { return encodeMember(m, nil, DefaultMaxPeers) },
-		dirty:      func(*view) {},
-		overflow:   func(*view) {},
-		nss:        make(map[string]*nsViews),
-		queue:      q,
-		notify:     q.notify,
+// namespace returns the views of ns, nil when it has none.
+func (t *viewTable) namespace(ns string) *nsViews { return t.nss[ns] }
+
+// addNamespace starts holding views of ns, fed by the registry subscription
+// that unsubscribe ends.
+func (t *viewTable) addNamespace(ns string, unsubscribe func()) *nsViews {
+	n := &nsViews{
+		name:        ns,
+		unsubscribe: unsubscribe,
+		views:       make(map[*view]struct{}),
+		room:        make(map[*view]struct{}),
+		members:     make(map[peer.ID]*member),
 	}
+	t.nss[ns] = n
+	return n
 }
 
-// enqueue is the registry subscription callback: it must not block nor call
-// into the registry, so it only queues.
-//
-// Keeping only the latest event per member is exact because apply decides
-// from the registry's current state: a member that joined and left is
-// applied as the Left (its Joined would find it gone), one that left and
-// came back as the Joined or Updated (its Left would find it present), and a
-// Left carries the reason of the last leave, which is the one views report.
-func (t *viewTable) enqueue(ns string, ev registry.Event) {
-	t.queue.put(eventKey{ns, ev.Reg.Peer}, queuedEvent{ns: ns, ev: ev, at: time.Now()})
-}
-
-// takeQueued removes and returns up to n queued events, oldest first.
-func (t *viewTable) takeQueued(n int) []queuedEvent {
-	return t.queue.take(n)
-}
-
-// open creates a view of ns for self showing up to max other members, filled
-// with its snapshot.
-func (t *viewTable) open(ns string, self peer.ID, max int, owner any) *view {
-	n := t.nss[ns]
-	if n == nil {
-		n = &nsViews{
-			name:    ns,
-			views:   make(map[*view]struct{}),
-			room:    make(map[*view]struct{}),
-			members: make(map[peer.ID]*member),
+// reap forgets the namespaces without views and returns them: their
+// subscriptions are to be ended.
+func (t *viewTable) reap() []*nsViews {
+	var out []*nsViews
+	for name, n := range t.nss {
+		if len(n.views) == 0 {
+			delete(t.nss, name)
+			out = append(out, n)
 		}
-		t.nss[ns] = n
-		// Subscribing before the snapshot is drawn: events already reflected
-		// in it are applied again later and are idempotent.
-		n.cancel = t.reg.Subscribe(ns, func(ev registry.Event) { t.enqueue(ns, ev) })
-	}
-	v := &view{
-		ns:    n,
-		self:  self,
-		max:   max,
-		owner: owner,
-	}
-	n.views[v] = struct{}{}
-	t.count++
-	t.fill(v, false)
-	return v
-}
-
-// snapshot returns the members the view shows.
-func (t *viewTable) snapshot(v *view) []*member {
-	out := make([]*member, 0, len(v.shown))
-	for _, m := range v.shown {
-		out = append(out, m)
 	}
 	return out
 }
 
-// close ends a view and frees it.
-func (t *viewTable) close(v *view) {
+// open creates a view of n for self showing up to max other members, filled
+// from cands (registry members drawn at random).
+func (t *viewTable) open(n *nsViews, self peer.ID, max int, owner *session, cands []registry.Registration) *view {
+	v := &view{ns: n, self: self, max: max, owner: owner}
+	n.views[v] = struct{}{}
+	t.count++
+	t.fill(v, cands, false)
+	return v
+}
+
+// close ends a view and frees it; it reports whether the namespace has no
+// view left.
+func (t *viewTable) close(v *view) (emptied bool) {
 	if v.dead {
-		return
+		return false
 	}
 	v.dead = true
 	n := v.ns
@@ -194,83 +169,120 @@ func (t *viewTable) close(v *view) {
 			delete(n.members, id)
 		}
 	}
-	v.shown = nil
 	v.pending = nil
 	delete(n.views, v)
 	delete(n.room, v)
 	t.count--
-	if len(n.views) == 0 {
-		n.cancel()
-		delete(t.nss, n.name)
-	}
+	return len(n.views) == 0
 }
 
-// apply applies one registry event. Events may be stale (the registry runs
-// ahead of the queue), so the registry's current state decides.
-func (t *viewTable) apply(q queuedEvent) {
-	n := t.nss[q.ns]
-	if n == nil {
+// applyStates applies queued events given their members' current states
+// (readStates): the current state decides, as events may be stale. It
+// returns the views that lost members, to be refilled.
+func (t *viewTable) applyStates(q []queuedEvent, states []memberState) []*view {
+	var refills []*view
+	seen := make(map[*view]struct{})
+	for i, e := range q {
+		n := t.nss[e.ns]
+		switch {
+		case n == nil:
+		case states[i].present:
+			t.present(n, states[i].cur, e.at)
+		case e.ev.Kind == registry.Left:
+			for _, v := range t.absent(n, e.ev.Reg.Peer, e.ev.Reason, e.at) {
+				if _, ok := seen[v]; !ok {
+					seen[v] = struct{}{}
+					refills = append(refills, v)
+				}
+			}
+		default:
+			// It left meanwhile; its Left is queued.
+		}
+	}
+	return refills
+}
+
+// present applies a member as the registry holds it now (after a Joined or
+// Updated event, or any event of a member found present): views showing it
+// see an update if its content changed, views with room take it.
+func (t *viewTable) present(n *nsViews, cur registry.Registration, queued time.Time) {
+	p := cur.Peer
+	t.applying = queued
+	m := n.members[p]
+	if m != nil && !sameContent(m.reg, cur) {
+		for v := range m.views {
+			t.mark(v, p, 0)
+		}
+		t.ver++
+		m.reg, m.ver, m.body = cur, t.ver, nil
+	}
+	for v := range n.room {
+		if v.self == p || v.shown[p] != nil {
+			continue
+		}
+		if m == nil {
+			m = t.member(n, cur)
+		}
+		t.add(v, m, true)
+	}
+	t.reapOverflowed()
+}
+
+// absent applies a member the registry no longer holds (after its Left):
+// the views showing it see it leave, and have room again. It returns those
+// views: they are to be refilled.
+func (t *viewTable) absent(n *nsViews, p peer.ID, reason registry.LeftReason, queued time.Time) []*view {
+	t.applying = queued
+	m := n.members[p]
+	if m == nil {
+		return nil
+	}
+	views := make([]*view, 0, len(m.views))
+	for v := range m.views {
+		views = append(views, v)
+	}
+	for _, v := range views {
+		t.mark(v, p, reason)
+		delete(v.shown, p)
+		n.room[v] = struct{}{}
+	}
+	delete(n.members, p)
+	t.reapOverflowed()
+	return views
+}
+
+// refill tops v up from cands after members left it.
+func (t *viewTable) refill(v *view, cands []registry.Registration) {
+	if v.dead {
 		return
 	}
-	p := q.ev.Reg.Peer
-	t.applying = q.at
-	switch q.ev.Kind {
-	case registry.Joined, registry.Updated:
-		cur, ok := t.reg.Get(q.ns, p)
-		if !ok {
-			return // it left meanwhile; its Left follows
-		}
-		m := n.members[p]
-		if m != nil && !sameContent(m.reg, cur) {
-			for v := range m.views {
-				t.mark(v, p, 0)
-			}
-			t.ver++
-			m.reg, m.ver, m.body = cur, t.ver, nil
-		}
-		for v := range n.room {
-			if v.self == p || v.shown[p] != nil {
-				continue
-			}
-			if m == nil {
-				m = t.member(n, cur)
-			}
-			t.add(v, m, true)
-		}
-	case registry.Left:
-		if _, ok := t.reg.Get(q.ns, p); ok {
-			return // it is a member again
-		}
-		m := n.members[p]
-		if m == nil {
-			return
-		}
-		views := make([]*view, 0, len(m.views))
-		for v := range m.views {
-			views = append(views, v)
-		}
-		for _, v := range views {
-			t.mark(v, p, q.ev.Reason)
-			delete(v.shown, p)
-			n.room[v] = struct{}{}
-		}
-		delete(n.members, p)
-		for _, v := range views {
-			t.fill(v, true)
-		}
-	}
-	t.reap()
+	t.fill(v, cands, true)
+	t.reapOverflowed()
 }
 
-// reap ends the views that overflowed while applying an event.
-func (t *viewTable) reap() {
+// reapOverflowed ends the views that overflowed while applying a change.
+func (t *viewTable) reapOverflowed() {
 	for _, v := range t.overflowed {
 		if !v.dead {
 			t.close(v)
-			t.overflow(v)
 		}
 	}
-	t.overflowed = t.overflowed[:0]
+}
+
+// takeDirty returns the live views that got their first pending change
+// since the last call.
+func (t *viewTable) takeDirty() []*view {
+	out := t.dirty
+	t.dirty = nil
+	return out
+}
+
+// takeOverflowed returns the views ended for too many pending changes since
+// the last call.
+func (t *viewTable) takeOverflowed() []*view {
+	out := t.overflowed
+	t.overflowed = nil
+	return out
 }
 
 func (t *viewTable) member(n *nsViews, reg registry.Registration) *member {
@@ -299,17 +311,23 @@ func (t *viewTable) add(v *view, m *member, mark bool) {
 	}
 }
 
-// fill tops the view up with the least-shown of a few random members.
-func (t *viewTable) fill(v *view, mark bool) {
+// fillDraw is how many random members to draw for a view that shows shown
+// of max: the least-shown of candidatesPerSlot per free slot plus
+// extraCandidates among those it does not show yet. The draw leaves out only
+// the view's own peer (the view is not read outside the lock), so it also
+// counts the members the view shows already.
+func fillDraw(shown, max int) int {
+	return shown + (max-shown)*candidatesPerSlot + extraCandidates
+}
+
+// fill tops the view up with the least-shown of cands.
+func (t *viewTable) fill(v *view, cands []registry.Registration, mark bool) {
 	need := v.max - len(v.shown)
 	if need <= 0 {
 		delete(v.ns.room, v)
 		return
 	}
 	n := v.ns
-	cands := t.reg.Random(n.name, need*candidatesPerSlot+extraCandidates, func(p peer.ID) bool {
-		return p == v.self || v.shown[p] != nil
-	})
 	if v.shown == nil {
 		// Sized for what the snapshot holds rather than for max: views of
 		// small namespaces stay far below max, and a map sized for 64 costs
@@ -319,12 +337,16 @@ func (t *viewTable) fill(v *view, mark bool) {
 	type cand struct {
 		i, load int
 	}
-	order := make([]cand, len(cands))
+	order := make([]cand, 0, len(cands))
 	for i, r := range cands {
-		order[i] = cand{i: i}
-		if m := n.members[r.Peer]; m != nil {
-			order[i].load = len(m.views)
+		if r.Peer == v.self || v.shown[r.Peer] != nil {
+			continue
 		}
+		c := cand{i: i}
+		if m := n.members[r.Peer]; m != nil {
+			c.load = len(m.views)
+		}
+		order = append(order, c)
 	}
 	// Stable: Random's order is random, so ties stay random.
 	slices.SortStableFunc(order, func(a, b cand) int { return a.load - b.load })
@@ -332,11 +354,7 @@ func (t *viewTable) fill(v *view, mark bool) {
 		if need == 0 {
 			break
 		}
-		r := cands[c.i]
-		if r.Peer == v.self || v.shown[r.Peer] != nil {
-			continue
-		}
-		t.add(v, t.member(n, r), mark)
+		t.add(v, t.member(n, cands[c.i]), mark)
 		need--
 	}
 	if len(v.shown) < v.max {
@@ -367,7 +385,7 @@ func (t *viewTable) mark(v *view, p peer.ID, reason registry.LeftReason) {
 		v.since = t.applying
 	}
 	if v.changes == 1 {
-		t.dirty(v)
+		t.dirty = append(t.dirty, v)
 	}
 	if v.changes > t.maxPending && !v.over {
 		v.over = true
@@ -430,7 +448,7 @@ func (t *viewTable) snapshotFrame(v *view) []byte {
 
 func (t *viewTable) bodyOf(m *member) []byte {
 	if m.body == nil {
-		m.body = t.body(m)
+		m.body = t.enc.memberBody(m)
 	}
 	return m.body
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -40,18 +41,47 @@ func randomPeers(tb testing.TB, n int) []peer.ID {
 
 var testAddr = ma.StringCast("/ip4/127.0.0.1/tcp/4001/ws")
 
-// tableFixture is a view table over a real in-memory registry, driven by
-// hand: no network, no goroutines.
+// tableFixture is a view table over a real in-memory registry, fed by hand
+// the way the service's feeder feeds it: no network, no goroutines.
 type tableFixture struct {
-	tb  testing.TB
-	reg *registry.Memory
-	t   *viewTable
+	tb     testing.TB
+	reg    *registry.Memory
+	t      *viewTable
+	events *coalescer[eventKey, queuedEvent]
 }
 
 func newTableFixture(tb testing.TB, maxPending int) *tableFixture {
 	reg := registry.NewMemory(withRegistryLimits(func(l *registry.Limits) { l.MaxRegistrations, l.MaxNamespaces = 1<<20, 1<<10 }))
 	tb.Cleanup(func() { _ = reg.Close() })
-	return &tableFixture{tb: tb, reg: reg, t: newViewTable(reg, maxPending, nil)}
+	return &tableFixture{tb: tb, reg: reg, t: newViewTable(maxPending, plainEncoder{DefaultMaxPeers}),
+		events: newCoalescer[eventKey, queuedEvent](0, nil)}
+}
+
+// open opens a view of ns for self, subscribing to ns as the feeder does.
+func (f *tableFixture) open(ns string, self peer.ID, max int) *view {
+	n := f.t.namespace(ns)
+	if n == nil {
+		n = f.t.addNamespace(ns, f.reg.Subscribe(ns, func(ev registry.Event) {
+			f.events.put(eventKey{ns, ev.Reg.Peer}, queuedEvent{ns: ns, ev: ev, at: time.Now()})
+		}))
+	}
+	cands := f.reg.Random(ns, fillDraw(0, max), func(p peer.ID) bool { return p == self })
+	return f.t.open(n, self, max, nil, cands)
+}
+
+// close closes v and ends the subscriptions nobody needs any more.
+func (f *tableFixture) close(v *view) {
+	f.t.close(v)
+	for _, n := range f.t.reap() {
+		n.unsubscribe()
+	}
+}
+
+// apply applies queued events and refills the views they emptied.
+func (f *tableFixture) apply(q []queuedEvent) {
+	for _, v := range f.t.applyStates(q, readStates(f.reg, q)) {
+		f.t.refill(v, f.reg.Random(v.ns.name, fillDraw(len(v.shown), v.max), func(p peer.ID) bool { return p == v.self }))
+	}
 }
 
 func (f *tableFixture) register(ns string, p peer.ID, addr ma.Multiaddr) {
@@ -68,9 +98,7 @@ func (f *tableFixture) unregister(ns string, p peer.ID, reason registry.LeftReas
 }
 
 func (f *tableFixture) drain() {
-	for _, q := range f.t.takeQueued(math.MaxInt) {
-		f.t.apply(q)
-	}
+	f.apply(f.events.take(math.MaxInt))
 }
 
 // flushEvents decodes what a flush of v would send.
@@ -108,7 +136,7 @@ func TestViewsOf500MembersHoldExactlyMaxPeersWithoutHotSpots(t *testing.T) {
 	// Every member announces and watches, one after the other, as browsers do.
 	for _, p := range ids {
 		f.register("ns", p, testAddr)
-		views[p] = f.t.open("ns", p, maxPeers, nil)
+		views[p] = f.open("ns", p, maxPeers)
 	}
 	check := func(alive map[peer.ID]bool) {
 		t.Helper()
@@ -134,7 +162,7 @@ func TestViewsOf500MembersHoldExactlyMaxPeersWithoutHotSpots(t *testing.T) {
 
 	// 100 members leave; every view that showed one gets a replacement.
 	for _, p := range ids[:100] {
-		f.t.close(views[p])
+		f.close(views[p])
 		delete(views, p)
 		delete(alive, p)
 		f.unregister("ns", p, registry.ReasonUnregistered)
@@ -169,7 +197,7 @@ func TestViewWithRoomTakesEveryNewMemberButNeverItself(t *testing.T) {
 	f := newTableFixture(t, 1024)
 	a, b, c := randomPeer(t), randomPeer(t), randomPeer(t)
 	f.register("ns", a, testAddr)
-	va := f.t.open("ns", a, 16, nil)
+	va := f.open("ns", a, 16)
 	if len(va.shown) != 0 {
 		t.Fatalf("snapshot shows %d, want 0 (only itself is a member)", len(va.shown))
 	}
@@ -187,7 +215,7 @@ func TestViewWithRoomTakesEveryNewMemberButNeverItself(t *testing.T) {
 func TestJoinThenLeaveInsideOneWindowSendsNothing(t *testing.T) {
 	f := newTableFixture(t, 1024)
 	watcher, p := randomPeer(t), randomPeer(t)
-	v := f.t.open("ns", watcher, 16, nil)
+	v := f.open("ns", watcher, 16)
 	f.register("ns", p, testAddr)
 	f.unregister("ns", p, registry.ReasonUnregistered)
 	if ev := f.flushEvents(v); len(ev) != 0 {
@@ -205,7 +233,7 @@ func TestCoalescingSendsTheNetChangePerPeer(t *testing.T) {
 	watcher, p, q := randomPeer(t), randomPeer(t), randomPeer(t)
 	f.register("ns", p, testAddr)
 	f.register("ns", q, testAddr)
-	v := f.t.open("ns", watcher, 16, nil)
+	v := f.open("ns", watcher, 16)
 	if len(v.shown) != 2 {
 		t.Fatalf("snapshot shows %d, want 2", len(v.shown))
 	}
@@ -251,10 +279,8 @@ func TestCoalescingSendsTheNetChangePerPeer(t *testing.T) {
 
 func TestViewOverPendingBoundIsEndedAndFreed(t *testing.T) {
 	f := newTableFixture(t, 8)
-	var overflowed []*view
-	f.t.overflow = func(v *view) { overflowed = append(overflowed, v) }
-	slow := f.t.open("ns", randomPeer(t), 64, nil)
-	fast := f.t.open("ns", randomPeer(t), 64, nil)
+	slow := f.open("ns", randomPeer(t), 64)
+	fast := f.open("ns", randomPeer(t), 64)
 	for range 5 {
 		f.register("ns", randomPeer(t), testAddr)
 	}
@@ -262,10 +288,10 @@ func TestViewOverPendingBoundIsEndedAndFreed(t *testing.T) {
 	for range 5 {
 		f.register("ns", randomPeer(t), testAddr)
 	}
-	if len(overflowed) != 1 || overflowed[0] != slow {
+	if overflowed := f.t.takeOverflowed(); len(overflowed) != 1 || overflowed[0] != slow {
 		t.Fatalf("overflowed %v, want only the slow view", overflowed)
 	}
-	if !slow.dead || slow.shown != nil || slow.pending != nil {
+	if !slow.dead || slow.pending != nil {
 		t.Fatal("overflowed view not freed")
 	}
 	if f.t.count != 1 || len(f.t.nss["ns"].views) != 1 {
@@ -285,15 +311,15 @@ func TestLastViewClosedDropsNamespaceState(t *testing.T) {
 	f := newTableFixture(t, 1024)
 	p := randomPeer(t)
 	f.register("ns", p, testAddr)
-	v := f.t.open("ns", randomPeer(t), 4, nil)
-	f.t.close(v)
-	f.t.close(v) // idempotent
+	v := f.open("ns", randomPeer(t), 4)
+	f.close(v)
+	f.close(v) // idempotent
 	if len(f.t.nss) != 0 || f.t.count != 0 {
 		t.Fatalf("state left: %d namespaces, %d views", len(f.t.nss), f.t.count)
 	}
 	// Events after the last view are not queued any more.
 	f.register("ns", randomPeer(t), testAddr)
-	if q := f.t.takeQueued(math.MaxInt); len(q) != 0 {
+	if q := f.events.take(math.MaxInt); len(q) != 0 {
 		t.Fatalf("%d events queued for a namespace nobody watches", len(q))
 	}
 }
@@ -307,7 +333,7 @@ func TestPendingRegistryEventsAreCoalescedPerMember(t *testing.T) {
 	leaver, returner := randomPeer(t), randomPeer(t)
 	f.register("ns", leaver, testAddr)
 	f.register("ns", returner, testAddr)
-	v := f.t.open("ns", watcher, 16, nil)
+	v := f.open("ns", watcher, 16)
 	if len(v.shown) != 2 {
 		t.Fatalf("snapshot shows %d, want 2", len(v.shown))
 	}
@@ -331,13 +357,11 @@ func TestPendingRegistryEventsAreCoalescedPerMember(t *testing.T) {
 	reg(joiner, final)
 	f.reg.Unregister("ns", leaver, registry.SourceLive, registry.ReasonExpired)
 
-	q := f.t.takeQueued(math.MaxInt)
+	q := f.events.take(math.MaxInt)
 	if len(q) > 4 {
 		t.Fatalf("%d queued events for 4 members", len(q))
 	}
-	for _, e := range q {
-		f.t.apply(e)
-	}
+	f.apply(q)
 	got := map[peer.ID]*pb.PeerEvent{}
 	for _, e := range f.flushEvents(v) {
 		id, err := peer.IDFromBytes(e.GetPeerId())
