@@ -228,7 +228,7 @@ func TestStalledLeaveHoldsUpOnlyItsOwnStream(t *testing.T) {
 // watch-only Join waits for its ack while other peers' announcing joins wait
 // 500 ms each on the registry (a slow cluster write), as p50 and p99.
 func BenchmarkWatchJoinAckWhileRegistryWritesTake500ms(b *testing.B) {
-	n, g := newGatedNode(b)
+	n, g := newGatedNode(b, withLimits(func(l *Limits) { l.JoinRate, l.JoinBurst = 1e6, 1e6 }))
 	g.setDelay(500 * time.Millisecond)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
