@@ -28,3 +28,29 @@ func UnregisterAll(reg prometheus.Registerer, cs ...prometheus.Collector) {
 		reg.Unregister(c)
 	}
 }
+
+// Set is one component's collectors, registered together by Register and
+// removed together by Unregister: the one metrics lifecycle of every
+// component (registered when it starts, removed when it closes).
+type Set struct {
+	reg prometheus.Registerer
+	cs  []prometheus.Collector
+}
+
+// Register registers cs with reg as one Set, or none of them (see
+// RegisterAll). A nil reg registers nothing and returns an empty Set.
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) (*Set, error) {
+	if err := RegisterAll(reg, cs...); err != nil {
+		return nil, err
+	}
+	return &Set{reg: reg, cs: cs}, nil
+}
+
+// Unregister removes the collectors; it is idempotent and accepts a nil Set.
+func (s *Set) Unregister() {
+	if s == nil {
+		return
+	}
+	UnregisterAll(s.reg, s.cs...)
+	s.cs = nil
+}
