@@ -137,4 +137,3 @@ func BenchmarkClusterJoinsPerSecond(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(peers*perPeer*b.N)/elapsed.Seconds(), "joins/s")
 }
-

@@ -168,9 +168,9 @@ func (s *Service) open(req *openRequest) {
 	}
 	v := s.t.open(n, sess.peer, req.max, sess, cands)
 	sess.views[req.ns] = &sessionView{v: v, announce: req.announce, mem: req.mem}
-	s.m.views.Set(float64(s.t.count))
-	s.m.joins.WithLabelValues(pb.JoinAck_OK.String()).Inc()
-	s.m.eventsKind[pb.PeerEvent_JOINED].Add(float64(len(v.shown)))
+	s.mt.ViewsOpen(s.t.count)
+	s.mt.JoinAnswered(pb.JoinAck_OK)
+	s.mt.EventsSent(pb.PeerEvent_JOINED, len(v.shown))
 	s.log.Debug("joined", "peer", sess.peer, "ns", req.ns, "announce", req.announce, "max_peers", req.max, "shown", len(v.shown))
 	sess.queue(ackFrame(&pb.JoinAck{Ns: req.ns, Status: pb.JoinAck_OK, MaxPeers: uint32(req.max), Members: uint64(members)}))
 	sess.queue(s.t.snapshotFrame(v))

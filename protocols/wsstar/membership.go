@@ -95,10 +95,10 @@ func (s *Service) syncMembership(ps *peerState, p peer.ID, ns string, reason reg
 	if held != ps.held[ns] {
 		if held {
 			ps.held[ns] = true
-			s.m.announced.Inc()
+			s.mt.MembershipHeld(true)
 		} else {
 			delete(ps.held, ns)
-			s.m.announced.Dec()
+			s.mt.MembershipHeld(false)
 		}
 	}
 	ps.writes--

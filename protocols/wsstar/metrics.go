@@ -2,6 +2,7 @@ package wsstar
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -9,7 +10,47 @@ import (
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 )
 
-type metrics struct {
+// MetricsTracer is told what the service does; it is the service's only
+// view of metrics. The Prometheus one is built by WithRegisterer; a service
+// without a registerer reports to a tracer that does nothing.
+type MetricsTracer interface {
+	// StreamsOpen, ViewsOpen: the current number of streams and views.
+	StreamsOpen(n int)
+	ViewsOpen(n int)
+	// MembershipHeld: a peer's membership of a namespace was written
+	// (held) or removed (!held) by the service.
+	MembershipHeld(held bool)
+	// JoinAnswered: a Join got its ack.
+	JoinAnswered(status pb.JoinAck_Status)
+	// EventsSent: n peer events of kind went out, snapshots included.
+	EventsSent(kind pb.PeerEvent_Kind, n int)
+	// BatchFlushed: a flush took a view's n changes, the oldest of which
+	// was queued delay ago.
+	BatchFlushed(n int, delay time.Duration)
+	// ViewClosed: the node ended a view.
+	ViewClosed(reason pb.Closed_CloseReason)
+	// RegistryEventsPending: the registry changes waiting for the feeder.
+	RegistryEventsPending(n int)
+	// RecordDropped: an identify record was dropped, too many waiting.
+	RecordDropped()
+}
+
+type nopTracer struct{}
+
+func (nopTracer) StreamsOpen(int)                   {}
+func (nopTracer) ViewsOpen(int)                     {}
+func (nopTracer) MembershipHeld(bool)               {}
+func (nopTracer) JoinAnswered(pb.JoinAck_Status)    {}
+func (nopTracer) EventsSent(pb.PeerEvent_Kind, int) {}
+func (nopTracer) BatchFlushed(int, time.Duration)   {}
+func (nopTracer) ViewClosed(pb.Closed_CloseReason)  {}
+func (nopTracer) RegistryEventsPending(int)         {}
+func (nopTracer) RecordDropped()                    {}
+
+// promTracer is the MetricsTracer of Prometheus collectors, registered as one
+// unit when the service starts and removed by its Close.
+type promTracer struct {
+	set       *promreg.Set
 	views     prometheus.Gauge
 	announced prometheus.Gauge
 	streams   prometheus.Gauge
@@ -24,11 +65,10 @@ type metrics struct {
 	registryPending prometheus.Gauge
 	recordsDropped  prometheus.Counter
 	eventsKind      [4]prometheus.Counter
-	collectors      []prometheus.Collector
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
+func newPromTracer(reg prometheus.Registerer) (*promTracer, error) {
+	m := &promTracer{
 		views: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rendezvous_wsstar_views", Help: "Open /ws-star/1.0.0 views (accepted joins).",
 		}),
@@ -74,13 +114,38 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []pb.Closed_CloseReason{pb.Closed_OVERFLOW, pb.Closed_SHUTDOWN, pb.Closed_POLICY} {
 		m.closes.WithLabelValues(r.String())
 	}
-	m.collectors = []prometheus.Collector{m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize, m.changeDelay, m.registryPending, m.recordsDropped}
-	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
+	var err error
+	m.set, err = promreg.Register(reg, m.views, m.announced, m.streams, m.joins, m.events, m.closes, m.batchSize, m.changeDelay, m.registryPending, m.recordsDropped)
+	if err != nil {
 		return nil, errors.Join(errors.New("wsstar: register metrics"), err)
 	}
 	return m, nil
 }
 
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	promreg.UnregisterAll(reg, m.collectors...)
+func (m *promTracer) StreamsOpen(n int) { m.streams.Set(float64(n)) }
+func (m *promTracer) ViewsOpen(n int)   { m.views.Set(float64(n)) }
+
+func (m *promTracer) MembershipHeld(held bool) {
+	if held {
+		m.announced.Inc()
+	} else {
+		m.announced.Dec()
+	}
 }
+
+func (m *promTracer) JoinAnswered(st pb.JoinAck_Status) { m.joins.WithLabelValues(st.String()).Inc() }
+
+func (m *promTracer) EventsSent(kind pb.PeerEvent_Kind, n int) {
+	if kind > 0 && int(kind) < len(m.eventsKind) {
+		m.eventsKind[kind].Add(float64(n))
+	}
+}
+
+func (m *promTracer) BatchFlushed(n int, delay time.Duration) {
+	m.batchSize.Observe(float64(n))
+	m.changeDelay.Observe(delay.Seconds())
+}
+
+func (m *promTracer) ViewClosed(r pb.Closed_CloseReason) { m.closes.WithLabelValues(r.String()).Inc() }
+func (m *promTracer) RegistryEventsPending(n int)        { m.registryPending.Set(float64(n)) }
+func (m *promTracer) RecordDropped()                     { m.recordsDropped.Inc() }

@@ -51,7 +51,7 @@ func (s *Service) identifyLoop() {
 				continue
 			}
 			if !s.pendingRecords.put(ev.Peer, ev) {
-				s.m.recordsDropped.Inc()
+				s.mt.RecordDropped()
 				s.log.Debug("identify record dropped: too many pending", "peer", ev.Peer, "max_pending", s.cfg.maxPendingRecords)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/internal/promreg"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 	"github.com/ws-star/rendezvous/registry"
 )
@@ -44,7 +45,9 @@ type Service struct {
 	reg registry.Registry
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	mt  MetricsTracer
+	// metrics is nil without a registerer; Close unregisters it.
+	metrics *promreg.Set
 
 	// mu covers map and counter updates only: no registry call and no
 	// stream I/O happens under it (see docs/architecture.md).
@@ -97,13 +100,18 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	m, err := newMetrics(cfg.registerer)
-	if err != nil {
-		return nil, err
+	var mt MetricsTracer = nopTracer{}
+	var metricsSet *promreg.Set
+	if cfg.registerer != nil {
+		pt, err := newPromTracer(cfg.registerer)
+		if err != nil {
+			return nil, err
+		}
+		mt, metricsSet = pt, pt.set
 	}
 	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
 	if err != nil {
-		m.unregister(cfg.registerer)
+		metricsSet.Unregister()
 		return nil, err
 	}
 	s := &Service{
@@ -111,13 +119,14 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		reg:      reg,
 		cfg:      cfg,
 		log:      cfg.logger.With("protocol", ProtoID),
-		m:        m,
+		mt:       mt,
+		metrics:  metricsSet,
 		sessions: make(map[*session]struct{}),
 		peers:    make(map[peer.ID]*peerState),
 		records:  make(map[peer.ID]identifyRecord),
 		dirty:    make(map[*session]struct{}),
 		sub:      sub,
-		events:   newCoalescer[eventKey, queuedEvent](0, func(n int) { m.registryPending.Set(float64(n)) }),
+		events:   newCoalescer[eventKey, queuedEvent](0, mt.RegistryEventsPending),
 		opens:    make(chan *openRequest),
 		emptied:  make(chan struct{}, 1),
 
@@ -188,7 +197,7 @@ func (s *Service) viewOverflowed(v *view) {
 		return
 	}
 	s.log.Debug("view overflowed", "peer", sess.peer, "ns", v.ns.name, "max_pending", s.cfg.lim.MaxPendingEvents)
-	s.m.closes.WithLabelValues(pb.Closed_OVERFLOW.String()).Inc()
+	s.mt.ViewClosed(pb.Closed_OVERFLOW)
 	s.cfg.limits.Refused(limits.PendingEvents)
 	if s.endViewLocked(sess, sv) {
 		s.syncLater(sess.ps, sess.peer, v.ns.name, registry.ReasonDisconnected, false)
@@ -216,7 +225,7 @@ func (s *Service) close() {
 		sessions = append(sessions, sess)
 		for ns, sv := range sess.views {
 			sess.queue(closedFrame(ns, pb.Closed_SHUTDOWN, "node shutting down"))
-			s.m.closes.WithLabelValues(pb.Closed_SHUTDOWN.String()).Inc()
+			s.mt.ViewClosed(pb.Closed_SHUTDOWN)
 			if s.endViewLocked(sess, sv) {
 				s.syncLater(sess.ps, sess.peer, ns, registry.ReasonDisconnected, false)
 			}
@@ -255,5 +264,5 @@ func (s *Service) close() {
 	_ = s.sub.Close()
 	s.h.Network().StopNotify(s.notifiee)
 	s.wg.Wait()
-	s.m.unregister(s.cfg.registerer)
+	s.metrics.Unregister()
 }

@@ -112,7 +112,7 @@ func (s *Service) handleStream(str network.Stream) {
 		s.h.ConnManager().Protect(p, protectTag)
 	}
 	s.sessions[sess] = struct{}{}
-	s.m.streams.Set(float64(len(s.sessions)))
+	s.mt.StreamsOpen(len(s.sessions))
 	s.mu.Unlock()
 
 	err := sess.readLoop()
@@ -140,7 +140,7 @@ func (s *Service) refuseStream(str network.Stream, p peer.ID) {
 	b, err := readFrame(bufio.NewReader(str), MaxClientMessageSize)
 	if err == nil {
 		if msg, err := DecodeClientMessage(b); err == nil && msg.GetJoin() != nil {
-			s.m.joins.WithLabelValues(pb.JoinAck_E_NOT_AUTHORIZED.String()).Inc()
+			s.mt.JoinAnswered(pb.JoinAck_E_NOT_AUTHORIZED)
 			_, _ = str.Write(ackFrame(&pb.JoinAck{Ns: msg.GetJoin().GetNs(), Status: pb.JoinAck_E_NOT_AUTHORIZED,
 				StatusText: limits.Text("too many streams for this peer", limits.WSStarStreamsPerPeer)}))
 		}
@@ -289,7 +289,7 @@ func (sess *session) rejectLocked(ns string, st pb.JoinAck_Status, text, limit s
 		s.cfg.limits.Refused(limit)
 		text = limits.Text(text, limit)
 	}
-	s.m.joins.WithLabelValues(st.String()).Inc()
+	s.mt.JoinAnswered(st)
 	s.log.Debug("join rejected", "peer", sess.peer, "ns", ns, "status", st.String(), "reason", text)
 	sess.queue(ackFrame(&pb.JoinAck{Ns: ns, Status: st, StatusText: text}))
 }
@@ -342,7 +342,7 @@ func (s *Service) endViewLocked(sess *session, sv *sessionView) (write bool) {
 	}
 	delete(sess.views, ns)
 	sess.str.Scope().ReleaseMemory(sv.mem)
-	s.m.views.Set(float64(s.t.count))
+	s.mt.ViewsOpen(s.t.count)
 	if !sv.announce {
 		return false
 	}
@@ -366,7 +366,7 @@ func (s *Service) endSession(sess *session, reason registry.LeftReason, reset bo
 	}
 	delete(s.sessions, sess)
 	delete(s.dirty, sess)
-	s.m.streams.Set(float64(len(s.sessions)))
+	s.mt.StreamsOpen(len(s.sessions))
 	if s.allEnded != nil && len(s.sessions) == 0 {
 		close(s.allEnded)
 		s.allEnded = nil
@@ -409,10 +409,9 @@ func (sess *session) writeLoop() {
 				fr, counts := s.t.flush(sv.v)
 				frames = append(frames, fr...)
 				if n := counts[1] + counts[2] + counts[3]; n > 0 {
-					s.m.batchSize.Observe(float64(n))
-					s.m.changeDelay.Observe(now.Sub(since).Seconds())
-					for k := 1; k < 4; k++ {
-						s.m.eventsKind[k].Add(float64(counts[k]))
+					s.mt.BatchFlushed(n, now.Sub(since))
+					for k := pb.PeerEvent_JOINED; k <= pb.PeerEvent_LEFT; k++ {
+						s.mt.EventsSent(k, counts[k])
 					}
 				}
 			}
