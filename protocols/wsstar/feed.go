@@ -127,12 +127,12 @@ func readStates(reg registry.Registry, q []queuedEvent) []memberState {
 // refill draws candidates for a view that lost members and tops it up.
 func (s *Service) refill(v *view) {
 	s.mu.Lock()
-	dead, shown := v.dead, len(v.shown)
+	dead, need := v.dead, v.max-len(v.shown)
 	s.mu.Unlock()
-	if dead || shown >= v.max {
+	if dead || need <= 0 {
 		return
 	}
-	cands := s.reg.Random(v.ns.name, fillDraw(shown, v.max), func(p peer.ID) bool { return p == v.self })
+	cands := s.reg.Random(v.ns.name, fillDraw(need), skipFor(v))
 	s.mu.Lock()
 	s.t.refill(v, cands)
 	s.settleLocked()
@@ -156,7 +156,7 @@ func (s *Service) open(req *openRequest) {
 		n = s.t.addNamespace(req.ns, unsubscribe)
 		s.mu.Unlock()
 	}
-	cands := s.reg.Random(req.ns, fillDraw(0, req.max), func(p peer.ID) bool { return p == sess.peer })
+	cands := s.reg.Random(req.ns, fillDraw(req.max), func(p peer.ID) bool { return p == sess.peer })
 	members := s.reg.Members(req.ns)
 
 	s.mu.Lock()

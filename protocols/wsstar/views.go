@@ -181,7 +181,7 @@ func (t *viewTable) close(v *view) (emptied bool) {
 // returns the views that lost members, to be refilled.
 func (t *viewTable) applyStates(q []queuedEvent, states []memberState) []*view {
 	var refills []*view
-	seen := make(map[*view]struct{})
+	var seen map[*view]struct{}
 	for i, e := range q {
 		n := t.nss[e.ns]
 		switch {
@@ -190,6 +190,9 @@ func (t *viewTable) applyStates(q []queuedEvent, states []memberState) []*view {
 			t.present(n, states[i].cur, e.at)
 		case e.ev.Kind == registry.Left:
 			for _, v := range t.absent(n, e.ev.Reg.Peer, e.ev.Reason, e.at) {
+				if seen == nil {
+					seen = make(map[*view]struct{})
+				}
 				if _, ok := seen[v]; !ok {
 					seen[v] = struct{}{}
 					refills = append(refills, v)
@@ -269,11 +272,12 @@ func (t *viewTable) reapOverflowed() {
 	}
 }
 
-// takeDirty returns the live views that got their first pending change
-// since the last call.
+// takeDirty returns the views that got their first pending change since
+// the last call; the slice is valid until the table next applies a change
+// (its array is reused: a join entering many views appends one per view).
 func (t *viewTable) takeDirty() []*view {
 	out := t.dirty
-	t.dirty = nil
+	t.dirty = t.dirty[:0]
 	return out
 }
 
@@ -311,13 +315,18 @@ func (t *viewTable) add(v *view, m *member, mark bool) {
 	}
 }
 
-// fillDraw is how many random members to draw for a view that shows shown
-// of max: the least-shown of candidatesPerSlot per free slot plus
-// extraCandidates among those it does not show yet. The draw leaves out only
-// the view's own peer (the view is not read outside the lock), so it also
-// counts the members the view shows already.
-func fillDraw(shown, max int) int {
-	return shown + (max-shown)*candidatesPerSlot + extraCandidates
+// fillDraw is how many random members to draw for a view with need free
+// slots: the least-shown of candidatesPerSlot per slot plus
+// extraCandidates are taken, among those the view does not show yet (the
+// draw's skip; see skipFor).
+func fillDraw(need int) int {
+	return need*candidatesPerSlot + extraCandidates
+}
+
+// skipFor leaves out of a draw for v its own peer and the members it shows.
+// Only the feeder writes v.shown, so the feeder may call it without the lock.
+func skipFor(v *view) func(peer.ID) bool {
+	return func(p peer.ID) bool { return p == v.self || v.shown[p] != nil }
 }
 
 // fill tops the view up with the least-shown of cands.

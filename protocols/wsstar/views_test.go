@@ -65,7 +65,7 @@ func (f *tableFixture) open(ns string, self peer.ID, max int) *view {
 			f.events.put(eventKey{ns, ev.Reg.Peer}, queuedEvent{ns: ns, ev: ev, at: time.Now()})
 		}))
 	}
-	cands := f.reg.Random(ns, fillDraw(0, max), func(p peer.ID) bool { return p == self })
+	cands := f.reg.Random(ns, fillDraw(max), func(p peer.ID) bool { return p == self })
 	return f.t.open(n, self, max, nil, cands)
 }
 
@@ -77,11 +77,13 @@ func (f *tableFixture) close(v *view) {
 	}
 }
 
-// apply applies queued events and refills the views they emptied.
+// apply applies queued events and refills the views they emptied; the
+// dirty views are taken as the service takes them (nobody writes here).
 func (f *tableFixture) apply(q []queuedEvent) {
 	for _, v := range f.t.applyStates(q, readStates(f.reg, q)) {
-		f.t.refill(v, f.reg.Random(v.ns.name, fillDraw(len(v.shown), v.max), func(p peer.ID) bool { return p == v.self }))
+		f.t.refill(v, f.reg.Random(v.ns.name, fillDraw(v.max-len(v.shown)), skipFor(v)))
 	}
+	f.t.takeDirty()
 }
 
 func (f *tableFixture) register(ns string, p peer.ID, addr ma.Multiaddr) {
