@@ -161,11 +161,11 @@ func (s *Service) open(req *openRequest) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opening--
 	if s.closed {
-		sess.str.Scope().ReleaseMemory(req.mem)
+		sess.abandonJoinLocked(req.ns, req.announce, req.mem)
 		return
 	}
+	s.opening--
 	v := s.t.open(n, sess.peer, req.max, sess, cands)
 	sess.views[req.ns] = &sessionView{v: v, announce: req.announce, mem: req.mem}
 	s.mt.ViewsOpen(s.t.count)

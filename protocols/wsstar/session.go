@@ -235,11 +235,26 @@ func (sess *session) join(j *pb.Join) {
 	case s.opens <- req:
 		<-req.done
 	case <-s.ctx.Done():
-		// Closed: no ack, as for any message read after Close.
 		s.mu.Lock()
-		s.opening--
-		sess.str.Scope().ReleaseMemory(mem)
+		sess.abandonJoinLocked(ns, announce, mem)
 		s.mu.Unlock()
+	}
+}
+
+// abandonJoinLocked undoes an accepted Join whose view will not open
+// because the service closed: no ack, as for any message read after Close;
+// the membership it wrote is removed. It runs under s.mu.
+func (sess *session) abandonJoinLocked(ns string, announce bool, mem int) {
+	s := sess.s
+	s.opening--
+	sess.str.Scope().ReleaseMemory(mem)
+	if !announce {
+		return
+	}
+	sess.ps.announces[ns]--
+	if sess.ps.announces[ns] <= 0 {
+		delete(sess.ps.announces, ns)
+		s.syncLater(sess.ps, sess.peer, ns, registry.ReasonDisconnected, false)
 	}
 }
 
