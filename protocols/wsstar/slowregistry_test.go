@@ -288,3 +288,47 @@ func reportQuantiles(b *testing.B, lat []time.Duration, name string) {
 	b.ReportMetric(q(0.5), name+"-p50-ms")
 	b.ReportMetric(q(0.99), name+"-p99-ms")
 }
+
+// TestAPeersLeaveThatWaitsDoesNotUndoItsLaterJoin: a peer leaves a
+// namespace on one stream and, while that write waits, joins it again on
+// another; once the writes go through, in the order they were asked for,
+// the peer is a member.
+func TestAPeersLeaveThatWaitsDoesNotUndoItsLaterJoin(t *testing.T) {
+	n, g := newGatedNode(t, withLimits(func(l *Limits) { l.FlushInterval = setting.Duration(10 * time.Millisecond) }))
+	h := testhost.NewClient(t)
+	first := n.dialFrom(t, h, 64)
+	join(t, first, "room", true, 0)
+
+	g.hold()
+	if err := first.Leave("room"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.waiting:
+	case <-time.After(waitFor):
+		t.Fatal("the leave never reached the registry")
+	}
+	second := n.dialFrom(t, h, 64)
+	acked := make(chan error, 1)
+	go func() {
+		_, err := second.Join(t.Context(), "room", true, 0)
+		acked <- err
+	}()
+	g.open()
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatalf("join after the leave: %v", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the join was not answered")
+	}
+	if _, ok := n.reg.Get("room", h.ID()); !ok {
+		t.Fatal("the peer is not a member after joining again")
+	}
+	// Its first stream's leave does not come back later either.
+	time.Sleep(50 * time.Millisecond)
+	if _, ok := n.reg.Get("room", h.ID()); !ok {
+		t.Fatal("the peer's membership went after its join was acknowledged")
+	}
+}
