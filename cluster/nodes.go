@@ -182,7 +182,7 @@ func (r *Registry) onHeartbeat(m *nats.Msg) {
 		n.alive = true
 		r.instanceChangedLocked(info.Instance, registry.ReasonNone)
 	}
-	r.m.nodes.Set(float64(r.aliveCountLocked()))
+	r.mt.NodesCounted(r.aliveCountLocked())
 }
 
 // checkNodes declares nodes whose heartbeats stopped dead and forgets the
@@ -205,7 +205,7 @@ func (r *Registry) checkNodes() {
 			delete(r.nodes, inst)
 		}
 	}
-	r.m.nodes.Set(float64(r.aliveCountLocked()))
+	r.mt.NodesCounted(r.aliveCountLocked())
 }
 
 // instanceChangedLocked re-derives every member inst holds, after inst came
@@ -253,7 +253,7 @@ func (r *Registry) renewLease() {
 	switch {
 	case err == nil:
 		r.leaseRev.Store(rev)
-		r.m.renewals.WithLabelValues("ok").Inc()
+		r.mt.LeaseRenewed()
 		switch {
 		case !r.healthy.Load() && r.synced.Load():
 			r.requestResync() // JetStream is back: publish what waited, reload
@@ -265,14 +265,14 @@ func (r *Registry) renewLease() {
 		}
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
-		r.m.renewals.WithLabelValues("lost").Inc()
+		r.mt.LeaseLost()
 		r.log.Warn("cluster: lease lapsed; taking it again and republishing this node's holds")
 		r.leaseRev.Store(0)
 		r.republish.Store(true)
 		r.setDegraded("lease lost", err)
 		r.requestResync()
 	default:
-		r.m.renewals.WithLabelValues("failed").Inc()
+		r.mt.LeaseRenewalFailed()
 		r.setDegraded("lease renewal failed", err)
 	}
 }

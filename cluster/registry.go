@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ws-star/rendezvous/internal/promreg"
 	"github.com/ws-star/rendezvous/registry"
 )
 
@@ -41,7 +42,9 @@ type Registry struct {
 	inst  string
 	opts  options
 	log   *slog.Logger
-	m     *metrics
+
+	mt        MetricsTracer
+	metricSet *promreg.Set // what Close unregisters; nil without a Registerer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -88,9 +91,14 @@ func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(o.registerer)
-	if err != nil {
-		return nil, err
+	var mt MetricsTracer = nopTracer{}
+	var metricSet *promreg.Set
+	if o.registerer != nil {
+		t, err := newPromTracer(o.registerer)
+		if err != nil {
+			return nil, err
+		}
+		mt, metricSet = t, t.set
 	}
 	localOpts := []registry.Option{
 		registry.WithLimits(o.registryLimits),
@@ -103,46 +111,47 @@ func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 	}
 	local, err := registry.New(localOpts...)
 	if err != nil {
-		m.unregister(o.registerer)
+		metricSet.Unregister()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registry{
-		h:       h,
-		nc:      nc,
-		js:      js,
-		local:   local,
-		inst:    newInstanceID(),
-		opts:    o,
-		log:     o.logger,
-		m:       m,
-		ctx:     ctx,
-		cancel:  cancel,
-		st:      newState(),
-		nodes:   make(map[string]*nodeState),
-		pending: make(map[string]pendingWrite),
-		resync:  make(chan struct{}, 1),
+		h:         h,
+		nc:        nc,
+		js:        js,
+		local:     local,
+		inst:      newInstanceID(),
+		opts:      o,
+		log:       o.logger,
+		mt:        mt,
+		metricSet: metricSet,
+		ctx:       ctx,
+		cancel:    cancel,
+		st:        newState(),
+		nodes:     make(map[string]*nodeState),
+		pending:   make(map[string]pendingWrite),
+		resync:    make(chan struct{}, 1),
 	}
 	r.nodes[r.inst] = &nodeState{info: r.selfInfo(), alive: true, lastSeen: time.Now()}
 	if err := r.startHeartbeats(); err != nil {
 		cancel()
 		_ = r.local.Close()
-		m.unregister(o.registerer)
+		metricSet.Unregister()
 		return nil, err
 	}
 	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) {
-		r.m.connected.Set(0)
+		r.mt.ConnectionChanged(false)
 		if r.closed.Load() {
 			return // the node closes the connection after the registry
 		}
 		r.setDegraded("nats disconnected", err)
 	})
 	nc.SetReconnectHandler(func(*nats.Conn) {
-		r.m.connected.Set(1)
+		r.mt.ConnectionChanged(true)
 		r.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
 		r.requestResync()
 	})
-	boolGauge(m.connected, nc.IsConnected())
+	mt.ConnectionChanged(nc.IsConnected())
 	r.wg.Add(1)
 	go r.run()
 	return r, nil
@@ -310,7 +319,7 @@ func (r *Registry) Close() error {
 	}
 	r.cancel()
 	r.wg.Wait()
-	r.m.unregister(r.opts.registerer)
+	r.metricSet.Unregister()
 	return r.local.Close()
 }
 

@@ -69,7 +69,7 @@ func (r *Registry) setDegraded(what string, err error) {
 		r.unhealthy.Store(time.Now().UnixNano())
 		r.log.Warn("cluster: degraded, serving from the local copy", "cause", what, "err", err)
 	}
-	r.m.ready.Set(0)
+	r.mt.Degraded()
 }
 
 func (r *Registry) bucketConfig() jetstream.KeyValueConfig {
@@ -152,7 +152,7 @@ func (r *Registry) session() error {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
-	r.m.resyncs.Inc()
+	r.mt.ResyncStarted()
 	seen := make(map[string]struct{})
 	loading := true
 	for {
@@ -178,7 +178,7 @@ func (r *Registry) session() error {
 			}
 			r.applyEntry(e)
 			if !loading {
-				r.m.lag.Set(float64(e.Delta()))
+				r.mt.LagChanged(e.Delta())
 			}
 		}
 	}
@@ -239,7 +239,6 @@ func (r *Registry) finishLoad(seen map[string]struct{}) {
 	r.mu.Unlock()
 	r.synced.Store(true)
 	r.healthy.Store(true)
-	r.m.ready.Set(1)
-	r.m.lag.Set(0)
+	r.mt.Synced()
 	r.log.Info("cluster: local copy in sync", "bucket", r.opts.bucket, "registrations", r.local.Stats().Registrations)
 }

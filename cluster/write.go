@@ -64,17 +64,17 @@ func (r *Registry) write(o op) {
 	if r.healthy.Load() {
 		rev, err := r.publish(o)
 		if err == nil {
-			r.m.writes.WithLabelValues("ok").Inc()
+			r.mt.WritePublished()
 			if !r.waitApplied(rev, r.opts.writeTimeout) {
 				// The write is in the bucket; the watch is late.
 				r.applyLocal(o, rev, false)
 			}
 			return
 		}
-		r.m.writes.WithLabelValues("failed").Inc()
+		r.mt.WriteFailed()
 		r.setDegraded("write failed", err)
 	}
-	r.m.writes.WithLabelValues("deferred").Inc()
+	r.mt.WriteDeferred()
 	r.applyLocal(o, 0, true)
 }
 
@@ -98,7 +98,7 @@ func (r *Registry) applyLocal(o op, rev uint64, keep bool) {
 	if keep && !r.departed {
 		r.pendingN++
 		r.pending[o.key] = pendingWrite{op: o, n: r.pendingN}
-		r.m.pending.Set(float64(len(r.pending)))
+		r.mt.PendingWritesChanged(len(r.pending))
 	}
 	if o.put {
 		r.putLocked(k, o.key, rev, o.val)
@@ -124,7 +124,7 @@ func (r *Registry) flushPending() error {
 		if cur, ok := r.pending[w.op.key]; ok && cur.n == w.n {
 			delete(r.pending, w.op.key)
 		}
-		r.m.pending.Set(float64(len(r.pending)))
+		r.mt.PendingWritesChanged(len(r.pending))
 		r.mu.Unlock()
 	}
 	return nil

@@ -55,7 +55,7 @@ func (m *Memory) expireLocked(now time.Time) {
 	for len(m.expiries) > 0 && !m.expiries[0].expiry.After(now) {
 		e := heap.Pop(&m.expiries).(*entry)
 		e.ttl = false
-		m.metrics.expired()
+		m.mt.HoldExpired()
 		if !e.live {
 			m.removeLocked(e, ReasonExpired)
 		} else {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ws-star/rendezvous/internal/promreg"
 )
 
 // Memory is the in-process Registry. One mutex guards everything: every
@@ -24,10 +26,11 @@ import (
 // index, swap-remove on delete), the namespace's and the global Seq logs
 // (Discover paging, see seqLog), and the expiry heap while a TTL hold exists.
 type Memory struct {
-	limits  Limits
-	policy  Policy
-	log     *slog.Logger
-	metrics *metrics
+	limits    Limits
+	policy    Policy
+	log       *slog.Logger
+	mt        MetricsTracer
+	metricSet *promreg.Set // what Close unregisters; nil without a Registerer
 
 	mu         sync.Mutex
 	closed     bool
@@ -118,6 +121,7 @@ func New(opts ...Option) (*Memory, error) {
 		namespaces: make(map[string]*namespace),
 		peers:      make(map[peer.ID]int),
 		subs:       make(map[string][]*subscription),
+		mt:         nopTracer{},
 		// Starting at the wall clock keeps cursors from an earlier run of
 		// the node valid: they sort before everything registered now.
 		seq: uint64(max(time.Now().UnixNano(), 0)),
@@ -125,9 +129,12 @@ func New(opts ...Option) (*Memory, error) {
 	if o.firstSeq != nil {
 		m.seq = *o.firstSeq
 	}
-	var err error
-	if m.metrics, err = newMetrics(o.registerer, o.limits, m.counts); err != nil {
-		return nil, err
+	if o.registerer != nil {
+		t, err := newPromTracer(o.registerer, o.limits, m.counts)
+		if err != nil {
+			return nil, err
+		}
+		m.mt, m.metricSet = t, t.set
 	}
 	return m, nil
 }
@@ -260,7 +267,7 @@ func (m *Memory) admitLocked(p peer.ID, name string, ns *namespace) error {
 }
 
 func (m *Memory) reject(r Registration, err error) error {
-	m.metrics.rejected(err)
+	m.mt.RegistrationRejected(err)
 	if m.log.Enabled(context.Background(), slog.LevelDebug) {
 		m.log.Debug("registry: rejected", "ns_len", len(r.Namespace), "peer", r.Peer, "err", err)
 	}
@@ -439,6 +446,6 @@ func (m *Memory) Close() error {
 	m.expiries = nil
 	m.mu.Unlock()
 	// Outside the lock, which a scrape of the gauges takes.
-	m.metrics.unregister()
+	m.metricSet.Unregister()
 	return nil
 }

@@ -8,13 +8,39 @@ import (
 	"github.com/ws-star/rendezvous/internal/promreg"
 )
 
-// metrics is nil when no Registerer was given; every method accepts a nil
-// receiver so call sites need no checks. Its collectors belong to one
-// registry: a second registry on the same Registerer is refused rather than
-// sharing them, and Close removes them.
-type metrics struct {
-	reg           prometheus.Registerer
-	collectors    []prometheus.Collector
+// MetricsTracer is told what the registry does; it is the registry's only
+// view of metrics. The Prometheus one is built by WithRegisterer; a registry
+// without a registerer reports to a tracer that does nothing.
+type MetricsTracer interface {
+	// RegistrationRejected: Register refused a registration with reason,
+	// one of this package's Err* values or another error.
+	RegistrationRejected(reason error)
+	// EventPublished: a membership event of kind was delivered to the
+	// subscribers.
+	EventPublished(kind EventKind)
+	// HoldExpired: a rendezvous TTL hold ran out (the member may stay
+	// through a live hold).
+	HoldExpired()
+}
+
+// nopTracer is the tracer of a registry without a Registerer.
+type nopTracer struct{}
+
+func (nopTracer) RegistrationRejected(error) {}
+func (nopTracer) EventPublished(EventKind)   {}
+func (nopTracer) HoldExpired()               {}
+
+var (
+	_ MetricsTracer = nopTracer{}
+	_ MetricsTracer = (*promTracer)(nil)
+)
+
+// promTracer implements MetricsTracer with the rendezvous_registry_* series
+// and the rendezvous_registrations and rendezvous_namespaces gauges. Its
+// collectors belong to one registry: a second registry on the same
+// Registerer is refused rather than sharing them, and Close removes them.
+type promTracer struct {
+	set           *promreg.Set
 	expirations   prometheus.Counter
 	events        map[EventKind]prometheus.Counter
 	rejections    map[error]prometheus.Counter
@@ -37,14 +63,11 @@ var rejectionReasons = map[error]string{
 	ErrNamespaceFull:       "namespace_full",
 }
 
-// newMetrics registers the registry's collectors with r. counts is read
-// when scraped, so the gauges show the registry that registered them.
-func newMetrics(r prometheus.Registerer, lim Limits, counts func() (registrations, namespaces int)) (*metrics, error) {
-	if r == nil {
-		return nil, nil
-	}
-	m := &metrics{
-		reg: r,
+// newPromTracer registers the registry's collectors with reg as one
+// promreg.Set. counts is read when scraped, so the gauges show the registry
+// that registered them.
+func newPromTracer(reg prometheus.Registerer, lim Limits, counts func() (registrations, namespaces int)) (*promTracer, error) {
+	t := &promTracer{
 		expirations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rendezvous_registry_expirations_total",
 			Help: "Rendezvous TTL holds that ran out (the member may stay through a live hold).",
@@ -66,7 +89,7 @@ func newMetrics(r prometheus.Registerer, lim Limits, counts func() (registration
 		Help: "Membership events by kind.",
 	}, []string{"kind"})
 	for _, k := range []EventKind{Joined, Updated, Left} {
-		m.events[k] = events.WithLabelValues(k.String())
+		t.events[k] = events.WithLabelValues(k.String())
 	}
 
 	rejections := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -74,9 +97,9 @@ func newMetrics(r prometheus.Registerer, lim Limits, counts func() (registration
 		Help: "Registrations refused, by reason.",
 	}, []string{"reason"})
 	for err, reason := range rejectionReasons {
-		m.rejections[err] = rejections.WithLabelValues(reason)
+		t.rejections[err] = rejections.WithLabelValues(reason)
 	}
-	m.rejectedOther = rejections.WithLabelValues("other")
+	t.rejectedOther = rejections.WithLabelValues("other")
 
 	limit := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rendezvous_registry_limit",
@@ -89,45 +112,26 @@ func newMetrics(r prometheus.Registerer, lim Limits, counts func() (registration
 	limit.WithLabelValues("addrs_per_record").Set(float64(lim.MaxAddrsPerRecord))
 	limit.WithLabelValues("record_size").Set(float64(lim.MaxRecordSize))
 
-	m.collectors = []prometheus.Collector{registrations, namespaces, m.expirations, events, rejections, limit}
-	if err := promreg.RegisterAll(r, m.collectors...); err != nil {
+	set, err := promreg.Register(reg, registrations, namespaces, t.expirations, events, rejections, limit)
+	if err != nil {
 		return nil, fmt.Errorf("registry: register rendezvous_registrations, rendezvous_namespaces and rendezvous_registry_* (another open registry may use this Registerer): %w", err)
 	}
-	return m, nil
+	t.set = set
+	return t, nil
 }
 
-// unregister removes the collectors, so a registry started next on the same
-// Registerer can register its own.
-func (m *metrics) unregister() {
-	if m == nil {
+func (t *promTracer) RegistrationRejected(reason error) {
+	if c := t.rejections[reason]; c != nil {
+		c.Inc()
 		return
 	}
-	promreg.UnregisterAll(m.reg, m.collectors...)
+	t.rejectedOther.Inc()
 }
 
-func (m *metrics) event(k EventKind) {
-	if m == nil {
-		return
-	}
-	if c := m.events[k]; c != nil {
+func (t *promTracer) EventPublished(kind EventKind) {
+	if c := t.events[kind]; c != nil {
 		c.Inc()
 	}
 }
 
-func (m *metrics) rejected(err error) {
-	if m == nil {
-		return
-	}
-	if c := m.rejections[err]; c != nil {
-		c.Inc()
-		return
-	}
-	m.rejectedOther.Inc()
-}
-
-func (m *metrics) expired() {
-	if m == nil {
-		return
-	}
-	m.expirations.Inc()
-}
+func (t *promTracer) HoldExpired() { t.expirations.Inc() }

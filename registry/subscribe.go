@@ -93,7 +93,7 @@ func (m *Memory) sweepLocked() {
 // emitLocked delivers ev to the subscribers of its namespace and to those of
 // all namespaces.
 func (m *Memory) emitLocked(ev Event) {
-	m.metrics.event(ev.Kind)
+	m.mt.EventPublished(ev.Kind)
 	deliver := func(list []*subscription) {
 		// fn may cancel; the sweep waits for unlock, so list stays intact.
 		for _, s := range list {

@@ -100,7 +100,7 @@ func (s *Service) refuseStream(str network.Stream, why string) {
 		_ = str.Reset()
 		return
 	}
-	s.m.request(t, StatusUnavailable)
+	s.mt.RequestAnswered(t, StatusUnavailable)
 	if err := writeMsg(str, errorReply(t, fail(StatusUnavailable, "%s", why))); err != nil {
 		_ = str.Reset()
 		return
@@ -131,10 +131,10 @@ func (s *Service) handleFrame(p peer.ID, c network.Conn, b []byte) (*pb.Message,
 		s.log.Debug("undecodable message", "peer", p, "err", err)
 		switch {
 		case ok && t == pb.Message_REGISTER:
-			s.m.request(t, StatusInvalidSignedPeerRecord)
+			s.mt.RequestAnswered(t, StatusInvalidSignedPeerRecord)
 			return errorReply(t, fail(StatusInvalidSignedPeerRecord, "malformed message")), closeStream
 		case ok && t == pb.Message_DISCOVER:
-			s.m.request(t, StatusInvalidNamespace)
+			s.mt.RequestAnswered(t, StatusInvalidNamespace)
 			return errorReply(t, fail(StatusInvalidNamespace, "malformed message")), closeStream
 		}
 		return nil, resetStream
@@ -156,12 +156,12 @@ func (s *Service) handleFrame(p peer.ID, c network.Conn, b []byte) (*pb.Message,
 			s.log.Debug("request refused", "peer", p, "type", t.String(), "status", serr.status.String(), "reason", serr.text)
 			reply = errorReply(t, serr)
 		}
-		s.m.request(t, replyStatus(reply))
+		s.mt.RequestAnswered(t, replyStatus(reply))
 		return reply, keepServing
 	case pb.Message_UNREGISTER:
 		// Not rate limited: it only ever shrinks what we hold.
 		s.unregister(p, m.GetUnregister())
-		s.m.request(t, StatusOK)
+		s.mt.RequestAnswered(t, StatusOK)
 		return nil, keepServing
 	}
 	s.log.Debug("unexpected message type", "peer", p, "type", int32(t))

@@ -9,21 +9,45 @@ import (
 	"github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 )
 
-// metrics is nil-safe: a Service without a Registerer keeps none. Its
-// collectors belong to one service: Close removes them.
-type metrics struct {
-	reg             prometheus.Registerer
-	collectors      []prometheus.Collector
+// MetricsTracer is told what the service does; it is the service's only
+// view of metrics. The Prometheus one is built by WithRegisterer; a service
+// without a registerer reports to a tracer that does nothing.
+type MetricsTracer interface {
+	// RequestAnswered: a request of type t was answered with status (an
+	// UNREGISTER, which has no reply, with StatusOK).
+	RequestAnswered(t pb.Message_MessageType, status Status)
+	// RegistrationsDiscovered: a DISCOVER response carried n registrations.
+	RegistrationsDiscovered(n int)
+	// PresenceDropped: a relay-only registration was dropped after its peer
+	// disconnected.
+	PresenceDropped()
+}
+
+// nopTracer is the tracer of a service without a Registerer.
+type nopTracer struct{}
+
+func (nopTracer) RequestAnswered(pb.Message_MessageType, Status) {}
+func (nopTracer) RegistrationsDiscovered(int)                    {}
+func (nopTracer) PresenceDropped()                               {}
+
+var (
+	_ MetricsTracer = nopTracer{}
+	_ MetricsTracer = (*promTracer)(nil)
+)
+
+// promTracer implements MetricsTracer with the rendezvous_rendezvous_*
+// series. Its collectors belong to one service: Close removes them.
+type promTracer struct {
+	set             *promreg.Set
 	requests        *prometheus.CounterVec
 	discoverResults prometheus.Counter
 	presenceDrops   prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	if reg == nil {
-		return nil, nil
-	}
-	m := &metrics{
+// newPromTracer registers the service's collectors with reg as one
+// promreg.Set.
+func newPromTracer(reg prometheus.Registerer) (*promTracer, error) {
+	t := &promTracer{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rendezvous_rendezvous_requests_total",
 			Help: "Requests served on /rendezvous/1.0.0 by type and response status.",
@@ -37,40 +61,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Relay-only registrations dropped after their peer disconnected.",
 		}),
 	}
-	m.collectors = []prometheus.Collector{m.requests, m.discoverResults, m.presenceDrops}
-	if err := promreg.RegisterAll(reg, m.collectors...); err != nil {
+	set, err := promreg.Register(reg, t.requests, t.discoverResults, t.presenceDrops)
+	if err != nil {
 		return nil, fmt.Errorf("rendezvous: register metrics (another open service may use this Registerer): %w", err)
 	}
-	m.reg = reg
-	return m, nil
+	t.set = set
+	return t, nil
 }
 
-// unregister removes the collectors, so a service started next on the same
-// Registerer can register its own.
-func (m *metrics) unregister() {
-	if m == nil {
-		return
-	}
-	promreg.UnregisterAll(m.reg, m.collectors...)
+func (t *promTracer) RequestAnswered(typ pb.Message_MessageType, status Status) {
+	t.requests.WithLabelValues(typ.String(), status.String()).Inc()
 }
 
-func (m *metrics) request(t pb.Message_MessageType, s Status) {
-	if m == nil {
-		return
+func (t *promTracer) RegistrationsDiscovered(n int) {
+	if n > 0 {
+		t.discoverResults.Add(float64(n))
 	}
-	m.requests.WithLabelValues(t.String(), s.String()).Inc()
 }
 
-func (m *metrics) discovered(n int) {
-	if m == nil || n == 0 {
-		return
-	}
-	m.discoverResults.Add(float64(n))
-}
-
-func (m *metrics) presenceDrop() {
-	if m == nil {
-		return
-	}
-	m.presenceDrops.Inc()
-}
+func (t *promTracer) PresenceDropped() { t.presenceDrops.Inc() }

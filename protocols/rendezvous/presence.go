@@ -115,7 +115,7 @@ func (s *Service) presenceExpired(p peer.ID, pt *presenceTimer) {
 
 	for ns := range set {
 		if s.reg.Unregister(ns, p, registry.SourceRendezvous, registry.ReasonDisconnected) {
-			s.m.presenceDrop()
+			s.mt.PresenceDropped()
 			s.log.Debug("presence drop", "peer", p, "ns", ns)
 		}
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/ws-star/rendezvous/internal/promreg"
 	"github.com/ws-star/rendezvous/registry"
 )
 
@@ -63,8 +64,10 @@ type Service struct {
 	reg registry.Registry
 	cfg config
 	log *slog.Logger
-	m   *metrics
 	nb  *network.NotifyBundle
+
+	mt        MetricsTracer
+	metricSet *promreg.Set // what Close unregisters; nil without a Registerer
 
 	mu      sync.Mutex
 	closed  bool
@@ -89,21 +92,27 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	m, err := newMetrics(cfg.reg)
-	if err != nil {
-		return nil, err
+	var mt MetricsTracer = nopTracer{}
+	var metricSet *promreg.Set
+	if cfg.reg != nil {
+		t, err := newPromTracer(cfg.reg)
+		if err != nil {
+			return nil, err
+		}
+		mt, metricSet = t, t.set
 	}
 	s := &Service{
-		h:       h,
-		reg:     reg,
-		cfg:     cfg,
-		log:     cfg.log.With("protocol", string(ProtoID)),
-		m:       m,
-		peers:   make(map[peer.ID]*peerState),
-		streams: make(map[network.Stream]struct{}),
-		bound:   make(map[peer.ID]map[string]struct{}),
-		timers:  make(map[peer.ID]*presenceTimer),
-		sources: newSources(cfg.perSource, cfg.exempt),
+		h:         h,
+		reg:       reg,
+		cfg:       cfg,
+		log:       cfg.log.With("protocol", string(ProtoID)),
+		mt:        mt,
+		metricSet: metricSet,
+		peers:     make(map[peer.ID]*peerState),
+		streams:   make(map[network.Stream]struct{}),
+		bound:     make(map[peer.ID]map[string]struct{}),
+		timers:    make(map[peer.ID]*presenceTimer),
+		sources:   newSources(cfg.perSource, cfg.exempt),
 	}
 	s.unsubscribe = reg.Subscribe("", s.sources.onEvent)
 	s.nb = &network.NotifyBundle{
@@ -149,6 +158,6 @@ func (s *Service) Close() error {
 	clear(s.peers)
 	clear(s.bound)
 	s.mu.Unlock()
-	s.m.unregister()
+	s.metricSet.Unregister()
 	return nil
 }

@@ -177,7 +177,7 @@ func (s *Service) discover(p peer.ID, d *pb.Message_Discover) (*pb.Message, *sta
 			break
 		}
 	}
-	s.m.discovered(len(out))
+	s.mt.RegistrationsDiscovered(len(out))
 	return &pb.Message{
 		Type: pb.Message_DISCOVER_RESPONSE.Enum(),
 		DiscoverResponse: &pb.Message_DiscoverResponse{

@@ -561,7 +561,7 @@ func TestMetricsCountRequestsResultsAndDrops(t *testing.T) {
 	if _, _, err := c.Discover(t.Context(), "m", 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	m := s.svc.m
+	m := s.svc.mt.(*promTracer)
 	for _, tc := range []struct {
 		labels []string
 		want   float64
