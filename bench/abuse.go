@@ -25,6 +25,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/promtext"
 	"github.com/ws-star/rendezvous/node"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -411,7 +412,7 @@ func (e *abuseEnv) phase(ctx context.Context, i int, name string, a attack) (*ph
 	ph := &phaseResult{rssMax: math.NaN(), cpu: math.NaN(), conns: math.NaN(), res: newAttackResult()}
 	ov0, cv0 := e.s.overflows.Load(), e.s.closedViews.Load()
 	if e.t.MetricsURL != "" {
-		if v, err := scrapeGauge(e.t.MetricsURL, connsMetric); err == nil {
+		if v, err := scrapeSeries(e.t.MetricsURL, connsMetric); err == nil {
 			ph.connsBefore = v
 		}
 	}
@@ -495,7 +496,7 @@ func (e *abuseEnv) phase(ctx context.Context, i int, name string, a attack) (*ph
 
 // connsMetric is the node's connection count (inbound and outbound) from
 // its resource manager, as /metrics exposes it.
-const connsMetric = `rendezvous_resources_used{resource="connections",scope="system"}`
+var connsMetric = promtext.Series{Name: "rendezvous_resources_used", Labels: []string{"resource", "connections", "scope", "system"}}
 
 // settleConns waits up to 20 s for the node's connection count to come back
 // to want (the live honest peers) and returns the last count seen.
@@ -503,7 +504,7 @@ func (e *abuseEnv) settleConns(ctx context.Context, want int) float64 {
 	last := math.NaN()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if v, err := scrapeGauge(e.t.MetricsURL, connsMetric); err == nil {
+		if v, err := scrapeSeries(e.t.MetricsURL, connsMetric); err == nil {
 			last = v
 			if v <= float64(want) {
 				return v

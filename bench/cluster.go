@@ -18,6 +18,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/ws-star/rendezvous/internal/promtext"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 )
 
@@ -465,25 +466,25 @@ func scrapeCluster(nodes []*Target) clusterMetrics {
 		return a + b
 	}
 	for _, n := range nodes {
-		text, err := scrapeText(n.MetricsURL)
+		fams, err := scrapeMetrics(n.MetricsURL)
 		if err != nil {
 			continue
 		}
 		for _, s := range []struct {
-			series string
+			series promtext.Series
 			into   *float64
 			fold   func(a, b float64) float64
 		}{
-			{"rendezvous_cluster_nodes", &m.nodesMin, minOf},
-			{"rendezvous_cluster_lag", &m.lagMax, maxOf},
-			{"rendezvous_cluster_pending_writes", &m.pendingMax, maxOf},
-			{`rendezvous_cluster_writes_total{result="ok"}`, &m.writesOK, sumOf},
-			{`rendezvous_cluster_writes_total{result="deferred"}`, &m.writesDeferred, sumOf},
-			{`rendezvous_cluster_writes_total{result="failed"}`, &m.writesFailed, sumOf},
-			{`rendezvous_cluster_lease_renewals_total{result="failed"}`, &m.renewalsBad, sumOf},
-			{`rendezvous_cluster_lease_renewals_total{result="lost"}`, &m.renewalsBad, sumOf},
+			{promtext.Series{Name: "rendezvous_cluster_nodes"}, &m.nodesMin, minOf},
+			{promtext.Series{Name: "rendezvous_cluster_lag"}, &m.lagMax, maxOf},
+			{promtext.Series{Name: "rendezvous_cluster_pending_writes"}, &m.pendingMax, maxOf},
+			{writesTotal("ok"), &m.writesOK, sumOf},
+			{writesTotal("deferred"), &m.writesDeferred, sumOf},
+			{writesTotal("failed"), &m.writesFailed, sumOf},
+			{renewalsTotal("failed"), &m.renewalsBad, sumOf},
+			{renewalsTotal("lost"), &m.renewalsBad, sumOf},
 		} {
-			if v, ok := seriesValue(text, s.series); ok {
+			if v, ok := fams.SumOf(s.series); ok {
 				*s.into = s.fold(*s.into, v)
 			}
 		}
@@ -491,45 +492,12 @@ func scrapeCluster(nodes []*Target) clusterMetrics {
 	return m
 }
 
-// scrapeText fetches a node's /metrics exposition.
-func scrapeText(url string) (string, error) {
-	if url == "" {
-		return "", errors.New("bench: no metrics URL")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := scrapeClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("bench: %s: %s", url, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetricsBytes))
-	return string(b), err
+func writesTotal(result string) promtext.Series {
+	return promtext.Series{Name: "rendezvous_cluster_writes_total", Labels: []string{"result", result}}
 }
 
-// seriesValue is the value of one series, given as it is written in the
-// exposition (name, or name{label="value"} with its only label).
-func seriesValue(text, series string) (float64, bool) {
-	for line := range strings.Lines(text) {
-		rest, ok := strings.CutPrefix(line, series+" ")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			return 0, false
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		return v, err == nil
-	}
-	return 0, false
+func renewalsTotal(result string) promtext.Series {
+	return promtext.Series{Name: "rendezvous_cluster_lease_renewals_total", Labels: []string{"result", result}}
 }
 
 // peersPerNode counts the live peers connected to each node.
