@@ -400,34 +400,24 @@ func readyURL(t *Target) string {
 	return strings.TrimSuffix(t.MetricsURL, "/metrics") + "/readyz"
 }
 
-// waitReady polls every node's /readyz until all answer 200.
+// waitReady waits until every node's /readyz answers 200.
 func waitReady(ctx context.Context, nodes []*Target, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ready := make([]bool, len(nodes))
-	for {
-		left := 0
-		for i, n := range nodes {
-			if !ready[i] {
-				ready[i] = httpStatus(ctx, readyURL(n)) == http.StatusOK
-			}
-			if !ready[i] {
-				left++
-			}
-		}
-		if left == 0 {
-			return nil
-		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
-			var not []string
-			for i, ok := range ready {
-				if !ok {
-					not = append(not, strconv.Itoa(i+1))
-				}
-			}
-			return fmt.Errorf("bench: cluster nodes %s not ready (/readyz) within %s", strings.Join(not, ", "), timeout)
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() { errs[i] = n.proc.WaitReady(ctx, timeout) })
+	}
+	wg.Wait()
+	var not []string
+	for i, err := range errs {
+		if err != nil {
+			not = append(not, strconv.Itoa(i+1))
 		}
 	}
+	if len(not) > 0 {
+		return fmt.Errorf("bench: cluster nodes %s not ready (/readyz) within %s: %w", strings.Join(not, ", "), timeout, errors.Join(errs...))
+	}
+	return nil
 }
 
 // httpStatus is the status of GET url, 0 when there is no answer.
