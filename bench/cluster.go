@@ -525,7 +525,7 @@ func (s *swarm) shortViews() int {
 	for _, set := range s.byNS {
 		for p := range set {
 			p.mu.Lock()
-			if !p.ended && len(p.shown) < min(p.max, len(set)-1) {
+			if !p.ended && p.view.Len() < min(p.max, len(set)-1) {
 				short++
 			}
 			p.mu.Unlock()
@@ -543,7 +543,7 @@ func (s *swarm) stillShown(ids map[peer.ID]struct{}) int {
 		for w := range set {
 			w.mu.Lock()
 			for id := range ids {
-				if _, ok := w.shown[id]; ok && !w.ended {
+				if !w.ended && w.view.Has(id) {
 					n++
 				}
 			}

@@ -73,41 +73,31 @@ func member(t *testing.T, p *nodeProc, ns string) (host.Host, *wsstar.Client) {
 	return h, c
 }
 
-// viewOf collects the members a client's view shows, and LEFT times.
+// viewOf is what a client's view shows, and the reason of each LEFT.
 type viewOf struct {
-	mu      sync.Mutex
-	members map[peer.ID]bool
-	left    map[peer.ID]pb.LeftReason
+	*wsstar.View
+	mu   sync.Mutex
+	left map[peer.ID]pb.LeftReason
 }
 
 func follow(c *wsstar.Client) *viewOf {
-	v := &viewOf{members: map[peer.ID]bool{}, left: map[peer.ID]pb.LeftReason{}}
+	v := &viewOf{View: wsstar.NewView(""), left: map[peer.ID]pb.LeftReason{}}
 	go func() {
 		for m := range c.C() {
 			u, ok := m.(*wsstar.Update)
 			if !ok {
 				continue
 			}
-			v.mu.Lock()
-			for _, e := range u.Events {
-				switch e.Kind {
-				case pb.PeerEvent_JOINED:
-					v.members[e.Peer] = true
-				case pb.PeerEvent_LEFT:
-					delete(v.members, e.Peer)
+			for _, e := range v.Apply(u) {
+				if e.Kind == pb.PeerEvent_LEFT {
+					v.mu.Lock()
 					v.left[e.Peer] = e.Reason
+					v.mu.Unlock()
 				}
 			}
-			v.mu.Unlock()
 		}
 	}()
 	return v
-}
-
-func (v *viewOf) has(p peer.ID) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.members[p]
 }
 
 func (v *viewOf) leftReason(p peer.ID) (pb.LeftReason, bool) {
@@ -176,7 +166,7 @@ func crashAndRestart(t *testing.T, procs []*nodeProc, restart func() *nodeProc) 
 	for i, v := range views {
 		for j, p := range peers {
 			if i != j {
-				waitUntil(t, 30*time.Second, fmt.Sprintf("node %d's view shows node %d's peer", i, j), func() bool { return v.has(p) })
+				waitUntil(t, 30*time.Second, fmt.Sprintf("node %d's view shows node %d's peer", i, j), func() bool { return v.Has(p) })
 			}
 		}
 	}
