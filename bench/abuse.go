@@ -294,11 +294,11 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 	if err := CheckAbuseScenarios(o.Scenarios); err != nil {
 		return nil, err
 	}
-	r := &Report{Scenario: "abuse", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("abuse", t.Kind, map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "scenarios": strings.Join(o.Scenarios, ","),
 		"attackers": o.Attackers, "conns": o.Conns, "attacker_ip": o.AttackerIP, "hold": o.Hold.String(), "window": o.Window.String(),
 		"capacity": o.Capacity,
-	}}
+	})
 	phases := 1 + len(o.Scenarios)
 	keys, err := Keys(o.Keys, o.Peers+phases*o.Probes)
 	if err != nil {
@@ -320,19 +320,13 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 		at := o.Peers + i*o.Probes
 		e.probeKeys = append(e.probeKeys, keys[at:at+o.Probes])
 	}
-	rt := time.Now()
-	rp := o.Progress.Count("ramp", o.Peers, "peers")
-	e.peers = e.s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)
-	rp.Done()
-	defer func() {
-		cp := o.Progress.Count("closing", len(e.peers), "peers")
-		e.s.closeAll(e.peers, o.Concurrency, cp)
-		cp.Done()
-	}()
-	if len(e.peers) == 0 {
-		return nil, fmt.Errorf("%w: %v", errNoPeers, e.s.FirstError())
+	pop, err := rampUp(ctx, e.s, keys[:o.Peers], rampOptions{Concurrency: o.Concurrency, StepTimeout: o.StepTimeout, NSSize: o.NSSize, Progress: o.Progress})
+	defer pop.close()
+	if err != nil {
+		return nil, err
 	}
-	e.s.reportRamp(r, len(e.peers), time.Since(rt))
+	e.peers = pop.live()
+	pop.reportRamp(r)
 	if err := sleep(ctx, time.Second); err != nil {
 		return nil, err
 	}
@@ -373,9 +367,7 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 		}
 		ph.report(r, name, limit, budget, len(e.peers), t.Shared)
 	}
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 var abuseAttacks = map[string]attack{

@@ -84,10 +84,10 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		return nil, fmt.Errorf("bench: a cluster of %d nodes: want 2 to %d", o.Nodes, MaxClusterNodes)
 	}
 	perNode := max(1, o.Peers/o.Nodes)
-	r := &Report{Scenario: "cluster", Started: time.Now(), Node: "process", Params: map[string]any{
+	r := newReport("cluster", "process", map[string]any{
 		"nodes": o.Nodes, "peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
 		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(), "baseline": o.Baseline, "ghost_wait": o.GhostWait.String(),
-	}}
+	})
 	progress := o.Progress.Logf
 	gen := SelfSampler{}
 
@@ -122,25 +122,20 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 	}
 	s := newSwarm(nodes[0].Info)
 	progress("ramping %d peers over %d nodes", o.Peers, o.Nodes)
-	rt := time.Now()
-	rp := o.Progress.Count("ramp", o.Peers, "peers")
-	peers := s.rampOn(ctx, keys[:o.Peers], o.Concurrency,
-		func(i int) string { return nsName(i, o.NSSize) },
-		func(i int) peer.AddrInfo { return nodes[i%len(nodes)].Info }, o.StepTimeout, rp)
-	rp.Done()
-	rampTime := time.Since(rt)
+	ro := o.rampOptions()
+	ro.NodeOf = func(i int) peer.AddrInfo { return nodes[i%len(nodes)].Info }
+	pop, err := rampUp(ctx, s, keys[:o.Peers], ro)
+	peers := pop.live()
 	pings := startPinger(ctx, peers, o.PingEvery)
 	closePeers := sync.OnceFunc(func() {
 		pings.close()
-		cp := o.Progress.Count("closing", len(peers), "peers")
-		s.closeAll(peers, o.Concurrency, cp)
-		cp.Done()
+		pop.close()
 	})
 	defer closePeers()
-	if len(peers) == 0 {
-		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
+	if err != nil {
+		return nil, err
 	}
-	s.reportRamp(r, len(peers), rampTime)
+	pop.reportRamp(r)
 
 	// Every view must come to show every other member of its namespace
 	// (up to its size), wherever that member is connected.
@@ -313,9 +308,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (*Report, error) {
 		r.add("cluster cost: RSS per node", clusterRSS-brss.Value, "MiB").
 			note("mean over the cluster's nodes before the kill minus the single node")
 	}
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 // startClusterNodes starts n nodes of one embedded cluster, each in its own

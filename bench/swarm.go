@@ -316,13 +316,9 @@ func (s *swarm) runProbeOn(ctx context.Context, node peer.AddrInfo, key crypto.P
 	return pr.last.Sub(p.joined), expected, 0, nil
 }
 
-// ramp starts one peer per key with at most conc start-ups in flight, peer i
-// joining nsOf(i), counting them on prog. It returns the peers that came up.
-func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, timeout time.Duration, prog *Task) []*livePeer {
-	return s.rampOn(ctx, keys, conc, nsOf, func(int) peer.AddrInfo { return s.node }, timeout, prog)
-}
-
-// rampOn is ramp with peer i connecting to nodeOf(i).
+// rampOn starts one peer per key with at most conc start-ups in flight,
+// peer i joining nsOf(i) on nodeOf(i), counting them on prog. It returns the
+// peers that came up.
 func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, nodeOf func(int) peer.AddrInfo, timeout time.Duration, prog *Task) []*livePeer {
 	out := make([]*livePeer, len(keys))
 	forEach(len(keys), conc, func(i int) {
