@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/ws-star/rendezvous/internal/nodeproc"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 )
 
@@ -163,7 +163,7 @@ func (s *swarm) crash(ctx context.Context, nodes []*Target, k int, wait time.Dur
 	}
 	cr.health, cr.ready200 = rw.stop(t0.Add(cr.readyWatch))
 	for _, n := range survivors {
-		if httpStatus(ctx, readyURL(n)) == http.StatusOK {
+		if nodeproc.Ready(ctx, readyURL(n)) {
 			cr.ready++
 		}
 		if v, err := scrapeGauge(n.MetricsURL, "rendezvous_cluster_nodes"); err == nil && (math.IsNaN(cr.nodesSeen) || v > cr.nodesSeen) {

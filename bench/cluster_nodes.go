@@ -117,9 +117,3 @@ func waitReady(ctx context.Context, nodes []*Target, timeout time.Duration) erro
 	}
 	return nil
 }
-
-// httpStatus is the status of GET url, 0 when there is no answer.
-func httpStatus(ctx context.Context, url string) int {
-	code, _ := readyStatus(ctx, url)
-	return code
-}
