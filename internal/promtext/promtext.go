@@ -125,3 +125,34 @@ func (s Series) String() string {
 
 // SumOf is Sum of s.
 func (f Families) SumOf(s Series) (float64, bool) { return f.Sum(s.Name, s.Labels...) }
+
+// Sample is one series of an exposition as PromQL names it: a histogram's
+// are its _bucket (with le), _sum and _count series.
+type Sample struct {
+	Name   string
+	Labels map[string]string
+	Value  float64
+}
+
+// Samples lists every series of the exposition.
+func (f Families) Samples() ([]Sample, error) {
+	fams := make([]*dto.MetricFamily, 0, len(f))
+	for _, fam := range f {
+		fams = append(fams, fam)
+	}
+	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, fams...)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	out := make([]Sample, 0, len(vec))
+	for _, s := range vec {
+		labels := make(map[string]string, len(s.Metric))
+		for k, v := range s.Metric {
+			if k != model.MetricNameLabel {
+				labels[string(k)] = string(v)
+			}
+		}
+		out = append(out, Sample{Name: string(s.Metric[model.MetricNameLabel]), Labels: labels, Value: float64(s.Value)})
+	}
+	return out, nil
+}

@@ -52,6 +52,33 @@ func TestSumAddsTheSamplesThatCarryTheGivenLabels(t *testing.T) {
 	}
 }
 
+func TestSamplesNameAHistogramsSeriesAsPromQLDoes(t *testing.T) {
+	fams, err := Parse(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, err := fams.Samples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, s := range samples {
+		seen[s.Name] = true
+		if s.Name == "rendezvous_wsstar_change_delay_seconds_bucket" && s.Labels["le"] == "" {
+			t.Errorf("bucket without le: %+v", s)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "rendezvous_views", "rendezvous_wsstar_change_delay_seconds_bucket",
+		"rendezvous_wsstar_change_delay_seconds_sum", "rendezvous_wsstar_change_delay_seconds_count"} {
+		if !seen[name] {
+			t.Errorf("no %s series in %v", name, seen)
+		}
+	}
+	if seen["rendezvous_wsstar_change_delay_seconds"] {
+		t.Error("a histogram listed under its bare name")
+	}
+}
+
 func TestSeriesIsWrittenAsInTheExposition(t *testing.T) {
 	s := Series{Name: "rendezvous_resources_used", Labels: []string{"resource", "connections", "scope", "system"}}
 	if got, want := s.String(), `rendezvous_resources_used{resource="connections",scope="system"}`; got != want {
