@@ -39,34 +39,37 @@ func (s *swarm) converge(ctx context.Context, timeout time.Duration) (time.Durat
 }
 
 func (s *swarm) shortViews() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	short := 0
-	for _, set := range s.byNS {
-		for p := range set {
-			p.mu.Lock()
-			if !p.ended && p.view.Len() < min(p.max, len(set)-1) {
-				short++
-			}
-			p.mu.Unlock()
+	return s.countViews(func(w *livePeer, nsSize int) int {
+		if !w.ended && w.view.Len() < min(w.max, nsSize-1) {
+			return 1
 		}
-	}
-	return short
+		return 0
+	})
 }
 
 // stillShown counts the views that show any of ids.
 func (s *swarm) stillShown(ids map[peer.ID]struct{}) int {
+	return s.countViews(func(w *livePeer, _ int) int {
+		n := 0
+		for id := range ids {
+			if !w.ended && w.view.Has(id) {
+				n++
+			}
+		}
+		return n
+	})
+}
+
+// countViews sums count over the live peers' views, each called under the
+// swarm's lock and the peer's with the size of the peer's namespace.
+func (s *swarm) countViews(count func(w *livePeer, nsSize int) int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, set := range s.byNS {
 		for w := range set {
 			w.mu.Lock()
-			for id := range ids {
-				if !w.ended && w.view.Has(id) {
-					n++
-				}
-			}
+			n += count(w, len(set))
 			w.mu.Unlock()
 		}
 	}
