@@ -25,6 +25,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/promtext"
 	"github.com/ws-star/rendezvous/node"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -293,11 +294,11 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 	if err := CheckAbuseScenarios(o.Scenarios); err != nil {
 		return nil, err
 	}
-	r := &Report{Scenario: "abuse", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("abuse", t.Kind, map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "scenarios": strings.Join(o.Scenarios, ","),
 		"attackers": o.Attackers, "conns": o.Conns, "attacker_ip": o.AttackerIP, "hold": o.Hold.String(), "window": o.Window.String(),
 		"capacity": o.Capacity,
-	}}
+	})
 	phases := 1 + len(o.Scenarios)
 	keys, err := Keys(o.Keys, o.Peers+phases*o.Probes)
 	if err != nil {
@@ -319,19 +320,13 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 		at := o.Peers + i*o.Probes
 		e.probeKeys = append(e.probeKeys, keys[at:at+o.Probes])
 	}
-	rt := time.Now()
-	rp := o.Progress.Count("ramp", o.Peers, "peers")
-	e.peers = e.s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)
-	rp.Done()
-	defer func() {
-		cp := o.Progress.Count("closing", len(e.peers), "peers")
-		e.s.closeAll(e.peers, o.Concurrency, cp)
-		cp.Done()
-	}()
-	if len(e.peers) == 0 {
-		return nil, fmt.Errorf("%w: %v", errNoPeers, e.s.FirstError())
+	pop, err := rampUp(ctx, e.s, keys[:o.Peers], rampOptions{Concurrency: o.Concurrency, StepTimeout: o.StepTimeout, NSSize: o.NSSize, Progress: o.Progress})
+	defer pop.close()
+	if err != nil {
+		return nil, err
 	}
-	e.s.reportRamp(r, len(e.peers), time.Since(rt))
+	e.peers = pop.live()
+	pop.reportRamp(r)
 	if err := sleep(ctx, time.Second); err != nil {
 		return nil, err
 	}
@@ -372,9 +367,7 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 		}
 		ph.report(r, name, limit, budget, len(e.peers), t.Shared)
 	}
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 var abuseAttacks = map[string]attack{
@@ -411,7 +404,7 @@ func (e *abuseEnv) phase(ctx context.Context, i int, name string, a attack) (*ph
 	ph := &phaseResult{rssMax: math.NaN(), cpu: math.NaN(), conns: math.NaN(), res: newAttackResult()}
 	ov0, cv0 := e.s.overflows.Load(), e.s.closedViews.Load()
 	if e.t.MetricsURL != "" {
-		if v, err := scrapeGauge(e.t.MetricsURL, connsMetric); err == nil {
+		if v, err := scrapeSeries(e.t.MetricsURL, connsMetric); err == nil {
 			ph.connsBefore = v
 		}
 	}
@@ -495,7 +488,7 @@ func (e *abuseEnv) phase(ctx context.Context, i int, name string, a attack) (*ph
 
 // connsMetric is the node's connection count (inbound and outbound) from
 // its resource manager, as /metrics exposes it.
-const connsMetric = `rendezvous_resources_used{resource="connections",scope="system"}`
+var connsMetric = promtext.Series{Name: "rendezvous_resources_used", Labels: []string{"resource", "connections", "scope", "system"}}
 
 // settleConns waits up to 20 s for the node's connection count to come back
 // to want (the live honest peers) and returns the last count seen.
@@ -503,7 +496,7 @@ func (e *abuseEnv) settleConns(ctx context.Context, want int) float64 {
 	last := math.NaN()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if v, err := scrapeGauge(e.t.MetricsURL, connsMetric); err == nil {
+		if v, err := scrapeSeries(e.t.MetricsURL, connsMetric); err == nil {
 			last = v
 			if v <= float64(want) {
 				return v

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/framing"
+	"github.com/ws-star/rendezvous/internal/promtext"
 )
 
 // Relayed circuits: attacking peers open circuit relay v2 CONNECTs through
@@ -29,9 +30,9 @@ import (
 
 // circuitsOpenedMetric and circuitsClosedMetric count the relay's circuits;
 // their difference is the circuits open.
-const (
-	circuitsOpenedMetric = `libp2p_relaysvc_connections_total{type="opened"}`
-	circuitsClosedMetric = `libp2p_relaysvc_connections_total{type="closed"}`
+var (
+	circuitsOpenedMetric = promtext.Series{Name: "libp2p_relaysvc_connections_total", Labels: []string{"type", "opened"}}
+	circuitsClosedMetric = promtext.Series{Name: "libp2p_relaysvc_connections_total", Labels: []string{"type", "closed"}}
 )
 
 // circuitsOpen is the node's open circuits, from its relay metrics.
@@ -41,8 +42,8 @@ func circuitsOpen(metricsURL string) (float64, error) {
 	if _, err := scrapeGauge(metricsURL, "libp2p_relaysvc_status"); err != nil {
 		return math.NaN(), err
 	}
-	o, _ := scrapeGauge(metricsURL, circuitsOpenedMetric)
-	c, _ := scrapeGauge(metricsURL, circuitsClosedMetric)
+	o, _ := scrapeSeries(metricsURL, circuitsOpenedMetric)
+	c, _ := scrapeSeries(metricsURL, circuitsClosedMetric)
 	return o - c, nil
 }
 

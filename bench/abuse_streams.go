@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ws-star/rendezvous/internal/framing"
+	"github.com/ws-star/rendezvous/internal/promtext"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	rpb "github.com/ws-star/rendezvous/protocols/rendezvous/pb"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -451,7 +452,7 @@ func reservationFlood(ctx context.Context, e *abuseEnv, res *attackResult, ready
 }
 
 // overflowsMetric counts views the node ended with OVERFLOW.
-const overflowsMetric = `rendezvous_wsstar_closes_total{reason="OVERFLOW"}`
+var overflowsMetric = promtext.Series{Name: "rendezvous_wsstar_closes_total", Labels: []string{"reason", "OVERFLOW"}}
 
 // stuckWindow is the stuck readers' yamux receive window: a browser's
 // (js-libp2p's yamux default); go-libp2p's 16 MiB would hold minutes of
@@ -470,7 +471,7 @@ func stuckReader(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 	const busy = "abuse/busy"
 	nStuck := min(e.o.Attackers, 50)
 	nChurn := min(e.o.Attackers, 100)
-	ov0, _ := scrapeGauge(e.t.MetricsURL, overflowsMetric)
+	ov0, _ := scrapeSeries(e.t.MetricsURL, overflowsMetric)
 
 	// Honest watchers of the busy namespace, in the swarm: an OVERFLOW or
 	// any close of theirs shows in the phase's honest rows.
@@ -570,7 +571,7 @@ func stuckReader(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 				resets++
 			}
 		}
-		v, err := scrapeGauge(e.t.MetricsURL, overflowsMetric)
+		v, err := scrapeSeries(e.t.MetricsURL, overflowsMetric)
 		if err == nil && v-ov0+float64(resets) >= float64(len(stuck)) {
 			break
 		}
@@ -578,7 +579,7 @@ func stuckReader(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 	}
 	close(churnStop)
 	wg.Wait()
-	ov1, _ := scrapeGauge(e.t.MetricsURL, overflowsMetric)
+	ov1, _ := scrapeSeries(e.t.MetricsURL, overflowsMetric)
 	var open atomic.Int64
 	var dw sync.WaitGroup
 	for _, str := range stuck {

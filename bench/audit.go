@@ -43,14 +43,14 @@ func (s *swarm) audit() audit {
 				continue
 			}
 			a.views++
-			for id := range w.shown {
+			for _, id := range w.view.Peers() {
 				if _, ok := live[id]; !ok {
 					a.stale++
 				}
 			}
-			if len(w.shown) < w.max {
+			if w.view.Len() < w.max {
 				for id := range live {
-					if _, ok := w.shown[id]; !ok && id != w.id {
+					if id != w.id && !w.view.Has(id) {
 						a.missing++
 					}
 				}

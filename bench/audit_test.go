@@ -5,6 +5,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/test"
+
+	"github.com/ws-star/rendezvous/protocols/wsstar"
+	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
 )
 
 func TestAuditCountsMembersShownAfterLeavingAndLiveMembersNeverShown(t *testing.T) {
@@ -14,10 +17,12 @@ func TestAuditCountsMembersShownAfterLeavingAndLiveMembersNeverShown(t *testing.
 		ids[i] = test.RandPeerIDFatal(t)
 	}
 	view := func(id peer.ID, max int, shown ...peer.ID) *livePeer {
-		w := &livePeer{id: id, ns: "room", max: max, shown: map[peer.ID]struct{}{}}
+		w := &livePeer{id: id, ns: "room", max: max, view: wsstar.NewView("room")}
+		u := &wsstar.Update{NS: "room", Snapshot: true}
 		for _, p := range shown {
-			w.shown[p] = struct{}{}
+			u.Events = append(u.Events, wsstar.PeerEvent{Kind: pb.PeerEvent_JOINED, Peer: p})
 		}
+		w.view.Apply(u)
 		return w
 	}
 	gone := ids[4] // left the namespace; still shown by a

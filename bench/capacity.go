@@ -62,6 +62,11 @@ func (o *CapacityOptions) defaults() {
 	}
 }
 
+// rampOptions are how the population comes up.
+func (o CapacityOptions) rampOptions() rampOptions {
+	return rampOptions{Concurrency: o.Concurrency, StepTimeout: o.StepTimeout, NSSize: o.NSSize, Progress: o.Progress}
+}
+
 // nsName is the namespace of the i-th peer.
 func nsName(i, size int) string {
 	if size <= 0 {
@@ -74,10 +79,10 @@ func nsName(i, size int) string {
 // visible, then the node's cost with every peer connected and idle.
 func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error) {
 	o.defaults()
-	r := &Report{Scenario: "capacity", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("capacity", t.Kind, map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "idle": o.Idle.String(),
 		"concurrency": o.Concurrency, "ping_every": o.PingEvery.String(), "transport": string(o.Transport),
-	}}
+	})
 	info, err := o.Transport.nodeInfo(t.Info)
 	if err != nil {
 		return nil, err
@@ -95,20 +100,13 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	genBase, _ := gen.Sample()
 	s := newSwarm(info)
 	s.transport = o.Transport
-	rt := time.Now()
-	rp := o.Progress.Count("ramp", o.Peers, "peers")
-	peers := s.ramp(ctx, keys[:o.Peers], o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)
-	rp.Done()
-	rampTime := time.Since(rt)
-	defer func() {
-		cp := o.Progress.Count("closing", len(peers), "peers")
-		s.closeAll(peers, o.Concurrency, cp)
-		cp.Done()
-	}()
-	if len(peers) == 0 {
-		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
+	pop, err := rampUp(ctx, s, keys[:o.Peers], o.rampOptions())
+	defer pop.close()
+	if err != nil {
+		return nil, err
 	}
-	s.reportRamp(r, len(peers), rampTime)
+	pop.reportRamp(r)
+	peers := pop.live()
 	pings := startPinger(ctx, peers, o.PingEvery)
 	defer pings.close()
 
@@ -195,9 +193,7 @@ func Capacity(ctx context.Context, t *Target, o CapacityOptions) (*Report, error
 	r.add("generator RSS per peer", (float64(gb.RSS)-float64(genBase.RSS))/float64(len(peers))/1024, "KiB")
 	r.add("generator CPU, whole run", (gb.CPU - genBase.CPU).Seconds(), "s")
 	r.add("OVERFLOW closes", float64(s.overflows.Load()), "views")
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 func sample(s Sampler) (Sample, error) {
@@ -280,20 +276,4 @@ func (o CapacityOptions) timeProbes(ctx context.Context, run func(i int, ns stri
 		}
 	}
 	return pr, nil
-}
-
-// reportRamp adds the ramp's rows: peers up and failed, time, rate and the
-// per-peer start-up latencies.
-func (s *swarm) reportRamp(r *Report, up int, took time.Duration) {
-	r.add("peers connected", float64(up), "peers")
-	f := r.add("peers failed", float64(s.failures.Load()), "peers")
-	if err := s.FirstError(); err != nil {
-		f.note("first: " + oneLine(err))
-	}
-	r.add("ramp time", took.Seconds(), "s")
-	r.add("ramp rate", float64(up)/took.Seconds(), "peers/s")
-	r.addQuantiles("connect+reserve+join", &s.total)
-	r.addQuantiles("  connect (incl. identify)", &s.connect)
-	r.addQuantiles("  reserve", &s.reserve)
-	r.addQuantiles("  join", &s.join)
 }

@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"math"
-	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,32 +50,21 @@ func (o *ChurnOptions) defaults() {
 // and LEFT events in every view.
 func Churn(ctx context.Context, t *Target, o ChurnOptions) (*Report, error) {
 	o.defaults()
-	r := &Report{Scenario: "churn", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("churn", t.Kind, map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "rate": o.Rate, "duration": o.Duration.String(),
 		"concurrency": o.Concurrency,
-	}}
+	})
 	keys, err := Keys(o.Keys, o.Peers)
 	if err != nil {
 		return nil, err
 	}
 	s := newSwarm(t.Info)
-	rp := o.Progress.Count("ramp", o.Peers, "peers")
-	peers := s.ramp(ctx, keys, o.Concurrency, func(i int) string { return nsName(i, o.NSSize) }, o.StepTimeout, rp)
-	rp.Done()
-	if len(peers) == 0 {
-		return nil, fmt.Errorf("%w: %v", errNoPeers, s.FirstError())
+	pop, err := rampUp(ctx, s, keys, rampOptions{Concurrency: o.Concurrency, StepTimeout: o.StepTimeout, NSSize: o.NSSize, Progress: o.Progress})
+	defer pop.close()
+	if err != nil {
+		return nil, err
 	}
-	var live struct {
-		sync.Mutex
-		peers []*livePeer
-	}
-	live.peers = peers
-	defer func() {
-		cp := o.Progress.Count("closing", len(live.peers), "peers")
-		s.closeAll(live.peers, o.Concurrency, cp)
-		cp.Done()
-	}()
-	r.add("peers at start", float64(len(peers)), "peers")
+	r.add("peers at start", float64(pop.size()), "peers")
 	rampFailures := s.failures.Load()
 	if err := sleep(ctx, time.Second); err != nil {
 		return nil, err
@@ -102,16 +89,10 @@ loop:
 			break loop
 		case <-tick.C:
 		}
-		live.Lock()
-		if len(live.peers) == 0 {
-			live.Unlock()
+		gone := pop.removeRandom()
+		if gone == nil {
 			continue
 		}
-		i := mrand.IntN(len(live.peers))
-		gone := live.peers[i]
-		live.peers[i] = live.peers[len(live.peers)-1]
-		live.peers = live.peers[:len(live.peers)-1]
-		live.Unlock()
 		s.stop(gone, true)
 		left.Add(1)
 		cp.Add(1)
@@ -139,9 +120,7 @@ loop:
 				return
 			}
 			joined.Add(1)
-			live.Lock()
-			live.peers = append(live.peers, p)
-			live.Unlock()
+			pop.add(p)
 		}(gone.ns)
 	}
 	tick.Stop()
@@ -156,9 +135,7 @@ loop:
 	g1, _ := gen.Sample()
 	heap1, herr1 := t.LiveHeap()
 	settled, waited := s.settle(ctx, 10*time.Second)
-	live.Lock()
-	nLive := len(live.peers)
-	live.Unlock()
+	nLive := pop.size()
 
 	r.add("leaves", float64(left.Load()), "peers")
 	r.add("joins", float64(joined.Load()), "peers")
@@ -194,7 +171,5 @@ loop:
 	r.add("node live heap growth", h1-h0, "MiB").note(shared)
 	r.add("node CPU during churn", cpu, "% of 1 core").note(shared)
 	r.add("generator CPU during churn", CPUPercent(g0, g1), "% of 1 core")
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }

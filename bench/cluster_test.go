@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ws-star/rendezvous/internal/nodeproc"
 )
 
 // raceEnabled is set by race_test.go when the tests are built with -race.
@@ -31,38 +31,10 @@ func nodeBinary(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "rendezvous")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/rendezvous")...)
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/rendezvous: %v\n%s", err, out)
+	if err := nodeproc.Build(ctx, "..", bin, raceEnabled); err != nil {
+		t.Fatal(err)
 	}
 	return bin
-}
-
-// tailBuffer keeps the last bytes written to it, from many goroutines.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - 64<<10; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 func TestClusterSeesJoinsAcrossNodesAndDropsTheKilledNodesPeers(t *testing.T) {
@@ -70,7 +42,7 @@ func TestClusterSeesJoinsAcrossNodesAndDropsTheKilledNodesPeers(t *testing.T) {
 		t.Skip("starts a 3-node cluster and a single node from the real binary")
 	}
 	bin := nodeBinary(t)
-	var progress, nodeLog tailBuffer
+	progress, nodeLog := nodeproc.NewTail(64<<10), nodeproc.NewTail(64<<10)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("progress:\n%s\nnode logs (tail):\n%s", progress.String(), nodeLog.String())
@@ -80,10 +52,10 @@ func TestClusterSeesJoinsAcrossNodesAndDropsTheKilledNodesPeers(t *testing.T) {
 	ghostWait := 8 * time.Second
 	r, err := Cluster(runCtx(t, 100*time.Second), ClusterOptions{
 		CapacityOptions: CapacityOptions{Peers: peers, NSSize: 50, Probes: 3, Idle: time.Second, Concurrency: 16,
-			Progress: NewProgress(&progress, "cluster")},
+			Progress: NewProgress(progress, "cluster")},
 		Nodes:  nodes,
 		Binary: bin, Dir: t.TempDir(), Baseline: true, GhostWait: ghostWait,
-		NodeLog: &nodeLog,
+		NodeLog: nodeLog,
 	})
 	if err != nil {
 		t.Fatal(err)

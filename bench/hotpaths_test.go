@@ -105,7 +105,7 @@ func BenchmarkViewRefillOverStream(b *testing.B) {
 	if _, err := c.Join(b.Context(), "ns", false, viewSize); err != nil {
 		b.Fatal(err)
 	}
-	shown := make(map[peer.ID]bool)
+	shown := wsstar.NewView("ns")
 	// next applies messages until pred holds.
 	next := func(pred func() bool) {
 		for !pred() {
@@ -118,35 +118,18 @@ func BenchmarkViewRefillOverStream(b *testing.B) {
 				if !isUpdate {
 					b.Fatalf("view closed: %+v", m)
 				}
-				for _, e := range u.Events {
-					shown[e.Peer] = e.Kind != pb.PeerEvent_LEFT
-				}
+				shown.Apply(u)
 			case <-time.After(10 * time.Second):
 				b.Fatal("no update within 10 s")
 			}
 		}
 	}
-	count := func() int {
-		n := 0
-		for _, v := range shown {
-			if v {
-				n++
-			}
-		}
-		return n
-	}
-	next(func() bool { return count() == viewSize })
+	next(func() bool { return shown.Len() == viewSize })
 	b.ResetTimer()
 	for range b.N {
-		var gone peer.ID
-		for p, v := range shown {
-			if v {
-				gone = p
-				break
-			}
-		}
+		gone := shown.Peers()[0]
 		reg.Unregister("ns", gone, registry.SourceLive, registry.ReasonUnregistered)
-		next(func() bool { return !shown[gone] && count() == viewSize })
+		next(func() bool { return !shown.Has(gone) && shown.Len() == viewSize })
 		b.StopTimer()
 		// Back in (the view is full, so it gets no event): the namespace
 		// stays at 10,000 members.

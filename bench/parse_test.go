@@ -45,25 +45,6 @@ func TestKeysFileWithGarbageIsRefusedWithItsLine(t *testing.T) {
 	}
 }
 
-func TestParseGaugeSumsSamplesOverLabels(t *testing.T) {
-	text := `# HELP go_goroutines Number of goroutines.
-# TYPE go_goroutines gauge
-go_goroutines 42
-go_goroutines_extra 7
-rendezvous_views{ns="a"} 3
-rendezvous_views{ns="b}"} 4.5
-`
-	if v, err := parseGauge(strings.NewReader(text), "go_goroutines"); err != nil || v != 42 {
-		t.Errorf("go_goroutines = %v, %v; want 42", v, err)
-	}
-	if v, err := parseGauge(strings.NewReader(text), "rendezvous_views"); err != nil || v != 7.5 {
-		t.Errorf("rendezvous_views = %v, %v; want 7.5", v, err)
-	}
-	if _, err := parseGauge(strings.NewReader(text), "absent"); err == nil {
-		t.Error("a missing metric parsed")
-	}
-}
-
 func TestProcSamplerReadsCPUAndRSSOfAProcess(t *testing.T) {
 	s, err := ProcSampler{PID: os.Getpid()}.Sample()
 	if err != nil {
@@ -75,21 +56,6 @@ func TestProcSamplerReadsCPUAndRSSOfAProcess(t *testing.T) {
 	if _, err := (ProcSampler{PID: -1}).Sample(); err == nil {
 		t.Error("a process that does not exist was sampled")
 	}
-}
-
-func FuzzParseGauge(f *testing.F) {
-	f.Add([]byte("go_goroutines 42\n"))
-	f.Add([]byte("go_goroutines{a=\"}\"} 1e3\ngo_goroutines NaN\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := parseGauge(strings.NewReader(string(b)), "go_goroutines")
-		if err == nil {
-			// Appending an unrelated line never changes the sum.
-			w, err2 := parseGauge(strings.NewReader(string(b)+"\nother 1\n"), "go_goroutines")
-			if err2 != nil || !(w == v || (w != w && v != v)) {
-				t.Fatalf("sum changed by an unrelated line: %v -> %v (%v)", v, w, err2)
-			}
-		}
-	})
 }
 
 func FuzzReadKeys(f *testing.F) {

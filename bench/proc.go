@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ws-star/rendezvous/internal/promtext"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every
@@ -116,64 +117,34 @@ func CPUPercent(a, b Sample) float64 {
 	return 100 * float64(b.CPU-a.CPU) / float64(wall)
 }
 
-// maxMetricsBytes bounds a scrape: the node's exposition is a few hundred KiB.
-const maxMetricsBytes = 8 << 20
-
 var scrapeClient = &http.Client{Timeout: 5 * time.Second}
 
 // scrapeGauge returns the sum of all samples of metric name (over labels).
 func scrapeGauge(url, name string) (float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := scrapeClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("bench: %s: %s", url, resp.Status)
-	}
-	return parseGauge(io.LimitReader(resp.Body, maxMetricsBytes), name)
+	return scrapeSeries(url, promtext.Series{Name: name})
 }
 
-// parseGauge sums the samples of metric name in a Prometheus text
-// exposition. Lines longer than 1 MiB end the scan with an error.
-func parseGauge(r io.Reader, name string) (float64, error) {
-	var sum float64
-	found := false
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		sum += v
-		found = true
-	}
-	if err := sc.Err(); err != nil {
+// scrapeSeries returns the sum of the samples of s.
+func scrapeSeries(url string, s promtext.Series) (float64, error) {
+	fams, err := scrapeMetrics(url)
+	if err != nil {
 		return 0, err
 	}
-	if !found {
-		return 0, fmt.Errorf("bench: no %s samples", name)
+	v, ok := fams.SumOf(s)
+	if !ok {
+		return 0, fmt.Errorf("bench: no %s samples", s)
 	}
-	return sum, nil
+	return v, nil
+}
+
+// scrapeMetrics fetches and parses a node's /metrics.
+func scrapeMetrics(url string) (promtext.Families, error) {
+	if url == "" {
+		return nil, errors.New("bench: no metrics URL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return promtext.Fetch(ctx, scrapeClient, url)
 }
 
 // httpGet fetches url and discards the body.
@@ -189,7 +160,7 @@ func httpGet(url string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxMetricsBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, promtext.MaxBytes))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("bench: %s: %s", url, resp.Status)
 	}

@@ -4,11 +4,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ws-star/rendezvous/internal/nodeproc"
 )
 
 func TestProgressWritesPeriodicLinesToANonTerminalAndStopsWhenDone(t *testing.T) {
-	var out tailBuffer
-	p := newProgress(&out, "bench: capacity", false, 20*time.Millisecond)
+	out := nodeproc.NewTail(64 << 10)
+	p := newProgress(out, "bench: capacity", false, 20*time.Millisecond)
 	task := p.Count("ramp", 10, "peers")
 	for range 4 {
 		task.Add(1)
@@ -45,8 +47,8 @@ func TestProgressWritesPeriodicLinesToANonTerminalAndStopsWhenDone(t *testing.T)
 }
 
 func TestProgressSaysDoneWhenEveryItemIsAccountedFor(t *testing.T) {
-	var out tailBuffer
-	task := newProgress(&out, "", false, time.Hour).Count("probes", 3, "joined")
+	out := nodeproc.NewTail(64 << 10)
+	task := newProgress(out, "", false, time.Hour).Count("probes", 3, "joined")
 	task.Add(2)
 	task.Fail()
 	task.Done()
@@ -56,8 +58,8 @@ func TestProgressSaysDoneWhenEveryItemIsAccountedFor(t *testing.T) {
 }
 
 func TestProgressOnATerminalRewritesOneLine(t *testing.T) {
-	var out tailBuffer
-	p := newProgress(&out, "bench", true, 10*time.Millisecond)
+	out := nodeproc.NewTail(64 << 10)
+	p := newProgress(out, "bench", true, 10*time.Millisecond)
 	if err := p.With("sweep").Sleep(t.Context(), "idle window", 80*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -46,9 +46,9 @@ func (o *RelayOptions) defaults() {
 // and through the node's circuit relay.
 func Relay(ctx context.Context, t *Target, o RelayOptions) (*Report, error) {
 	o.defaults()
-	r := &Report{Scenario: "relay", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("relay", t.Kind, map[string]any{
 		"pairs": o.Pairs, "duration": o.Duration.String(), "chunk": o.Chunk,
-	}}
+	})
 	for _, n := range o.Pairs {
 		direct, relayed, nodeCPU, genCPU, err := relayRound(ctx, t, o, n)
 		if err != nil {
@@ -63,9 +63,7 @@ func Relay(ctx context.Context, t *Target, o RelayOptions) (*Report, error) {
 		}
 		r.add(fmt.Sprintf("generator CPU while relaying, %d pairs", n), genCPU, "% of 1 core")
 	}
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 // relayRound sets up n receivers (listening, holding a reservation) and, for

@@ -48,9 +48,9 @@ func (o *RendezvousOptions) defaults() {
 // before sending the next request.
 func Rendezvous(ctx context.Context, t *Target, o RendezvousOptions) (*Report, error) {
 	o.defaults()
-	r := &Report{Scenario: "rendezvous", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("rendezvous", t.Kind, map[string]any{
 		"clients": o.Clients, "namespaces": o.Namespaces, "duration": o.Duration.String(), "limit": o.Limit,
-	}}
+	})
 	keys, err := Keys("", o.Clients)
 	if err != nil {
 		return nil, err
@@ -94,9 +94,7 @@ func Rendezvous(ctx context.Context, t *Target, o RendezvousOptions) (*Report, e
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 type opsResult struct {

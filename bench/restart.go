@@ -81,9 +81,9 @@ func Restart(ctx context.Context, t *Target, o RestartOptions) (*Report, error) 
 	if o.Kill {
 		sig = "SIGKILL"
 	}
-	r := &Report{Scenario: "restart", Started: time.Now(), Node: t.Kind, Params: map[string]any{
+	r := newReport("restart", t.Kind, map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "signal": sig, "concurrency": o.Concurrency,
-	}}
+	})
 	keys, err := Keys(o.Keys, o.Peers)
 	if err != nil {
 		return nil, err
@@ -203,9 +203,7 @@ func Restart(ctx context.Context, t *Target, o RestartOptions) (*Report, error) 
 	if n1, err := sample(nt.Node); err == nil {
 		r.add("restarted node RSS", float64(n1.RSS)/(1<<20), "MiB")
 	}
-	r.Elapsed = Seconds(time.Since(r.Started))
-	r.LoadAvg = loadAvg()
-	return r, nil
+	return r.finish(), nil
 }
 
 // waitFor polls count every 100 ms until it reaches total or

@@ -29,8 +29,9 @@ type livePeer struct {
 	ns     string
 	joined time.Time // when its Join was sent
 
+	view *wsstar.View // what its view shows now
+
 	mu    sync.Mutex
-	shown map[peer.ID]struct{} // what its view shows now
 	max   int
 	ended bool // the node closed the view
 }
@@ -39,8 +40,7 @@ type livePeer struct {
 func (p *livePeer) shows(id peer.ID) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.shown[id]
-	return ok && !p.ended
+	return !p.ended && p.view.Has(id)
 }
 
 // hasRoom reports whether the node must offer the next joiner to this view:
@@ -48,7 +48,7 @@ func (p *livePeer) shows(id peer.ID) bool {
 func (p *livePeer) hasRoom() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.ended && len(p.shown) < p.max
+	return !p.ended && p.view.Len() < p.max
 }
 
 // probe waits for one joiner to reach every view that had room when it
@@ -126,7 +126,7 @@ func (s *swarm) startOn(ctx context.Context, node peer.AddrInfo, key crypto.Priv
 	if err != nil {
 		return nil, err
 	}
-	p := &livePeer{id: h.ID(), node: node.ID, h: h, ns: ns, shown: make(map[peer.ID]struct{})}
+	p := &livePeer{id: h.ID(), node: node.ID, h: h, ns: ns, view: wsstar.NewView(ns)}
 	fail := func(step string, err error) (*livePeer, error) {
 		_ = h.Close()
 		return nil, fmt.Errorf("%s: %w", step, err)
@@ -203,27 +203,21 @@ func (s *swarm) consume(p *livePeer) {
 		now := time.Now()
 		switch m := m.(type) {
 		case *wsstar.Update:
-			batch = batch[:0]
-			p.mu.Lock()
+			changes := p.view.Apply(m)
 			if m.Snapshot {
-				clear(p.shown)
+				// Members a snapshot brings are not joins, and those it
+				// drops left without a LEFT.
+				continue
 			}
-			for _, e := range m.Events {
-				_, had := p.shown[e.Peer]
+			batch = batch[:0]
+			for _, e := range changes {
 				switch e.Kind {
 				case pb.PeerEvent_JOINED:
-					p.shown[e.Peer] = struct{}{}
-					if !had && !m.Snapshot {
-						batch = append(batch, seen{p: e.Peer})
-					}
+					batch = append(batch, seen{p: e.Peer})
 				case pb.PeerEvent_LEFT:
-					delete(p.shown, e.Peer)
-					if had {
-						batch = append(batch, seen{p: e.Peer, left: true, reason: e.Reason})
-					}
+					batch = append(batch, seen{p: e.Peer, left: true, reason: e.Reason})
 				}
 			}
-			p.mu.Unlock()
 			if len(batch) > 0 {
 				s.saw(p, batch, now)
 			}
@@ -322,13 +316,9 @@ func (s *swarm) runProbeOn(ctx context.Context, node peer.AddrInfo, key crypto.P
 	return pr.last.Sub(p.joined), expected, 0, nil
 }
 
-// ramp starts one peer per key with at most conc start-ups in flight, peer i
-// joining nsOf(i), counting them on prog. It returns the peers that came up.
-func (s *swarm) ramp(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, timeout time.Duration, prog *Task) []*livePeer {
-	return s.rampOn(ctx, keys, conc, nsOf, func(int) peer.AddrInfo { return s.node }, timeout, prog)
-}
-
-// rampOn is ramp with peer i connecting to nodeOf(i).
+// rampOn starts one peer per key with at most conc start-ups in flight,
+// peer i joining nsOf(i) on nodeOf(i), counting them on prog. It returns the
+// peers that came up.
 func (s *swarm) rampOn(ctx context.Context, keys []crypto.PrivKey, conc int, nsOf func(int) string, nodeOf func(int) peer.AddrInfo, timeout time.Duration, prog *Task) []*livePeer {
 	out := make([]*livePeer, len(keys))
 	forEach(len(keys), conc, func(i int) {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,12 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,6 +19,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/nodeproc"
 	"github.com/ws-star/rendezvous/node"
 )
 
@@ -43,6 +40,8 @@ type Target struct {
 
 	close func() error
 	kill  func() error
+	// proc is the node's process when the tool started it as one.
+	proc *nodeproc.Proc
 	// relaunch starts the same binary again with the same identity and
 	// address (a node the tool started as a process); nil otherwise.
 	relaunch func(ctx context.Context) (*Target, error)
@@ -268,6 +267,10 @@ func firstWS(addrs []ma.Multiaddr) string {
 	return ""
 }
 
+// stopGrace is how long a node the tool started has to stop on SIGTERM
+// before it is killed.
+const stopGrace = 15 * time.Second
+
 // startProcess runs the node binary with cfg, its log going to stderr, reads
 // its first address from stdout and stops it (SIGTERM, then SIGKILL) on Close.
 func startProcess(ctx context.Context, bin string, cfg config.Config, dir string, stderr io.Writer) (*Target, error) {
@@ -279,85 +282,20 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config", path)
-	// Own process group: a signal to the tool's terminal does not race the
-	// orderly stop below.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
+	p, err := nodeproc.Start(ctx, nodeproc.Options{Binary: bin, Args: []string{"--config", path}, Log: stderr, StartTimeout: 30 * time.Second})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	var killed atomic.Bool
-	stop := func() error {
-		select {
-		case <-exited:
-			if killed.Load() {
-				return nil
-			}
-			return waitErr
-		default:
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-			return waitErr
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("bench: node did not stop on SIGTERM; killed")
-		}
-	}
-	kill := func() error {
-		killed.Store(true)
-		err := cmd.Process.Kill()
-		<-exited
-		return err
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		first := true
-		for sc.Scan() {
-			if first {
-				addr <- strings.TrimSpace(sc.Text())
-				first = false
-			}
-		}
-		if first {
-			close(addr)
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	var line string
-	select {
-	case l, ok := <-addr:
-		if !ok {
-			_ = stop()
-			return nil, errors.New("bench: node exited without printing an address")
-		}
-		line = l
-	case <-time.After(30 * time.Second):
-		_ = stop()
-		return nil, errors.New("bench: node printed no address within 30 s")
-	case <-ctx.Done():
-		_ = stop()
-		return nil, ctx.Err()
-	}
-	t, err := externalTarget(TargetOptions{Node: line, PID: cmd.Process.Pid, PprofAddr: cfg.Pprof.Addr})
+	stop := func() error { return p.Stop(stopGrace) }
+	t, err := externalTarget(TargetOptions{Node: p.Addr.String(), PID: p.PID(), PprofAddr: cfg.Pprof.Addr})
 	if err != nil {
 		_ = stop()
 		return nil, err
 	}
 	t.Kind = "process"
+	t.proc = p
 	t.close = stop
-	t.kill = kill
+	t.kill = p.Kill
 	if len(cfg.Listen) > 1 {
 		// The first line is the WebSocket address; the node lists the
 		// others, with their certhashes, at /addrs.json.

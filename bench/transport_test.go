@@ -1,11 +1,6 @@
 package bench
 
 import (
-	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -15,21 +10,12 @@ import (
 // "webrtc-direct") from the node's /metrics.
 func inboundConns(t *testing.T, tg *Target, transport string) float64 {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(tg.MetricsURL)
+	fams, err := scrapeMetrics(tg.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "libp2p_swarm_connections_opened_total{") && strings.Contains(line, `dir="inbound"`) &&
-			strings.Contains(line, fmt.Sprintf("transport=%q", transport)) {
-			v, _ := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
-			sum += v
-		}
-	}
-	return sum
+	v, _ := fams.Sum("libp2p_swarm_connections_opened_total", "dir", "inbound", "transport", transport)
+	return v
 }
 
 func TestCapacityPeersConnectOverTheChosenTransport(t *testing.T) {

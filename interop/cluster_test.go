@@ -1,23 +1,18 @@
 package interop
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
-	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/ws-star/rendezvous/internal/nodeproc"
 	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/internal/testnats"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
@@ -31,12 +26,8 @@ const crashToLeftBound = 10 * time.Second
 
 // nodeProc is one run of the node binary.
 type nodeProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	port int
-	id   peer.ID
-	addr ma.Multiaddr
-	done chan struct{}
+	*nodeproc.Proc
+	id peer.ID
 }
 
 // startProc runs the binary with args and waits for its first /p2p/ address
@@ -44,98 +35,21 @@ type nodeProc struct {
 func startProc(t *testing.T, bin, dir string, port int, args ...string) *nodeProc {
 	t.Helper()
 	args = append([]string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--identity", filepath.Join(dir, "identity.key")}, args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	stdout, err := cmd.StdoutPipe()
+	p, err := nodeproc.Start(t.Context(), nodeproc.Options{Binary: bin, Args: args, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node-%d.log", time.Now().UnixNano())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &nodeProc{t: t, cmd: cmd, port: port, done: make(chan struct{})}
-	addrs := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "/p2p/") {
-				select {
-				case addrs <- sc.Text():
-				default:
-				}
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); _ = logf.Close(); close(p.done) }()
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
-	select {
-	case a := <-addrs:
-		p.addr = ma.StringCast(a)
-		info, err := peer.AddrInfoFromP2pAddr(p.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.id = info.ID
-	case <-p.done:
-		t.Fatalf("node exited at start: %s", readLogs(dir))
-	case <-time.After(time.Minute):
-		t.Fatal("node printed no address within a minute")
-	}
-	return p
+	t.Cleanup(func() { _ = p.Kill() })
+	return &nodeProc{Proc: p, id: p.Info.ID}
 }
 
-func (p *nodeProc) kill(sig syscall.Signal) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *nodeProc) info() peer.AddrInfo {
-	info, _ := peer.AddrInfoFromP2pAddr(p.addr)
-	return *info
-}
+func (p *nodeProc) info() peer.AddrInfo { return p.Info }
 
 func (p *nodeProc) waitReady(t *testing.T) {
 	t.Helper()
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", p.port)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never ready", url)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := p.WaitReady(t.Context(), time.Minute); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func readLogs(dir string) string {
-	files, _ := filepath.Glob(filepath.Join(dir, "node-*.log"))
-	var b strings.Builder
-	for _, f := range files {
-		data, _ := os.ReadFile(f)
-		b.Write(data)
-	}
-	return b.String()
 }
 
 // member connects a browser-style peer to node p, reserves and joins ns.
@@ -159,41 +73,31 @@ func member(t *testing.T, p *nodeProc, ns string) (host.Host, *wsstar.Client) {
 	return h, c
 }
 
-// viewOf collects the members a client's view shows, and LEFT times.
+// viewOf is what a client's view shows, and the reason of each LEFT.
 type viewOf struct {
-	mu      sync.Mutex
-	members map[peer.ID]bool
-	left    map[peer.ID]pb.LeftReason
+	*wsstar.View
+	mu   sync.Mutex
+	left map[peer.ID]pb.LeftReason
 }
 
 func follow(c *wsstar.Client) *viewOf {
-	v := &viewOf{members: map[peer.ID]bool{}, left: map[peer.ID]pb.LeftReason{}}
+	v := &viewOf{View: wsstar.NewView(""), left: map[peer.ID]pb.LeftReason{}}
 	go func() {
 		for m := range c.C() {
 			u, ok := m.(*wsstar.Update)
 			if !ok {
 				continue
 			}
-			v.mu.Lock()
-			for _, e := range u.Events {
-				switch e.Kind {
-				case pb.PeerEvent_JOINED:
-					v.members[e.Peer] = true
-				case pb.PeerEvent_LEFT:
-					delete(v.members, e.Peer)
+			for _, e := range v.Apply(u) {
+				if e.Kind == pb.PeerEvent_LEFT {
+					v.mu.Lock()
 					v.left[e.Peer] = e.Reason
+					v.mu.Unlock()
 				}
 			}
-			v.mu.Unlock()
 		}
 	}()
 	return v
-}
-
-func (v *viewOf) has(p peer.ID) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.members[p]
 }
 
 func (v *viewOf) leftReason(p peer.ID) (pb.LeftReason, bool) {
@@ -262,7 +166,7 @@ func crashAndRestart(t *testing.T, procs []*nodeProc, restart func() *nodeProc) 
 	for i, v := range views {
 		for j, p := range peers {
 			if i != j {
-				waitUntil(t, 30*time.Second, fmt.Sprintf("node %d's view shows node %d's peer", i, j), func() bool { return v.has(p) })
+				waitUntil(t, 30*time.Second, fmt.Sprintf("node %d's view shows node %d's peer", i, j), func() bool { return v.Has(p) })
 			}
 		}
 	}
@@ -270,7 +174,7 @@ func crashAndRestart(t *testing.T, procs []*nodeProc, restart func() *nodeProc) 
 	waitUntil(t, 30*time.Second, "TTL registration visible on node 0", func() bool { return discovered(t, procs[0], "board", ttlPeer) })
 
 	killed := len(procs) - 1
-	procs[killed].kill(syscall.SIGKILL)
+	_ = procs[killed].Kill()
 	for i := range killed {
 		took := waitUntil(t, crashToLeftBound, fmt.Sprintf("node %d's view drops the killed node's peer", i), func() bool {
 			r, ok := views[i].leftReason(peers[killed])

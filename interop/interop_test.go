@@ -8,7 +8,6 @@ package interop
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ws-star/rendezvous/internal/nodeproc"
 )
 
 const (
@@ -130,16 +131,8 @@ func buildNode(t *testing.T) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 		defer cancel()
-		args := []string{"build", "-o", filepath.Join(buildDir, "rendezvous")}
-		if raceEnabled {
-			// The node runs under the race detector too when the tests do.
-			args = append(args, "-race")
-		}
-		cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/rendezvous")...)
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New("go build ./cmd/rendezvous: " + err.Error() + "\n" + string(out))
-		}
+		// The node runs under the race detector too when the tests do.
+		buildErr = nodeproc.Build(ctx, "..", filepath.Join(buildDir, "rendezvous"), raceEnabled)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

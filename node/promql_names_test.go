@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ws-star/rendezvous/internal/promtext"
 )
 
 // This file pulls the series selectors out of the PromQL expressions of the
@@ -285,39 +287,24 @@ func keys(m map[string]bool) []string {
 // parseExposition reads the Prometheus text format: sample names (a
 // histogram's are its _bucket, _sum and _count) with their labels.
 func parseExposition(text string) (exposition, error) {
+	fams, err := promtext.Parse(strings.NewReader(text))
+	if err != nil {
+		return nil, err
+	}
+	samples, err := fams.Samples()
+	if err != nil {
+		return nil, err
+	}
 	exp := exposition{}
-	for n, line := range strings.Split(text, "\n") {
-		if line == "" || line[0] == '#' {
-			continue
+	for _, s := range samples {
+		if exp[s.Name] == nil {
+			exp[s.Name] = map[string]map[string]bool{}
 		}
-		end := strings.IndexAny(line, "{ ")
-		if end <= 0 {
-			return nil, fmt.Errorf("line %d: no sample name: %q", n+1, line)
-		}
-		name := line[:end]
-		if exp[name] == nil {
-			exp[name] = map[string]map[string]bool{}
-		}
-		if line[end] != '{' {
-			continue
-		}
-		close := strings.LastIndexByte(line, '}')
-		if close < end {
-			return nil, fmt.Errorf("line %d: unclosed labels: %q", n+1, line)
-		}
-		toks, err := promqlTokens(line[end : close+1])
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		s, _, err := matchersAt(toks, 0, selector{})
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		for _, m := range s.matchers {
-			if exp[name][m.label] == nil {
-				exp[name][m.label] = map[string]bool{}
+		for label, value := range s.Labels {
+			if exp[s.Name][label] == nil {
+				exp[s.Name][label] = map[string]bool{}
 			}
-			exp[name][m.label][m.value] = true
+			exp[s.Name][label][value] = true
 		}
 	}
 	return exp, nil
@@ -393,7 +380,7 @@ func TestSelectorCheckFailsOnMisspelledNamesLabelsAndValues(t *testing.T) {
 		`rendezvous_wsstar_change_delay_seconds_sum 0.4`,
 		`rendezvous_wsstar_change_delay_seconds_count 5`,
 		`libp2p_relaysvc_connections_total{type="opened"} 2`,
-	}, "\n"))
+	}, "\n") + "\n")
 	if err != nil {
 		t.Fatal(err)
 	}
