@@ -43,7 +43,7 @@ type nodeState struct {
 // maxHeartbeatSize bounds what a heartbeat may make this node decode.
 const maxHeartbeatSize = 16 << 10
 
-func (r *Registry) heartbeatSubject() string { return "_RENDEZVOUS." + r.opts.bucket + ".heartbeat" }
+func (r *Registry) heartbeatSubject() string { return "_RENDEZVOUS." + r.opts.lim.Bucket + ".heartbeat" }
 
 func (r *Registry) selfInfo() NodeInfo {
 	info := NodeInfo{Instance: r.inst, Peer: r.h.ID().String(), Version: r.opts.version, Started: time.Now().UTC().Truncate(time.Second)}
@@ -96,7 +96,7 @@ func (r *Registry) startHeartbeats() error {
 		defer r.wg.Done()
 		defer func() { _ = sub.Unsubscribe() }()
 		beat := time.NewTicker(r.heartbeatInterval())
-		check := time.NewTicker(r.opts.leaseTTL / 6)
+		check := time.NewTicker(r.opts.lim.LeaseTTL.D() / 6)
 		defer beat.Stop()
 		defer check.Stop()
 		r.sendHeartbeat(false)
@@ -132,7 +132,7 @@ func (r *Registry) startHeartbeats() error {
 
 // heartbeatInterval is a third of the lease TTL, at most a second: a long
 // lease tolerates slow networks without making heartbeats rare.
-func (r *Registry) heartbeatInterval() time.Duration { return min(r.opts.leaseTTL/3, time.Second) }
+func (r *Registry) heartbeatInterval() time.Duration { return min(r.opts.lim.LeaseTTL.D()/3, time.Second) }
 
 func (r *Registry) sendHeartbeat(bye bool) {
 	r.mu.Lock()
@@ -195,12 +195,12 @@ func (r *Registry) checkNodes() {
 		if inst == r.inst {
 			continue
 		}
-		if n.alive && now.Sub(n.lastSeen) > r.opts.leaseTTL {
+		if n.alive && now.Sub(n.lastSeen) > r.opts.lim.LeaseTTL.D() {
 			n.alive = false
 			r.log.Warn("cluster: node stopped sending heartbeats; dropping its peers", "peer", n.info.Peer, "instance", inst)
 			r.instanceChangedLocked(inst, registry.ReasonDisconnected)
 		}
-		if !n.alive && !n.lease && now.Sub(n.lastSeen) > leaseKeyFactor*r.opts.leaseTTL {
+		if !n.alive && !n.lease && now.Sub(n.lastSeen) > leaseKeyFactor*r.opts.lim.LeaseTTL.D() {
 			r.st.dropInstance(inst)
 			delete(r.nodes, inst)
 		}
@@ -286,9 +286,9 @@ func (r *Registry) putLease(last uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	m := nats.NewMsg(subjectOf(r.opts.bucket, leaseKey(r.inst)))
+	m := nats.NewMsg(subjectOf(r.opts.lim.Bucket, leaseKey(r.inst)))
 	m.Data = b
-	popts := []jetstream.PublishOpt{jetstream.WithMsgTTL(leaseKeyFactor * r.opts.leaseTTL)}
+	popts := []jetstream.PublishOpt{jetstream.WithMsgTTL(leaseKeyFactor * r.opts.lim.LeaseTTL.D())}
 	if last != 0 {
 		popts = append(popts, jetstream.WithExpectLastSequencePerSubject(last))
 	}
@@ -343,9 +343,9 @@ func (r *Registry) janitor(inst string, rev uint64) {
 		defer r.wg.Done()
 		ctx, cancel := context.WithTimeout(r.ctx, r.opts.writeTimeout)
 		defer cancel()
-		s, err := r.js.Stream(ctx, streamName(r.opts.bucket))
+		s, err := r.js.Stream(ctx, streamName(r.opts.lim.Bucket))
 		if err == nil {
-			err = s.Purge(ctx, jetstream.WithPurgeSubject(subjectOf(r.opts.bucket, instFilter(inst))), jetstream.WithPurgeSequence(rev))
+			err = s.Purge(ctx, jetstream.WithPurgeSubject(subjectOf(r.opts.lim.Bucket, instFilter(inst))), jetstream.WithPurgeSequence(rev))
 		}
 		if err != nil && r.ctx.Err() == nil {
 			r.log.Debug("cluster: janitor purge failed", "instance", inst, "err", err)

@@ -16,9 +16,7 @@ import (
 type Option func(*options) error
 
 type options struct {
-	bucket         string
-	replicas       int
-	leaseTTL       time.Duration
+	lim            Limits
 	writeTimeout   time.Duration
 	registryLimits registry.Limits
 	policy         registry.Policy
@@ -44,19 +42,12 @@ const (
 )
 
 func defaultOptions() options {
-	o := options{
+	return options{
+		lim:            DefaultLimits(),
 		writeTimeout:   defaultWriteTimeout,
 		registryLimits: registry.DefaultLimits(),
 		logger:         slog.Default(),
 	}
-	o.setLimits(DefaultLimits())
-	return o
-}
-
-func (o *options) setLimits(l Limits) {
-	o.bucket = l.Bucket
-	o.replicas = max(l.Replicas, 1)
-	o.leaseTTL = l.LeaseTTL.D()
 }
 
 // WithLimits replaces DefaultLimits; l must pass Limits.Validate.
@@ -65,7 +56,7 @@ func WithLimits(l Limits) Option {
 		if err := l.Validate(); err != nil {
 			return fmt.Errorf("cluster: invalid limits: %w", err)
 		}
-		o.setLimits(l)
+		o.lim = l
 		return nil
 	}
 }

@@ -296,8 +296,8 @@ func (r *Registry) Depart() {
 	r.sendHeartbeat(true)
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.writeTimeout)
 	defer cancel()
-	if s, err := r.js.Stream(ctx, streamName(r.opts.bucket)); err == nil {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(subjectOf(r.opts.bucket, instFilter(r.inst)))); err != nil {
+	if s, err := r.js.Stream(ctx, streamName(r.opts.lim.Bucket)); err == nil {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(subjectOf(r.opts.lim.Bucket, instFilter(r.inst)))); err != nil {
 			r.log.Warn("cluster: could not remove this node's keys; they go when its lease expires", "err", err)
 		}
 	}

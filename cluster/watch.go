@@ -74,11 +74,11 @@ func (r *Registry) setDegraded(what string, err error) {
 
 func (r *Registry) bucketConfig() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket:         r.opts.bucket,
+		Bucket:         r.opts.lim.Bucket,
 		Description:    "ws-star rendezvous registry",
 		History:        1,
 		Storage:        jetstream.FileStorage,
-		Replicas:       r.opts.replicas,
+		Replicas:       max(r.opts.lim.Replicas, 1),
 		LimitMarkerTTL: markerTTL,
 		MaxValueSize:   maxValueSize,
 	}
@@ -88,22 +88,22 @@ func (r *Registry) bucketConfig() jetstream.KeyValueConfig {
 // is used as it is (its replicas may have been changed on purpose), but it
 // must keep per-key TTLs, which expiry and leases rely on.
 func (r *Registry) openBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := r.js.KeyValue(ctx, r.opts.bucket)
+	kv, err := r.js.KeyValue(ctx, r.opts.lim.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = r.js.CreateKeyValue(ctx, r.bucketConfig())
 		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = r.js.KeyValue(ctx, r.opts.bucket) // another node was first
+			kv, err = r.js.KeyValue(ctx, r.opts.lim.Bucket) // another node was first
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %q: %w", r.opts.bucket, err)
+		return nil, fmt.Errorf("open bucket %q: %w", r.opts.lim.Bucket, err)
 	}
 	st, err := kv.Status(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("bucket %q status: %w", r.opts.bucket, err)
+		return nil, fmt.Errorf("bucket %q status: %w", r.opts.lim.Bucket, err)
 	}
 	if kvs, ok := st.(*jetstream.KeyValueBucketStatus); ok && kvs.LimitMarkerTTL() == 0 {
-		return nil, fmt.Errorf("bucket %q exists without per-key TTLs (limit_marker_ttl); delete it or name another bucket", r.opts.bucket)
+		return nil, fmt.Errorf("bucket %q exists without per-key TTLs (limit_marker_ttl); delete it or name another bucket", r.opts.lim.Bucket)
 	}
 	return kv, nil
 }
@@ -117,7 +117,7 @@ func (r *Registry) session() error {
 		opCancel()
 		return err
 	}
-	s, err := r.js.Stream(opCtx, streamName(r.opts.bucket))
+	s, err := r.js.Stream(opCtx, streamName(r.opts.lim.Bucket))
 	opCancel()
 	if err != nil {
 		return fmt.Errorf("bucket stream: %w", err)
@@ -240,5 +240,5 @@ func (r *Registry) finishLoad(seen map[string]struct{}) {
 	r.synced.Store(true)
 	r.healthy.Store(true)
 	r.mt.Synced()
-	r.log.Info("cluster: local copy in sync", "bucket", r.opts.bucket, "registrations", r.local.Stats().Registrations)
+	r.log.Info("cluster: local copy in sync", "bucket", r.opts.lim.Bucket, "registrations", r.local.Stats().Registrations)
 }

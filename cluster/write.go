@@ -33,7 +33,7 @@ const ttlSlack = 2 * time.Second
 // message builds the JetStream message for o: a removal is a purge marker
 // whose body is the reason, itself removed after markerTTL.
 func (r *Registry) message(o op) (*nats.Msg, []jetstream.PublishOpt) {
-	m := nats.NewMsg(subjectOf(r.opts.bucket, o.key))
+	m := nats.NewMsg(subjectOf(r.opts.lim.Bucket, o.key))
 	if !o.put {
 		m.Header.Set("KV-Operation", "PURGE")
 		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)

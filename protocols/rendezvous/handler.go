@@ -52,7 +52,7 @@ func (s *Service) handleStream(str network.Stream) {
 	r := bufio.NewReader(str)
 	for {
 		// The deadline covers the wait for the request and the reply.
-		_ = str.SetDeadline(time.Now().Add(s.cfg.streamTimeout))
+		_ = str.SetDeadline(time.Now().Add(s.cfg.lim.StreamTimeout.D()))
 		b, err := readFrame(r, MaxMessageSize)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -89,7 +89,7 @@ func (s *Service) handleStream(str network.Stream) {
 func (s *Service) refuseStream(str network.Stream, why string) {
 	p := str.Conn().RemotePeer()
 	s.log.Debug("stream refused", "peer", p, "reason", why)
-	_ = str.SetDeadline(time.Now().Add(min(s.cfg.streamTimeout, overflowReadTimeout)))
+	_ = str.SetDeadline(time.Now().Add(min(s.cfg.lim.StreamTimeout.D(), overflowReadTimeout)))
 	b, err := readFrame(bufio.NewReader(str), MaxMessageSize)
 	if err != nil {
 		_ = str.Reset()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,41 +13,22 @@ import (
 
 // config is what New runs with: DefaultLimits, then the options in order.
 type config struct {
-	minTTL, defTTL, maxTTL time.Duration
-	defLimit, maxLimit     int
-	rate                   float64
-	burst                  int
-	presence               bool
-	grace                  time.Duration
-	reg                    prometheus.Registerer
-	log                    *slog.Logger
-	streamTimeout          time.Duration
-	maxStreamsPerPeer      int
-	maxTrackedPeers        int
-	limits                 limits.Observer
-	perSource              int
-	exempt                 []netip.Prefix
+	lim             Limits
+	reg             prometheus.Registerer
+	log             *slog.Logger
+	maxTrackedPeers int
+	limits          limits.Observer
+	exempt          []netip.Prefix
 }
 
 func defaultConfig() config {
-	c := config{
+	return config{
+		lim:             DefaultLimits(),
 		log:             slog.Default(),
 		maxTrackedPeers: DefaultMaxTrackedPeers,
 		limits:          limits.Nop{},
 		exempt:          []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
-	c.setLimits(DefaultLimits())
-	return c
-}
-
-func (c *config) setLimits(l Limits) {
-	c.minTTL, c.defTTL, c.maxTTL = l.MinTTL.D(), l.DefaultTTL.D(), l.MaxTTL.D()
-	c.defLimit, c.maxLimit = l.DiscoverLimit, l.MaxDiscoverLimit
-	c.rate, c.burst = l.RequestRate, l.RequestBurst
-	c.presence, c.grace = l.PresenceBinding, l.PresenceGrace.D()
-	c.streamTimeout = l.StreamTimeout.D()
-	c.maxStreamsPerPeer = l.MaxStreamsPerPeer
-	c.perSource = l.MaxRegistrationsPerIP
 }
 
 // Option configures a Service. An option that cannot be applied makes New
@@ -61,7 +41,7 @@ func WithLimits(l Limits) Option {
 		if err := l.Validate(); err != nil {
 			return fmt.Errorf("rendezvous: invalid limits: %w", err)
 		}
-		c.setLimits(l)
+		c.lim = l
 		return nil
 	}
 }

@@ -43,10 +43,10 @@ func (s *Service) acquireStream(str network.Stream) streamAdmission {
 		if len(s.peers) >= s.cfg.maxTrackedPeers {
 			return overPeerTable
 		}
-		st = &peerState{limiter: rate.NewLimiter(rate.Limit(s.cfg.rate), s.cfg.burst)}
+		st = &peerState{limiter: rate.NewLimiter(rate.Limit(s.cfg.lim.RequestRate), s.cfg.lim.RequestBurst)}
 		s.peers[p] = st
 	}
-	if st.streams >= s.cfg.maxStreamsPerPeer {
+	if st.streams >= s.cfg.lim.MaxStreamsPerPeer {
 		return overPeerLimit
 	}
 	st.streams++

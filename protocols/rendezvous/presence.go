@@ -43,7 +43,7 @@ func viaRelay(a ma.Multiaddr, relay peer.ID) bool {
 // bindPresence records whether p's registration in ns is bound to its
 // presence. A peer registering while already disconnected gets its timer now.
 func (s *Service) bindPresence(p peer.ID, ns string, bound bool) {
-	if !s.cfg.presence {
+	if !s.cfg.lim.PresenceBinding {
 		return
 	}
 	s.mu.Lock()
@@ -89,11 +89,11 @@ func (s *Service) pruneBoundLocked(p peer.ID, set map[string]struct{}) {
 // armPresenceLocked starts p's presence timer if p has bound registrations
 // and none is pending. s.mu must be held.
 func (s *Service) armPresenceLocked(p peer.ID) {
-	if !s.cfg.presence || len(s.bound[p]) == 0 || s.timers[p] != nil {
+	if !s.cfg.lim.PresenceBinding || len(s.bound[p]) == 0 || s.timers[p] != nil {
 		return
 	}
 	pt := new(presenceTimer)
-	pt.t = time.AfterFunc(s.cfg.grace, func() { s.presenceExpired(p, pt) })
+	pt.t = time.AfterFunc(s.cfg.lim.PresenceGrace.D(), func() { s.presenceExpired(p, pt) })
 	s.timers[p] = pt
 }
 

@@ -112,7 +112,7 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		streams:   make(map[network.Stream]struct{}),
 		bound:     make(map[peer.ID]map[string]struct{}),
 		timers:    make(map[peer.ID]*presenceTimer),
-		sources:   newSources(cfg.perSource, cfg.exempt),
+		sources:   newSources(cfg.lim.MaxRegistrationsPerIP, cfg.exempt),
 	}
 	s.unsubscribe = reg.Subscribe("", s.sources.onEvent)
 	s.nb = &network.NotifyBundle{

@@ -18,14 +18,14 @@ func validNamespace(ns string) bool { return registry.ValidNamespace(ns) }
 // missing field) asks for the default.
 func (s *Service) grantTTL(secs uint64) (time.Duration, *statusErr) {
 	if secs == 0 {
-		return s.cfg.defTTL, nil
+		return s.cfg.lim.DefaultTTL.D(), nil
 	}
-	if secs > uint64(s.cfg.maxTTL/time.Second) {
-		return 0, fail(StatusInvalidTTL, "ttl above maximum of %d s", uint64(s.cfg.maxTTL/time.Second))
+	if secs > uint64(s.cfg.lim.MaxTTL.D()/time.Second) {
+		return 0, fail(StatusInvalidTTL, "ttl above maximum of %d s", uint64(s.cfg.lim.MaxTTL.D()/time.Second))
 	}
 	d := time.Duration(secs) * time.Second
-	if d < s.cfg.minTTL {
-		return 0, fail(StatusInvalidTTL, "ttl below minimum of %d s", uint64(s.cfg.minTTL/time.Second))
+	if d < s.cfg.lim.MinTTL.D() {
+		return 0, fail(StatusInvalidTTL, "ttl below minimum of %d s", uint64(s.cfg.lim.MinTTL.D()/time.Second))
 	}
 	return d, nil
 }
@@ -125,9 +125,9 @@ func (s *Service) discover(p peer.ID, d *pb.Message_Discover) (*pb.Message, *sta
 	if ns != "" && !validNamespace(ns) {
 		return nil, fail(StatusInvalidNamespace, "namespace must be at most %d bytes of UTF-8", MaxNamespaceLen)
 	}
-	limit := s.cfg.defLimit
+	limit := s.cfg.lim.DiscoverLimit
 	if l := d.GetLimit(); l > 0 {
-		limit = int(min(l, uint64(s.cfg.maxLimit)))
+		limit = int(min(l, uint64(s.cfg.lim.MaxDiscoverLimit)))
 	}
 	var cursor uint64
 	if c := d.GetCookie(); len(c) > 0 {
@@ -195,8 +195,8 @@ func (s *Service) discover(p peer.ID, d *pb.Message_Discover) (*pb.Message, *sta
 // minimum TTL for clients to come back soon.
 func (s *Service) remaining(reg *registry.Registration, now time.Time) (uint64, bool) {
 	left := reg.Expiry.Sub(now)
-	if reg.Expiry.IsZero() || (reg.Source == registry.SourceLive && left < s.cfg.minTTL) {
-		return uint64(s.cfg.minTTL / time.Second), true
+	if reg.Expiry.IsZero() || (reg.Source == registry.SourceLive && left < s.cfg.lim.MinTTL.D()) {
+		return uint64(s.cfg.lim.MinTTL.D() / time.Second), true
 	}
 	if left <= 0 {
 		return 0, false
