@@ -7,14 +7,15 @@ import (
 	"net/http"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/node/deny"
 )
 
 // The deny list endpoints of the admin API.
 
 func (n *Node) adminDenyList(w http.ResponseWriter, _ *http.Request) {
-	entries := n.deny.entries()
+	entries := n.deny.Entries()
 	if entries == nil {
-		entries = []denyEntry{}
+		entries = []deny.Entry{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "file": n.cfg.Deny.File})
 }
@@ -51,19 +52,19 @@ func (n *Node) adminDeny(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, fmt.Sprintf("peer %q: %v", req.Peer, err))
 			return
 		}
-		entry, kind = p.String(), denyPeer
+		entry, kind = p.String(), deny.KindPeer
 	case req.Subnet != "" && req.Peer == "":
 		pfx, err := config.ParseSubnet(req.Subnet)
 		if err != nil {
 			adminError(w, http.StatusBadRequest, fmt.Sprintf("subnet %q: %v", req.Subnet, err))
 			return
 		}
-		entry, kind = pfx.String(), denySubnet
+		entry, kind = pfx.String(), deny.KindSubnet
 	default:
 		adminError(w, http.StatusBadRequest, `body must name exactly one of "peer" and "subnet"`)
 		return
 	}
-	added, closed, err := n.deny.add(entry, kind)
+	added, closed, err := n.deny.Add(entry, kind)
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, "deny: "+err.Error())
 		return
@@ -75,21 +76,21 @@ func (n *Node) adminDeny(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, map[string]any{
 		"entry": entry, "kind": kind, "added": added, "closed": closed,
 		// Without deny.file the ban lasts until the node restarts.
-		"persisted": n.deny.persistent(),
+		"persisted": n.deny.Persistent(),
 	})
 }
 
 func (n *Node) adminUndeny(w http.ResponseWriter, r *http.Request) {
 	raw := r.PathValue("entry")
-	entry, kind, err := parseDenyEntry(raw)
+	entry, kind, err := deny.ParseEntry(raw)
 	if err != nil {
 		adminError(w, http.StatusBadRequest, fmt.Sprintf("%q: %v", raw, err))
 		return
 	}
-	switch err := n.deny.remove(entry, kind); {
-	case errors.Is(err, errDenyNotFound):
+	switch err := n.deny.Remove(entry, kind); {
+	case errors.Is(err, deny.ErrNotFound):
 		adminError(w, http.StatusNotFound, fmt.Sprintf("%s: %v", entry, err))
-	case errors.Is(err, errDenyConfigured):
+	case errors.Is(err, deny.ErrConfigured):
 		adminError(w, http.StatusConflict, fmt.Sprintf("%s: %v", entry, err))
 	case err != nil:
 		adminError(w, http.StatusInternalServerError, "undeny: "+err.Error())

@@ -157,7 +157,7 @@ func (n *Node) adminPeer(w http.ResponseWriter, r *http.Request) {
 		WSStarJoins:   []wsstar.Join{},
 		Registrations: []RegistrationInfo{},
 		Memberships:   []RegistrationInfo{},
-		Denied:        n.deny.cur.Load().peer(p),
+		Denied:        n.deny.Denied(p),
 	}
 	for _, c := range n.Host.Network().ConnsToPeer(p) {
 		st := c.Stat()

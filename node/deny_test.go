@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"regexp"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/node/deny"
 )
 
 // fail2banRegexes reads the failregex lines of the filter in docs/admin.md,
@@ -138,11 +138,11 @@ func TestDeniedPeerIsDisconnectedAndCannotRedialUntilLifted(t *testing.T) {
 		t.Fatalf("second deny: %d %+v", code, out)
 	}
 	var list struct {
-		Entries []denyEntry
+		Entries []deny.Entry
 		File    string
 	}
 	adminDo(t, n, "", "GET", "/v1/deny", "", &list)
-	if len(list.Entries) != 1 || list.Entries[0] != (denyEntry{h.ID().String(), "peer", "file"}) {
+	if len(list.Entries) != 1 || list.Entries[0] != (deny.Entry{Entry: h.ID().String(), Kind: "peer", Source: "file"}) {
 		t.Fatalf("deny list %+v", list)
 	}
 	if code := adminDo(t, n, "", "DELETE", "/v1/deny/"+h.ID().String(), "", nil); code != 200 {
@@ -217,11 +217,11 @@ func TestDenyFileEditedOnDiskIsReloaded(t *testing.T) {
 
 	// A broken edit keeps the list in force.
 	os.WriteFile(c.Deny.File, []byte(`{"peers": [`), 0o644)
-	time.Sleep(3 * denyReloadInterval)
+	time.Sleep(3 * deny.ReloadInterval)
 	refusedPeer(t, h, n)
 
 	os.WriteFile(c.Deny.File, []byte(`{"peers": [], "subnets": []}`), 0o644)
-	eventually(t, "ban lifted by the edited file", func() bool { return !n.deny.cur.Load().peer(h.ID()) })
+	eventually(t, "ban lifted by the edited file", func() bool { return !n.deny.Denied(h.ID()) })
 	admitted(t, h, n)
 }
 
@@ -252,66 +252,6 @@ func TestBansWithoutADenyFileAreNotPersisted(t *testing.T) {
 	var out struct{ Persisted bool }
 	if code := adminDo(t, n, "", "POST", "/v1/deny", `{"subnet": "192.0.2.0/24"}`, &out); code != 201 || out.Persisted {
 		t.Fatalf("deny: %d %+v", code, out)
-	}
-}
-
-func TestTheDocumentedFail2banFilterMatchesBothLogFormats(t *testing.T) {
-	for _, format := range []string{"text", "json"} {
-		// The handlers NewLogger builds, without its process-wide side effect.
-		var logs logBuffer
-		var h slog.Handler = slog.NewTextHandler(&logs, nil)
-		if format == "json" {
-			h = slog.NewJSONHandler(&logs, nil)
-		}
-		d, err := newDenyList(config.Deny{}, slog.New(h), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.refuse(netip.MustParseAddr("2001:db8::7"), denySubnet, "subnet", "2001:db8::/32")
-		if host := fail2banHost(t, logs.String()); host != "2001:db8::7" {
-			t.Errorf("%s: the filter finds %q in %q", format, host, logs.String())
-		}
-	}
-}
-
-func TestRefusalLogAllowsOneLinePerIPPerWindowAndCountsTheRest(t *testing.T) {
-	l := newRefusalLog(time.Minute, 2)
-	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
-	t0 := time.Unix(1000, 0)
-	step := func(ip netip.Addr, at time.Duration, wantOK bool, wantSuppressed int) {
-		t.Helper()
-		s, ok := l.allow(ip, t0.Add(at))
-		if ok != wantOK || (ok && s != wantSuppressed) {
-			t.Fatalf("%s at %v: (%d, %v), want (%d, %v)", ip, at, s, ok, wantSuppressed, wantOK)
-		}
-	}
-	step(a, 0, true, 0)
-	step(a, time.Second, false, 0)
-	step(a, 2*time.Second, false, 0)
-	step(b, 3*time.Second, true, 0)
-	step(c, 4*time.Second, false, 0) // the table is full: counted, not logged
-	// The next line reports a's two and the one no IP was remembered for.
-	step(a, time.Minute, true, 3)
-	// The windows are over: c takes a place, with nothing left unreported.
-	step(c, 2*time.Minute, true, 0)
-}
-
-func TestPrefixSetFindsTheLongestMatch(t *testing.T) {
-	s := newPrefixSet([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")},
-		[]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	for ip, want := range map[string]string{
-		"10.1.2.3":         "10.1.0.0/16",
-		"10.2.0.1":         "10.0.0.0/8",
-		"::ffff:10.9.9.9":  "10.0.0.0/8",
-		"2001:db8::1":      "2001:db8::/32",
-		"11.0.0.1":         "",
-		"2001:db9::1":      "",
-		"::ffff:127.0.0.1": "",
-	} {
-		p, ok := s.match(netip.MustParseAddr(ip))
-		if got := map[bool]string{true: p.String(), false: ""}[ok]; got != want {
-			t.Errorf("%s: got %q, want %q", ip, got, want)
-		}
 	}
 }
 
@@ -369,4 +309,31 @@ func TestDeniedIPv4SubnetIsRefusedBeforeAnyHandshake(t *testing.T) {
 		t.Fatal("the node did not answer 127.0.0.1")
 	}
 	admitted(t, testhost.New(t), n)
+}
+
+// remoteOnly is the remote end of a connection being accepted.
+type remoteOnly struct{ ma.Multiaddr }
+
+func (r remoteOnly) LocalMultiaddr() ma.Multiaddr  { return nil }
+func (r remoteOnly) RemoteMultiaddr() ma.Multiaddr { return r.Multiaddr }
+
+func TestTheDocumentedFail2banFilterMatchesBothLogFormats(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		// The handlers NewLogger builds, without its process-wide side effect.
+		var logs logBuffer
+		var h slog.Handler = slog.NewTextHandler(&logs, nil)
+		if format == "json" {
+			h = slog.NewJSONHandler(&logs, nil)
+		}
+		d, err := deny.New(config.Deny{Subnets: []string{"2001:db8::/32"}}, slog.New(h), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.InterceptAccept(remoteOnly{ma.StringCast("/ip6/2001:db8::7/tcp/4001")}) {
+			t.Fatalf("%s: a denied subnet was accepted", format)
+		}
+		if host := fail2banHost(t, logs.String()); host != "2001:db8::7" {
+			t.Errorf("%s: the filter finds %q in %q", format, host, logs.String())
+		}
+	}
 }

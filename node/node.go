@@ -28,6 +28,7 @@ import (
 
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -57,7 +58,7 @@ type Node struct {
 	// served by the host from before then.
 	up           atomic.Bool
 	reservations *reservationSet
-	deny         *denyList
+	deny         *deny.List
 	webrtcDirect *webrtcDirectGate // nil without a WebRTC-direct listener
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
@@ -160,7 +161,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
 
-	if n.deny, err = newDenyList(cfg.Deny, n.log, reg); err != nil {
+	if n.deny, err = deny.New(cfg.Deny, n.log, reg); err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, n.deny.Close)
@@ -235,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	}
 	n.Host = h
 	n.closers = append(n.closers, h.Close)
-	n.deny.start(h.Network())
+	n.deny.Start(h.Network())
 	if n.webrtcDirect != nil {
 		n.webrtcDirect.start(h.Network())
 	}

@@ -1,4 +1,4 @@
-package node
+package deny
 
 import (
 	"os"
@@ -7,16 +7,16 @@ import (
 	"github.com/ws-star/rendezvous/config"
 )
 
-// denyReloadInterval is how often deny.file is checked for changes. A stat
+// ReloadInterval is how often deny.file is checked for changes. A stat
 // per second costs nothing, and unlike a file watch it survives the file
 // being replaced by a rename (as editors and WriteDenyFile do).
-const denyReloadInterval = time.Second
+const ReloadInterval = time.Second
 
 // watch reloads deny.file when its stamp changes. A file that does not load
 // keeps the previous list: a half-saved edit must not lift every ban.
-func (d *denyList) watch() {
+func (d *List) watch() {
 	defer close(d.done)
-	t := time.NewTicker(denyReloadInterval)
+	t := time.NewTicker(ReloadInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -28,7 +28,7 @@ func (d *denyList) watch() {
 	}
 }
 
-func (d *denyList) reload() {
+func (d *List) reload() {
 	d.mu.Lock()
 	st := statFile(d.path)
 	if st == d.stamp {

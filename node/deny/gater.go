@@ -1,4 +1,4 @@
-package node
+package deny
 
 import (
 	"net/netip"
@@ -19,8 +19,8 @@ import (
 // Deny reasons: the reason label of rendezvous_denied_connections_total and
 // the reason field of the refusal log line.
 const (
-	denySubnet = "subnet"
-	denyPeer   = "peer"
+	KindSubnet = "subnet"
+	KindPeer   = "peer"
 )
 
 // prefixSet finds the subnet containing an address with one map look-up per
@@ -59,13 +59,13 @@ func (s *prefixSet) match(ip netip.Addr) (netip.Prefix, bool) {
 }
 
 // InterceptAccept refuses denied subnets before any handshake.
-func (d *denyList) InterceptAccept(c network.ConnMultiaddrs) bool {
+func (d *List) InterceptAccept(c network.ConnMultiaddrs) bool {
 	ip, ok := ipOf(c.RemoteMultiaddr())
 	if !ok {
 		return true
 	}
 	if pfx, hit := d.cur.Load().subnets.match(ip); hit {
-		d.refuse(ip, denySubnet, "subnet", pfx.String())
+		d.refuse(ip, KindSubnet, "subnet", pfx.String())
 		return false
 	}
 	return true
@@ -73,20 +73,20 @@ func (d *denyList) InterceptAccept(c network.ConnMultiaddrs) bool {
 
 // InterceptSecured refuses denied peers once the handshake proved who they
 // are.
-func (d *denyList) InterceptSecured(dir network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+func (d *List) InterceptSecured(dir network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
 	if !d.cur.Load().peer(p) {
 		return true
 	}
 	ip, _ := ipOf(c.RemoteMultiaddr())
-	d.refuse(ip, denyPeer, "peer", p.String())
+	d.refuse(ip, KindPeer, "peer", p.String())
 	return false
 }
 
 // InterceptPeerDial and InterceptAddrDial keep the node from dialing what it
 // refuses to accept.
-func (d *denyList) InterceptPeerDial(p peer.ID) bool { return !d.cur.Load().peer(p) }
+func (d *List) InterceptPeerDial(p peer.ID) bool { return !d.cur.Load().peer(p) }
 
-func (d *denyList) InterceptAddrDial(_ peer.ID, a ma.Multiaddr) bool {
+func (d *List) InterceptAddrDial(_ peer.ID, a ma.Multiaddr) bool {
 	ip, ok := ipOf(a)
 	if !ok {
 		return true
@@ -95,12 +95,12 @@ func (d *denyList) InterceptAddrDial(_ peer.ID, a ma.Multiaddr) bool {
 	return !hit
 }
 
-func (d *denyList) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+func (d *List) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
 	return true, 0
 }
 
 // refuse counts a refusal and logs it, at most once per IP per window.
-func (d *denyList) refuse(ip netip.Addr, reason, key, value string) {
+func (d *List) refuse(ip netip.Addr, reason, key, value string) {
 	d.denied.WithLabelValues(reason).Inc()
 	suppressed, ok := d.refusals.allow(ip, time.Now())
 	if !ok {

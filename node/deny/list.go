@@ -1,4 +1,10 @@
-package node
+// Package deny is the node's deny list: peers and subnets refused as the
+// host's connection gater (subnets at accept, before any handshake; peers
+// once their identity is known), from the configuration, a file the operator
+// edits and the admin API's bans, which it writes to that file. It is a
+// package of its own because it is a whole concern with its own state, file
+// watch and metrics, which the node only wires in.
+package deny
 
 import (
 	"errors"
@@ -21,24 +27,27 @@ import (
 
 // Errors of the deny list's mutations; the admin API maps them to statuses.
 var (
-	errDenyConfigured = errors.New("set in the node's configuration (deny.peers or deny.subnets): remove it there")
-	errDenyNotFound   = errors.New("no such entry in the deny list")
-	errDenyEntry      = errors.New("neither a peer ID nor a CIDR subnet such as 10.0.0.0/8")
+	ErrConfigured = errors.New("set in the node's configuration (deny.peers or deny.subnets): remove it there")
+	ErrNotFound   = errors.New("no such entry in the deny list")
+	errEntry      = errors.New("neither a peer ID nor a CIDR subnet such as 10.0.0.0/8")
 )
 
-// denySet is one immutable version of what is denied, read without a lock
+// set is one immutable version of what is denied, read without a lock
 // by the gater on every connection.
-type denySet struct {
+type set struct {
 	peers   map[peer.ID]struct{}
 	subnets prefixSet
 }
 
-func (s *denySet) peer(p peer.ID) bool { _, ok := s.peers[p]; return ok }
+func (s *set) peer(p peer.ID) bool { _, ok := s.peers[p]; return ok }
 
-// denyList is the node's deny list: the configured lists, which only a
+// Denied reports whether p is denied now.
+func (d *List) Denied(p peer.ID) bool { return d.cur.Load().peer(p) }
+
+// List is the node's deny list: the configured lists, which only a
 // restart changes, plus the file's, which the admin API and the operator's
 // editor change. It is the host's connection gater.
-type denyList struct {
+type List struct {
 	log      *slog.Logger
 	refusals *refusalLog
 	denied   *prometheus.CounterVec
@@ -47,7 +56,7 @@ type denyList struct {
 	cfgPeers   map[peer.ID]struct{}
 	cfgSubnets []netip.Prefix
 
-	cur atomic.Pointer[denySet]
+	cur atomic.Pointer[set]
 	net atomic.Pointer[network.Network] // set once the host exists
 
 	mu    sync.Mutex // serialises changes of file and stamp
@@ -58,10 +67,10 @@ type denyList struct {
 	done chan struct{}
 }
 
-var _ connmgr.ConnectionGater = (*denyList)(nil)
+var _ connmgr.ConnectionGater = (*List)(nil)
 
-// newDenyList loads the configured lists and deny.file; reg may be nil.
-func newDenyList(c config.Deny, log *slog.Logger, reg prometheus.Registerer) (*denyList, error) {
+// New loads the configured lists and deny.file; reg may be nil.
+func New(c config.Deny, log *slog.Logger, reg prometheus.Registerer) (*List, error) {
 	peers, err := config.ParsePeerIDs("deny.peers", c.Peers)
 	if err != nil {
 		return nil, err
@@ -70,7 +79,7 @@ func newDenyList(c config.Deny, log *slog.Logger, reg prometheus.Registerer) (*d
 	if err != nil {
 		return nil, err
 	}
-	d := &denyList{
+	d := &List{
 		log:        log,
 		refusals:   newRefusalLog(time.Minute, maxRefusalIPs),
 		path:       c.File,
@@ -85,8 +94,8 @@ func newDenyList(c config.Deny, log *slog.Logger, reg prometheus.Registerer) (*d
 	for _, p := range peers {
 		d.cfgPeers[p] = struct{}{}
 	}
-	d.denied.WithLabelValues(denySubnet)
-	d.denied.WithLabelValues(denyPeer)
+	d.denied.WithLabelValues(KindSubnet)
+	d.denied.WithLabelValues(KindPeer)
 	if d.path != "" {
 		d.stamp = statFile(d.path)
 		l, err := config.LoadDenyFile(d.path)
@@ -104,9 +113,9 @@ func newDenyList(c config.Deny, log *slog.Logger, reg prometheus.Registerer) (*d
 	return d, nil
 }
 
-// start binds the list to the host's network, closes what is denied
+// Start binds the list to the host's network, closes what is denied
 // already, and watches deny.file. Close stops the watch.
-func (d *denyList) start(n network.Network) {
+func (d *List) Start(n network.Network) {
 	d.net.Store(&n)
 	d.sweep()
 	if d.path == "" {
@@ -116,7 +125,7 @@ func (d *denyList) start(n network.Network) {
 	go d.watch()
 }
 
-func (d *denyList) Close() error {
+func (d *List) Close() error {
 	if d.stop != nil {
 		close(d.stop)
 		<-d.done
@@ -126,8 +135,8 @@ func (d *denyList) Close() error {
 
 // rebuild publishes the union of the configured lists and the file's. The
 // file's entries were checked when it was loaded or changed.
-func (d *denyList) rebuild() {
-	s := &denySet{peers: make(map[peer.ID]struct{}, len(d.cfgPeers)+len(d.file.Peers))}
+func (d *List) rebuild() {
+	s := &set{peers: make(map[peer.ID]struct{}, len(d.cfgPeers)+len(d.file.Peers))}
 	for p := range d.cfgPeers {
 		s.peers[p] = struct{}{}
 	}
@@ -147,7 +156,7 @@ func (d *denyList) rebuild() {
 }
 
 // sweep closes every connection the list now denies and returns how many.
-func (d *denyList) sweep() int {
+func (d *List) sweep() int {
 	np := d.net.Load()
 	if np == nil {
 		return 0
@@ -173,18 +182,18 @@ func (d *denyList) sweep() int {
 	return closed
 }
 
-// denyEntry is one entry as the admin API shows it.
-type denyEntry struct {
+// Entry is one entry as the admin API shows it.
+type Entry struct {
 	Entry  string `json:"entry"`
 	Kind   string `json:"kind"`   // "peer" or "subnet"
 	Source string `json:"source"` // "config" or "file" (the admin API's)
 }
 
-// parseDenyEntry reads a peer ID or a CIDR subnet into its canonical form.
-func parseDenyEntry(s string) (entry, kind string, err error) {
+// ParseEntry reads a peer ID or a CIDR subnet into its canonical form.
+func ParseEntry(s string) (entry, kind string, err error) {
 	pfx, serr := config.ParseSubnet(s)
 	if serr == nil {
-		return pfx.String(), denySubnet, nil
+		return pfx.String(), KindSubnet, nil
 	}
 	if ip, err := netip.ParseAddr(s); err == nil {
 		return "", "", fmt.Errorf("an address, not a subnet: write %s", netip.PrefixFrom(ip, ip.BitLen()))
@@ -194,39 +203,39 @@ func parseDenyEntry(s string) (entry, kind string, err error) {
 	}
 	p, err := config.ParsePeerID(s)
 	if err != nil {
-		return "", "", errDenyEntry
+		return "", "", errEntry
 	}
-	return p.String(), denyPeer, nil
+	return p.String(), KindPeer, nil
 }
 
-// entries lists every entry, configured ones first.
-func (d *denyList) entries() []denyEntry {
+// Entries lists every entry, configured ones first.
+func (d *List) Entries() []Entry {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []denyEntry
+	var out []Entry
 	cfgPeers := make([]string, 0, len(d.cfgPeers))
 	for p := range d.cfgPeers {
 		cfgPeers = append(cfgPeers, p.String())
 	}
 	slices.Sort(cfgPeers)
 	for _, p := range cfgPeers {
-		out = append(out, denyEntry{p, denyPeer, "config"})
+		out = append(out, Entry{p, KindPeer, "config"})
 	}
 	for _, p := range d.cfgSubnets {
-		out = append(out, denyEntry{p.String(), denySubnet, "config"})
+		out = append(out, Entry{p.String(), KindSubnet, "config"})
 	}
 	for _, p := range d.file.Peers {
-		out = append(out, denyEntry{p, denyPeer, "file"})
+		out = append(out, Entry{p, KindPeer, "file"})
 	}
 	for _, p := range d.file.Subnets {
-		out = append(out, denyEntry{p, denySubnet, "file"})
+		out = append(out, Entry{p, KindSubnet, "file"})
 	}
 	return out
 }
 
 // configured reports whether entry (canonical) is in the configured lists.
-func (d *denyList) configured(entry, kind string) bool {
-	if kind == denyPeer {
+func (d *List) configured(entry, kind string) bool {
+	if kind == KindPeer {
 		p, _ := peer.Decode(entry)
 		_, ok := d.cfgPeers[p]
 		return ok
@@ -234,13 +243,13 @@ func (d *denyList) configured(entry, kind string) bool {
 	return slices.ContainsFunc(d.cfgSubnets, func(p netip.Prefix) bool { return p.String() == entry })
 }
 
-// add denies entry (canonical), writes deny.file, and closes the
+// Add denies entry (canonical), writes deny.file, and closes the
 // connections it now denies. It reports whether the entry is new and how
 // many connections it closed.
-func (d *denyList) add(entry, kind string) (added bool, closed int, err error) {
+func (d *List) Add(entry, kind string) (added bool, closed int, err error) {
 	d.mu.Lock()
 	list := &d.file.Peers
-	if kind == denySubnet {
+	if kind == KindSubnet {
 		list = &d.file.Subnets
 	}
 	if d.configured(entry, kind) || slices.Contains(*list, entry) {
@@ -248,7 +257,7 @@ func (d *denyList) add(entry, kind string) (added bool, closed int, err error) {
 		return false, d.sweep(), nil
 	}
 	next := d.file
-	if kind == denySubnet {
+	if kind == KindSubnet {
 		next.Subnets = append(slices.Clone(d.file.Subnets), entry)
 	} else {
 		next.Peers = append(slices.Clone(d.file.Peers), entry)
@@ -262,24 +271,24 @@ func (d *denyList) add(entry, kind string) (added bool, closed int, err error) {
 	return true, d.sweep(), nil
 }
 
-// remove lifts a ban made through the file or the admin API.
-func (d *denyList) remove(entry, kind string) error {
+// Remove lifts a ban made through the file or the admin API.
+func (d *List) Remove(entry, kind string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.configured(entry, kind) {
-		return errDenyConfigured
+		return ErrConfigured
 	}
 	next := d.file
-	if kind == denySubnet {
+	if kind == KindSubnet {
 		i := slices.Index(next.Subnets, entry)
 		if i < 0 {
-			return errDenyNotFound
+			return ErrNotFound
 		}
 		next.Subnets = slices.Delete(slices.Clone(next.Subnets), i, i+1)
 	} else {
 		i := slices.Index(next.Peers, entry)
 		if i < 0 {
-			return errDenyNotFound
+			return ErrNotFound
 		}
 		next.Peers = slices.Delete(slices.Clone(next.Peers), i, i+1)
 	}
@@ -292,7 +301,7 @@ func (d *denyList) remove(entry, kind string) error {
 
 // persistLocked writes next to deny.file (when there is one) and makes it
 // the list in force.
-func (d *denyList) persistLocked(next config.DenyList) error {
+func (d *List) persistLocked(next config.DenyList) error {
 	if d.path != "" {
 		if err := config.WriteDenyFile(d.path, next); err != nil {
 			return err
@@ -304,5 +313,5 @@ func (d *denyList) persistLocked(next config.DenyList) error {
 	return nil
 }
 
-// persistent reports whether bans are written to a file.
-func (d *denyList) persistent() bool { return d.path != "" }
+// Persistent reports whether bans are written to a file.
+func (d *List) Persistent() bool { return d.path != "" }
