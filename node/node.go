@@ -28,8 +28,8 @@ import (
 
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
-	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
