@@ -6,6 +6,8 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/ws-star/rendezvous/internal/netaddr"
 )
 
 // addrPolicy decides what the node advertises (identify, signed records,
@@ -66,29 +68,7 @@ func (p *addrPolicy) blocked(a ma.Multiaddr) bool {
 			return true
 		}
 	}
-	return ipInAny(a, p.noAnnounceNets)
-}
-
-// ipInAny reports whether the IP of a lies in one of the prefixes.
-func ipInAny(a ma.Multiaddr, prefixes []netip.Prefix) bool {
-	if len(prefixes) == 0 {
-		return false
-	}
-	ip, err := manet.ToIP(a)
-	if err != nil {
-		return false
-	}
-	addr, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return false
-	}
-	addr = addr.Unmap()
-	for _, pfx := range prefixes {
-		if pfx.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	return netaddr.InAny(a, p.noAnnounceNets)
 }
 
 // cidrOf reads /ip4/<ip>/ipcidr/<bits> (or /ip6/...) as a prefix.

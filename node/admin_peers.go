@@ -153,7 +153,7 @@ func (n *Node) adminPeer(w http.ResponseWriter, r *http.Request) {
 	info := PeerInfo{
 		Peer:          p.String(),
 		Connections:   []ConnectionInfo{},
-		Reservation:   n.reservations.has(p),
+		Reservation:   n.reservations.Has(p),
 		WSStarJoins:   []wsstar.Join{},
 		Registrations: []RegistrationInfo{},
 		Memberships:   []RegistrationInfo{},
@@ -211,12 +211,4 @@ func (n *Node) adminDisconnect(w http.ResponseWriter, r *http.Request) {
 	}
 	n.log.Warn("admin: disconnected a peer", "peer", p, "connections", conns)
 	writeJSON(w, http.StatusOK, map[string]any{"peer": p.String(), "closed": conns})
-}
-
-// has reports whether p holds a relay reservation.
-func (s *reservationSet) has(p peer.ID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.peers[p]
-	return ok
 }

@@ -102,17 +102,6 @@ func adminDo(t testing.TB, n *Node, token, method, path, body string, out any) i
 }
 
 // eventually polls cond for up to 10 s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func connected(h host.Host, p peer.ID) bool {
 	return h.Network().Connectedness(p) == network.Connected
 }
@@ -218,7 +207,7 @@ func TestAdminDisconnectClosesThePeersConnections(t *testing.T) {
 	if code := adminDo(t, n, "", "POST", "/v1/peers/"+h.ID().String()+"/disconnect", "", &out); code != 200 || out.Closed != 1 {
 		t.Fatalf("disconnect: %d %+v", code, out)
 	}
-	eventually(t, "peer disconnected", func() bool { return !connected(h, n.Host.ID()) })
+	testhost.Eventually(t, "peer disconnected", func() bool { return !connected(h, n.Host.ID()) })
 	// Only a ban keeps it away.
 	testhost.Connect(t, h, n.Host)
 }

@@ -60,7 +60,7 @@ func TestThousandClientsFromOneIPAllHoldReservationsWithDefaults(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d of %d clients failed to reserve", failed, clients)
 	}
-	if got := n.reservations.count(); got != clients {
+	if got := n.reservations.Count(); got != clients {
 		t.Fatalf("node counts %d peers with reservations, want %d", got, clients)
 	}
 	connected := 0

@@ -88,8 +88,8 @@ func refusedPeer(t *testing.T, h host.Host, n *Node) {
 	t.Helper()
 	before := denied(t, n, "peer")
 	_ = dialErr(t, h, n, "/ip4/127.0.0.1/")
-	eventually(t, "the node refused the denied peer", func() bool { return denied(t, n, "peer") > before })
-	eventually(t, "the denied peer's connection closed", func() bool { return !connected(h, n.Host.ID()) })
+	testhost.Eventually(t, "the node refused the denied peer", func() bool { return denied(t, n, "peer") > before })
+	testhost.Eventually(t, "the denied peer's connection closed", func() bool { return !connected(h, n.Host.ID()) })
 }
 
 // admitted dials the node from h and expects a working connection: a ping
@@ -124,7 +124,7 @@ func TestDeniedPeerIsDisconnectedAndCannotRedialUntilLifted(t *testing.T) {
 	if out.Entry != h.ID().String() || out.Kind != "peer" || !out.Added || !out.Persisted || out.Closed != 1 {
 		t.Fatalf("deny reply %+v", out)
 	}
-	eventually(t, "denied peer disconnected", func() bool { return !connected(h, n.Host.ID()) })
+	testhost.Eventually(t, "denied peer disconnected", func() bool { return !connected(h, n.Host.ID()) })
 	refusedPeer(t, h, n)
 	if !connected(other, n.Host.ID()) {
 		t.Fatal("another peer lost its connection")
@@ -170,7 +170,7 @@ func TestDeniedSubnetIsRefusedAtAccept(t *testing.T) {
 	if code := adminDo(t, n, "", "POST", "/v1/deny", `{"subnet": "::1/128"}`, &out); code != 201 || out.Closed != 1 {
 		t.Fatalf("deny: %d %+v", code, out)
 	}
-	eventually(t, "peer on the denied subnet disconnected", func() bool { return !connected(v6, n.Host.ID()) })
+	testhost.Eventually(t, "peer on the denied subnet disconnected", func() bool { return !connected(v6, n.Host.ID()) })
 	if err := dialErr(t, v6, n, "/ip6/::1/"); err == nil {
 		t.Fatal("dial from the denied subnet succeeded")
 	}
@@ -212,7 +212,7 @@ func TestDenyFileEditedOnDiskIsReloaded(t *testing.T) {
 	if err := os.WriteFile(c.Deny.File, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "peer in the edited file disconnected", func() bool { return !connected(h, n.Host.ID()) })
+	testhost.Eventually(t, "peer in the edited file disconnected", func() bool { return !connected(h, n.Host.ID()) })
 	refusedPeer(t, h, n)
 
 	// A broken edit keeps the list in force.
@@ -221,7 +221,7 @@ func TestDenyFileEditedOnDiskIsReloaded(t *testing.T) {
 	refusedPeer(t, h, n)
 
 	os.WriteFile(c.Deny.File, []byte(`{"peers": [], "subnets": []}`), 0o644)
-	eventually(t, "ban lifted by the edited file", func() bool { return !n.deny.Denied(h.ID()) })
+	testhost.Eventually(t, "ban lifted by the edited file", func() bool { return !n.deny.Denied(h.ID()) })
 	admitted(t, h, n)
 }
 

@@ -65,7 +65,7 @@ func (n *Node) Status() Status {
 		PeerID:       n.Host.ID().String(),
 		Uptime:       n.Uptime().Round(time.Second).String(),
 		Peers:        len(n.Host.Network().Peers()),
-		Reservations: n.reservations.count(),
+		Reservations: n.reservations.Count(),
 		Version:      Version,
 	}
 	for _, a := range n.Addrs() {

@@ -27,7 +27,7 @@ func (n *Node) registerNodeMetrics(reg prometheus.Registerer) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rendezvous_relay_reservations",
 			Help: "Connected peers holding a relay reservation.",
-		}, func() float64 { return float64(n.reservations.count()) }),
+		}, func() float64 { return float64(n.reservations.Count()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rendezvous_uptime_seconds",
 			Help: "Seconds since the node started.",

@@ -21,7 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +30,7 @@ import (
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/node/deny"
+	"github.com/ws-star/rendezvous/node/relay"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -41,7 +42,7 @@ var Version = "dev"
 // Node is a running rendezvous node.
 type Node struct {
 	Host  host.Host
-	Relay *relay.Relay
+	Relay *circuit.Relay
 	// Registry is the namespace store both discovery protocols share: the
 	// in-memory registry, or Cluster when the node is in a cluster.
 	Registry registry.Registry
@@ -57,7 +58,7 @@ type Node struct {
 	// up is set once New has started every service: the HTTP endpoints are
 	// served by the host from before then.
 	up           atomic.Bool
-	reservations *reservationSet
+	reservations *relay.Reservations
 	deny         *deny.List
 	webrtcDirect *webrtcDirectGate // nil without a WebRTC-direct listener
 	limits       *limits.Reporter
@@ -106,7 +107,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: o.log, started: time.Now(), reservations: newReservationSet()}
+	n := &Node{cfg: cfg, log: o.log, started: time.Now(), reservations: relay.NewReservations()}
 	defer func() {
 		if err != nil {
 			_ = n.Close(context.Background())
@@ -248,7 +249,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		n.registerNodeMetrics(reg)
 	}
 	if cfg.Relay.Enabled {
-		r, err := startRelay(h, cfg.Relay, reg, n.reservations, n.limits)
+		r, err := relay.Start(h, cfg.Relay, reg, n.reservations, n.limits)
 		if err != nil {
 			return nil, err
 		}

@@ -82,7 +82,7 @@ func TestNamespacePolicyRefusesWithTheProtocolsStatusesAndNamesTheSetting(t *tes
 	if err := live.Leave("app/tiny/room"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "room in app/tiny/room", func() bool {
+	testhost.Eventually(t, "room in app/tiny/room", func() bool {
 		_, err := rc.Register(ctx, "app/tiny/room", time.Hour)
 		return err == nil
 	})

@@ -93,7 +93,7 @@ backend node_v2
 	})
 	v1, v2 = fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2)
 	for _, hp := range []string{v1, v2} {
-		eventually(t, "haproxy listening on "+hp, func() bool {
+		testhost.Eventually(t, "haproxy listening on "+hp, func() bool {
 			c, err := net.DialTimeout("tcp", hp, time.Second)
 			if err == nil {
 				c.Close()
@@ -176,7 +176,7 @@ func TestLibp2pPeerThroughHAProxyIsSeenFromItsOwnAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen string
-	eventually(t, "the node to list the peer", func() bool {
+	testhost.Eventually(t, "the node to list the peer", func() bool {
 		cs := n.Host.Network().ConnsToPeer(h.ID())
 		if len(cs) == 0 {
 			return false

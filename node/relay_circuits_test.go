@@ -15,13 +15,14 @@ import (
 
 	"github.com/ws-star/rendezvous/internal/framing"
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/node/relay"
 )
 
 // holdStops accepts every circuit the relay brings to h, by hand, and keeps
 // it open until the other end goes.
 func holdStops(h host.Host) {
 	h.SetStreamHandler(proto.ProtoIDv2Stop, func(s network.Stream) {
-		if _, err := framing.Read(bufio.NewReader(s), hopMessageMax); err != nil {
+		if _, err := framing.Read(bufio.NewReader(s), relay.HopMessageMax); err != nil {
 			_ = s.Reset()
 			return
 		}
@@ -53,7 +54,7 @@ func connectThrough(t *testing.T, ctx context.Context, src host.Host, n *Node, d
 		t.Fatalf("write CONNECT: %v", err)
 	}
 	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
-	ans, err := framing.Read(bufio.NewReader(s), hopMessageMax)
+	ans, err := framing.Read(bufio.NewReader(s), relay.HopMessageMax)
 	if err != nil {
 		t.Fatalf("read the relay's answer: %v", err)
 	}

@@ -6,15 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
-	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 
 	"github.com/ws-star/rendezvous/config"
-	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/node/relay"
 )
 
 func TestReservationCarriesDialableLoopbackAddresses(t *testing.T) {
@@ -79,7 +75,7 @@ func reservedState(t *testing.T, n *Node, p peer.ID) (bool, float64) {
 	if !ok {
 		t.Fatal("no rendezvous_relay_reservations")
 	}
-	return n.Host.ConnManager().IsProtected(p, reservationProtectTag), v
+	return n.Host.ConnManager().IsProtected(p, relay.ProtectTag), v
 }
 
 func TestReservationRefusedByTheRelaysLimitsIsNeitherProtectedNorCounted(t *testing.T) {
@@ -127,90 +123,8 @@ func TestDisconnectEndsAReservation(t *testing.T) {
 	if err := h.Network().ClosePeer(n.Host.ID()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the reservation to end with the connection", func() bool {
+	testhost.Eventually(t, "the reservation to end with the connection", func() bool {
 		prot, v := reservedState(t, n, h.ID())
 		return !prot && v == 0
 	})
-}
-
-// relayOn runs the node's relay service on a plain test host, which allows a
-// reservation TTL below the configuration's minimum.
-func relayOn(t *testing.T, ttl time.Duration) (host.Host, *reservationSet, *relay.Relay) {
-	t.Helper()
-	h := testhost.New(t)
-	c := config.Default().Relay
-	c.ReservationTTL = config.Duration(ttl)
-	c.MaxReservations = 16
-	rs := newReservationSet()
-	r, err := startRelay(h, c, nil, rs, limits.Nop{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return h, rs, r
-}
-
-func reserveOn(ctx context.Context, t *testing.T, c, relayHost host.Host) {
-	t.Helper()
-	if _, err := client.Reserve(ctx, c, peer.AddrInfo{ID: relayHost.ID(), Addrs: relayHost.Addrs()}); err != nil {
-		t.Fatalf("reserve: %v", err)
-	}
-}
-
-func TestExpiredReservationIsUnprotectedAndUncountedWhileConnected(t *testing.T) {
-	const ttl = 3 * time.Second
-	rh, rs, _ := relayOn(t, ttl)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	h := testhost.NewClient(t)
-	reserveOn(ctx, t, h, rh)
-	if !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 1 {
-		t.Fatalf("after reserving: protected %v, count %d; want true, 1",
-			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
-	}
-	eventually(t, "the unrenewed reservation to expire", func() bool {
-		return !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) && rs.count() == 0
-	})
-	if rh.Network().Connectedness(h.ID()) != network.Connected {
-		t.Fatal("the peer disconnected: the test did not observe an expiry")
-	}
-}
-
-func TestRenewedReservationOutlivesItsFirstExpiry(t *testing.T) {
-	const ttl = 4 * time.Second
-	rh, rs, _ := relayOn(t, ttl)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	h := testhost.NewClient(t)
-	reserveOn(ctx, t, h, rh)
-	firstEnd := time.Now().Add(ttl) // the first grant expires before this
-	time.Sleep(ttl / 2)
-	renewed := time.Now() // the renewal expires after renewed + ttl
-	reserveOn(ctx, t, h, rh)
-	time.Sleep(time.Until(firstEnd) + 200*time.Millisecond)
-	prot, n := rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count()
-	if time.Now().After(renewed.Add(ttl)) {
-		t.Skip("the renewal's expiry passed before the check")
-	}
-	if !prot || n != 1 {
-		t.Fatalf("after the first grant expired, the renewed one: protected %v, count %d; want true, 1", prot, n)
-	}
-}
-
-func TestClosingTheRelayEndsItsReservations(t *testing.T) {
-	rh, rs, r := relayOn(t, time.Hour)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	h := testhost.NewClient(t)
-	reserveOn(ctx, t, h, rh)
-	if !rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 1 {
-		t.Fatal("the granted reservation is not protected and counted")
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if rh.ConnManager().IsProtected(h.ID(), reservationProtectTag) || rs.count() != 0 {
-		t.Fatalf("after the relay closed: protected %v, count %d; want false, 0",
-			rh.ConnManager().IsProtected(h.ID(), reservationProtectTag), rs.count())
-	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
-	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/x/rate"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -88,7 +88,7 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 			Memory: rcmgr.LimitVal64(mem / 2),
 		},
 		Service: map[string]rcmgr.ResourceLimits{
-			relay.ServiceName: relayScope,
+			circuit.ServiceName: relayScope,
 		},
 		Protocol: map[protocol.ID]rcmgr.ResourceLimits{
 			proto.ProtoIDv2Hop:  relayScope,

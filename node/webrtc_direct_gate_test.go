@@ -24,7 +24,7 @@ func TestWebRTCDirectConnectionsStopAtTheirCapWhileOtherTransportsStillAccept(t 
 	first := testhost.NewClientOn(t, rtc.option)
 	connectOver(t, first, n, rtc)
 	connectOver(t, testhost.NewClientOn(t, rtc.option), n, rtc)
-	eventually(t, "2 WebRTC-direct connections counted", func() bool { return live() == 2 })
+	testhost.Eventually(t, "2 WebRTC-direct connections counted", func() bool { return live() == 2 })
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -44,7 +44,7 @@ func TestWebRTCDirectConnectionsStopAtTheirCapWhileOtherTransportsStillAccept(t 
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the closed WebRTC-direct connection uncounted", func() bool { return live() == 1 })
+	testhost.Eventually(t, "the closed WebRTC-direct connection uncounted", func() bool { return live() == 1 })
 	connectOver(t, testhost.NewClientOn(t, rtc.option), n, rtc)
 	if got := live(); got != 2 {
 		t.Fatalf("rendezvous_webrtc_direct_connections = %v, want 2", got)

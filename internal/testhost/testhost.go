@@ -4,6 +4,7 @@ package testhost
 
 import (
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -66,5 +67,18 @@ func Connect(tb testing.TB, a, b host.Host) {
 	tb.Helper()
 	if err := a.Connect(tb.Context(), peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
 		tb.Fatalf("testhost: connect %s -> %s: %v", a.ID(), b.ID(), err)
+	}
+}
+
+// Eventually polls cond every 10 ms for up to 10 s, failing the test with
+// what was awaited if it never holds.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

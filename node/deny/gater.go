@@ -10,7 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/ws-star/rendezvous/internal/netaddr"
 )
 
 // The deny list as the host's connection gater: look-ups on the version
@@ -60,7 +61,7 @@ func (s *prefixSet) match(ip netip.Addr) (netip.Prefix, bool) {
 
 // InterceptAccept refuses denied subnets before any handshake.
 func (d *List) InterceptAccept(c network.ConnMultiaddrs) bool {
-	ip, ok := ipOf(c.RemoteMultiaddr())
+	ip, ok := netaddr.IP(c.RemoteMultiaddr())
 	if !ok {
 		return true
 	}
@@ -77,7 +78,7 @@ func (d *List) InterceptSecured(dir network.Direction, p peer.ID, c network.Conn
 	if !d.cur.Load().peer(p) {
 		return true
 	}
-	ip, _ := ipOf(c.RemoteMultiaddr())
+	ip, _ := netaddr.IP(c.RemoteMultiaddr())
 	d.refuse(ip, KindPeer, "peer", p.String())
 	return false
 }
@@ -87,7 +88,7 @@ func (d *List) InterceptSecured(dir network.Direction, p peer.ID, c network.Conn
 func (d *List) InterceptPeerDial(p peer.ID) bool { return !d.cur.Load().peer(p) }
 
 func (d *List) InterceptAddrDial(_ peer.ID, a ma.Multiaddr) bool {
-	ip, ok := ipOf(a)
+	ip, ok := netaddr.IP(a)
 	if !ok {
 		return true
 	}
@@ -113,18 +114,6 @@ func (d *List) refuse(ip netip.Addr, reason, key, value string) {
 
 // refusalMessage is the message of the refusal log line.
 const refusalMessage = "connection denied"
-
-func ipOf(a ma.Multiaddr) (netip.Addr, bool) {
-	if a == nil {
-		return netip.Addr{}, false
-	}
-	ip, err := manet.ToIP(a)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	addr, ok := netip.AddrFromSlice(ip)
-	return addr.Unmap(), ok
-}
 
 // maxRefusalIPs bounds the IPs the refusal log remembers: a flood from more
 // addresses is summed up in the suppressed count of later lines.

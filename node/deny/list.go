@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/netaddr"
 )
 
 // Errors of the deny list's mutations; the admin API maps them to statuses.
@@ -166,7 +167,7 @@ func (d *List) sweep() int {
 	for _, c := range (*np).Conns() {
 		hit := s.peer(c.RemotePeer())
 		if !hit {
-			if ip, ok := ipOf(c.RemoteMultiaddr()); ok {
+			if ip, ok := netaddr.IP(c.RemoteMultiaddr()); ok {
 				_, hit = s.subnets.match(ip)
 			}
 		}

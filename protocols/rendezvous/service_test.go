@@ -344,7 +344,7 @@ func TestRustAgentWithoutRegistrationsGetsRoutingStateRecords(t *testing.T) {
 	// The agent version arrives through identify, as from a real rust peer.
 	viewer := testhost.NewClient(t, libp2p.UserAgent("rust-libp2p/0.56.0"))
 	testhost.Connect(t, viewer, s.h)
-	eventually(t, "identify", func() bool {
+	testhost.Eventually(t, "identify", func() bool {
 		av, err := s.h.Peerstore().Get(viewer.ID(), "AgentVersion")
 		return err == nil && av == "rust-libp2p/0.56.0"
 	})
@@ -467,7 +467,7 @@ func TestStreamsPerPeerAreCapped(t *testing.T) {
 		t.Fatalf("second stream: %s, want E_UNAVAILABLE", st)
 	}
 	_ = first.str.Close()
-	eventually(t, "first stream to be released", func() bool {
+	testhost.Eventually(t, "first stream to be released", func() bool {
 		third := openRaw(t, h, s)
 		third.send(discoverMsg("chat", 0, nil))
 		return third.recv().GetDiscoverResponse().GetStatus() == StatusOK
@@ -487,7 +487,7 @@ func TestPeerWithOpenStreamIsProtected(t *testing.T) {
 	if err := raw.expectEnd(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "protection to end", func() bool { return !s.h.ConnManager().IsProtected(h.ID(), protectTag) })
+	testhost.Eventually(t, "protection to end", func() bool { return !s.h.ConnManager().IsProtected(h.ID(), protectTag) })
 }
 
 func TestPresenceBindingDropsRelayOnlyRegistrations(t *testing.T) {
@@ -509,12 +509,12 @@ func TestPresenceBindingDropsRelayOnlyRegistrations(t *testing.T) {
 		_ = h.Close()
 	}
 	_ = back.Network().ClosePeer(s.h.ID())
-	eventually(t, "server to see back disconnect", func() bool { return len(s.h.Network().ConnsToPeer(back.ID())) == 0 })
+	testhost.Eventually(t, "server to see back disconnect", func() bool { return len(s.h.Network().ConnsToPeer(back.ID())) == 0 })
 	// back returns within the grace: its timer is cancelled.
 	if _, err := back.Network().DialPeer(t.Context(), s.h.ID()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "relay-only registration to be dropped", func() bool {
+	testhost.Eventually(t, "relay-only registration to be dropped", func() bool {
 		_, ok := s.reg.Get("room", gone.ID())
 		return !ok
 	})
@@ -538,7 +538,7 @@ func TestPresenceBindingCanBeDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = h.Close()
-	eventually(t, "disconnect", func() bool { return len(s.h.Network().ConnsToPeer(h.ID())) == 0 })
+	testhost.Eventually(t, "disconnect", func() bool { return len(s.h.Network().ConnsToPeer(h.ID())) == 0 })
 	s.svc.mu.Lock()
 	pending := len(s.svc.timers) + len(s.svc.bound)
 	s.svc.mu.Unlock()
@@ -578,7 +578,7 @@ func TestMetricsCountRequestsResultsAndDrops(t *testing.T) {
 		t.Errorf("discover results = %v, want 1", got)
 	}
 	_ = h.Close()
-	eventually(t, "presence drop metric", func() bool { return counterValue(t, m.presenceDrops) == 1 })
+	testhost.Eventually(t, "presence drop metric", func() bool { return counterValue(t, m.presenceDrops) == 1 })
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

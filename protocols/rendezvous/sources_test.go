@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/registry"
 )
 
@@ -41,12 +42,12 @@ func TestRegistrationsPerSourceAreCappedAcrossPeerIDsAndFreedWhenTheyLeave(t *te
 	if err := a.Unregister(ctx, "two"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the unregistered slot to be free", func() bool {
+	testhost.Eventually(t, "the unregistered slot to be free", func() bool {
 		_, err := b.Register(ctx, "four", time.Minute)
 		return err == nil
 	})
 	// ...and so does an expiry (b's "three" had a 1 s TTL).
-	eventually(t, "the expired slot to be free", func() bool {
+	testhost.Eventually(t, "the expired slot to be free", func() bool {
 		_, err := b.Register(ctx, "five", time.Minute)
 		return err == nil
 	})

@@ -1,4 +1,4 @@
-package node
+package relay
 
 import (
 	"fmt"
@@ -6,23 +6,24 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/internal/netaddr"
 )
 
-// reservationProtectTag protects a peer holding a relay reservation from the
-// connection manager (see reservationSet).
-const reservationProtectTag = "relay-reservation"
+// ProtectTag protects a peer holding a relay reservation from the
+// connection manager (see Reservations).
+const ProtectTag = "relay-reservation"
 
-// startRelay starts the circuit relay v2 service. By default relayed
+// Start starts the circuit relay v2 service. By default relayed
 // connections are unlimited, so clients see ordinary connections (as the
 // legacy websocket-star relay behaved for its browser peers).
-func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *reservationSet, obs limits.Observer) (*relay.Relay, error) {
-	rc := relay.DefaultResources()
+func Start(h host.Host, c config.Relay, reg prometheus.Registerer, rs *Reservations, obs limits.Observer) (*circuit.Relay, error) {
+	rc := circuit.DefaultResources()
 	rc.ReservationTTL = c.ReservationTTL.D()
 	rc.MaxReservations = c.MaxReservations
 	rc.MaxCircuits = c.MaxCircuits
@@ -32,31 +33,31 @@ func startRelay(h host.Host, c config.Relay, reg prometheus.Registerer, rs *rese
 	rc.MaxReservationsPerASN = capOrTotal(c.MaxReservationsPerASN, c.MaxReservations)
 	rc.Limit = nil
 	if c.LimitDuration > 0 || c.LimitData > 0 {
-		rc.Limit = &relay.RelayLimit{Duration: c.LimitDuration.D(), Data: c.LimitData}
+		rc.Limit = &circuit.RelayLimit{Duration: c.LimitDuration.D(), Data: c.LimitData}
 	}
 	acl, err := newRelayACL(c.ACL)
 	if err != nil {
 		return nil, err
 	}
-	opts := []relay.Option{
-		relay.WithResources(rc),
-		relay.WithACL(acl),
+	opts := []circuit.Option{
+		circuit.WithResources(rc),
+		circuit.WithACL(acl),
 		// The node's advertised addresses are already curated by the address
 		// policy; on a loopback or LAN deployment they are all a client can dial.
-		relay.WithReservationAddressFilter(func(ma.Multiaddr) bool { return true }),
+		circuit.WithReservationAddressFilter(func(ma.Multiaddr) bool { return true }),
 	}
-	var tracer relay.MetricsTracer = nopRelayTracer{}
+	var tracer circuit.MetricsTracer = nopRelayTracer{}
 	if reg != nil {
-		tracer = relay.NewMetricsTracer(relay.WithRegisterer(reg))
+		tracer = circuit.NewMetricsTracer(circuit.WithRegisterer(reg))
 	}
 	gate := newCircuitGate(c.MaxActiveCircuits, obs)
 	gate.tracer = tracer
-	opts = append(opts, relay.WithMetricsTracer(relayRefusals{MetricsTracer: tracer, obs: obs, gate: gate}))
+	opts = append(opts, circuit.WithMetricsTracer(relayRefusals{MetricsTracer: tracer, obs: obs, gate: gate}))
 	rs.bind(h, rc.ReservationTTL)
 	// Before the relay starts, so no grant's disconnect goes unseen.
 	nf := rs.notifiee()
 	h.Network().Notify(nf)
-	r, err := relay.New(relayHost{Host: h, cm: reservationTags{ConnManager: h.ConnManager(), rs: rs}, gate: gate}, opts...)
+	r, err := circuit.New(relayHost{Host: h, cm: reservationTags{ConnManager: h.ConnManager(), rs: rs}, gate: gate}, opts...)
 	if err != nil {
 		h.Network().StopNotify(nf)
 		return nil, fmt.Errorf("relay service: %w", err)
@@ -81,7 +82,7 @@ type relayACL struct {
 func newRelayACL(c config.RelayACL) (*relayACL, error) {
 	a := &relayACL{}
 	if len(c.AllowPeers) > 0 {
-		ids, err := config.ParsePeerIDs("relay.acl.allow_peers", c.AllowPeers)
+		ids, err := config.ParsePeerIDs("circuit.acl.allow_peers", c.AllowPeers)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +91,7 @@ func newRelayACL(c config.RelayACL) (*relayACL, error) {
 			a.peers[p] = struct{}{}
 		}
 	}
-	subnets, err := config.ParseSubnets("relay.acl.allow_subnets", c.AllowSubnets)
+	subnets, err := config.ParseSubnets("circuit.acl.allow_subnets", c.AllowSubnets)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (a *relayACL) allowed(p peer.ID, addr ma.Multiaddr) bool {
 	if _, ok := a.peers[p]; ok {
 		return true
 	}
-	return ipInAny(addr, a.subnets)
+	return netaddr.InAny(addr, a.subnets)
 }
 
 // AllowConnect lets anyone dial a peer that holds a reservation: the

@@ -1,4 +1,4 @@
-package node
+package relay
 
 import (
 	"bufio"
@@ -14,17 +14,17 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	pbv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/pb"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
-	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/ws-star/rendezvous/internal/framing"
 	"github.com/ws-star/rendezvous/internal/limits"
 )
 
-// hopMessageMax is the relay's own limit on a hop message.
-const hopMessageMax = 4096
+// HopMessageMax is the relay's own limit on a hop message.
+const HopMessageMax = 4096
 
-// circuitGate holds the relayed circuits to relay.max_active_circuits, with
+// circuitGate holds the relayed circuits to circuit.max_active_circuits, with
 // a RESOURCE_LIMIT_EXCEEDED answer past it. go-libp2p's relay has no
 // node-wide circuit count: it has only the resource manager's scope of the
 // relay service, which the reservation requests share with the circuits
@@ -47,7 +47,7 @@ type circuitGate struct {
 	// set up, below the cap.
 	open, pending, handed int
 	// tracer sees the gate's refusals as the relay's own.
-	tracer relay.MetricsTracer
+	tracer circuit.MetricsTracer
 }
 
 func newCircuitGate(max int, obs limits.Observer) *circuitGate {
@@ -98,8 +98,8 @@ func (g *circuitGate) closed() {
 func (g *circuitGate) wrap(next network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
 		var seen bytes.Buffer
-		_ = s.SetReadDeadline(time.Now().Add(relay.StreamTimeout))
-		b, err := framing.Read(bufio.NewReader(io.TeeReader(s, &seen)), hopMessageMax)
+		_ = s.SetReadDeadline(time.Now().Add(circuit.StreamTimeout))
+		b, err := framing.Read(bufio.NewReader(io.TeeReader(s, &seen)), HopMessageMax)
 		_ = s.SetReadDeadline(time.Time{})
 		var ne net.Error
 		if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
@@ -131,7 +131,7 @@ func (g *circuitGate) refuse(s network.Stream) {
 	msg := &pbv2.HopMessage{Type: pbv2.HopMessage_STATUS.Enum(), Status: pbv2.Status_RESOURCE_LIMIT_EXCEEDED.Enum()}
 	out, err := gproto.Marshal(msg)
 	if err == nil {
-		_ = s.SetWriteDeadline(time.Now().Add(relay.StreamTimeout))
+		_ = s.SetWriteDeadline(time.Now().Add(circuit.StreamTimeout))
 		_, err = s.Write(framing.Append(nil, out))
 	}
 	if err != nil {

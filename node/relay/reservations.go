@@ -1,4 +1,4 @@
-package node
+package relay
 
 import (
 	"sync"
@@ -33,7 +33,7 @@ func (h relayHost) ConnManager() connmgr.ConnManager { return h.cm }
 // tells the reservation set about the relay's grants and removals.
 type reservationTags struct {
 	connmgr.ConnManager
-	rs *reservationSet
+	rs *Reservations
 }
 
 func (c reservationTags) TagPeer(p peer.ID, tag string, v int) {
@@ -50,11 +50,11 @@ func (c reservationTags) UntagPeer(p peer.ID, tag string) {
 	}
 }
 
-// reservationSet tracks the connected peers holding a relay reservation and
+// Reservations tracks the connected peers holding a relay reservation and
 // protects them in the connection manager: trimming one would silently make
 // it unreachable. A reservation ends when it expires unrenewed, when the
 // relay drops it, or with the peer's last connection.
-type reservationSet struct {
+type Reservations struct {
 	mu    sync.Mutex
 	cm    connmgr.ConnManager // nil until bound: nothing is granted before
 	net   network.Network
@@ -62,13 +62,13 @@ type reservationSet struct {
 	peers map[peer.ID]*time.Timer // each grant's expiry
 }
 
-func newReservationSet() *reservationSet {
-	return &reservationSet{peers: make(map[peer.ID]*time.Timer)}
+func NewReservations() *Reservations {
+	return &Reservations{peers: make(map[peer.ID]*time.Timer)}
 }
 
 // bind attaches the set to the relay's host before the relay starts; ttl is
 // the relay's ReservationTTL.
-func (s *reservationSet) bind(h host.Host, ttl time.Duration) {
+func (s *Reservations) bind(h host.Host, ttl time.Duration) {
 	s.mu.Lock()
 	s.cm, s.net, s.ttl = h.ConnManager(), h.Network(), ttl
 	s.mu.Unlock()
@@ -79,7 +79,7 @@ func (s *reservationSet) bind(h host.Host, ttl time.Duration) {
 // earlier than the reservation's expiry. Its GC removes the reservation up to
 // a minute later; until then it only serves circuits a client no longer
 // expects, as the client did not renew.
-func (s *reservationSet) granted(p peer.ID) {
+func (s *Reservations) granted(p peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The disconnect notification comes after the swarm dropped the
@@ -100,26 +100,26 @@ func (s *reservationSet) granted(p peer.ID) {
 		}
 	})
 	s.peers[p] = t
-	s.cm.Protect(p, reservationProtectTag)
+	s.cm.Protect(p, ProtectTag)
 }
 
-func (s *reservationSet) end(p peer.ID) {
+func (s *Reservations) end(p peer.ID) {
 	s.mu.Lock()
 	s.endLocked(p)
 	s.mu.Unlock()
 }
 
-func (s *reservationSet) endLocked(p peer.ID) {
+func (s *Reservations) endLocked(p peer.ID) {
 	t, ok := s.peers[p]
 	if !ok {
 		return
 	}
 	t.Stop()
 	delete(s.peers, p)
-	s.cm.Unprotect(p, reservationProtectTag)
+	s.cm.Unprotect(p, ProtectTag)
 }
 
-func (s *reservationSet) notifiee() network.Notifiee {
+func (s *Reservations) notifiee() network.Notifiee {
 	return &network.NotifyBundle{
 		DisconnectedF: func(n network.Network, c network.Conn) {
 			if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
@@ -129,8 +129,16 @@ func (s *reservationSet) notifiee() network.Notifiee {
 	}
 }
 
-func (s *reservationSet) count() int {
+func (s *Reservations) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.peers)
+}
+
+// Has reports whether p holds a relay reservation.
+func (s *Reservations) Has(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.peers[p]
+	return ok
 }
