@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ws-star/rendezvous/node/transports"
 )
 
 // demoFiles is the browser demo (examples/browser) as `npm run build:embed`
@@ -97,7 +99,7 @@ func demoNodeAddr(addrs []ma.Multiaddr, r *http.Request, via int) string {
 	for _, a := range addrs {
 		score := 0
 		if via != 0 {
-			if !directAddrHas(a, via) {
+			if !transports.DirectAddrHas(a, via) {
 				continue
 			}
 		} else if tls, ok := wsKind(a); !ok {

@@ -31,6 +31,7 @@ import (
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/node/relay"
+	"github.com/ws-star/rendezvous/node/transports"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -60,7 +61,7 @@ type Node struct {
 	up           atomic.Bool
 	reservations *relay.Reservations
 	deny         *deny.List
-	webrtcDirect *webrtcDirectGate // nil without a WebRTC-direct listener
+	webrtcDirect *transports.WebRTCDirectGate // nil without a WebRTC-direct listener
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -166,9 +167,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, n.deny.Close)
-	gaters := gaterChain{n.deny}
+	gaters := transports.GaterChain{n.deny}
 	if cfg.HasWebRTCDirect() {
-		if n.webrtcDirect, err = newWebRTCDirectGate(cfg.Resources.MaxWebRTCDirectConnections, n.limits, reg); err != nil {
+		if n.webrtcDirect, err = transports.NewWebRTCDirectGate(cfg.Resources.MaxWebRTCDirectConnections, n.limits, reg); err != nil {
 			return nil, err
 		}
 		gaters = append(gaters, n.webrtcDirect)
@@ -200,18 +201,18 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		wsOpts = append(wsOpts, ws.WithHTTPHandler(n.httpHandler(metricsHere)))
 	}
 	if cfg.TLS.CertFile != "" {
-		cr, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, n.log)
+		cr, err := transports.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, n.log)
 		if err != nil {
 			return nil, err
 		}
-		wsOpts = append(wsOpts, ws.WithTLSConfig(cr.tlsConfig()))
+		wsOpts = append(wsOpts, ws.WithTLSConfig(cr.TLSConfig()))
 	}
 
 	policy := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate)
 	hostOpts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(webSocketTransport(subnetsOf(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
+		libp2p.Transport(transports.WebSocket(subnetsOf(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
 		libp2p.Muxer(yamux.ID, yamuxTransport(cfg.ConnManager.KeepAliveInterval.D())),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
@@ -225,7 +226,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.Ping(true),
 		libp2p.UserAgent("ws-star-rendezvous/" + Version),
 	}
-	hostOpts = append(hostOpts, udpTransports(cfg)...)
+	hostOpts = append(hostOpts, transports.UDP(cfg)...)
 	if n.metrics != nil {
 		hostOpts = append(hostOpts, libp2p.PrometheusRegisterer(n.metrics))
 	} else {
@@ -239,9 +240,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	n.closers = append(n.closers, h.Close)
 	n.deny.Start(h.Network())
 	if n.webrtcDirect != nil {
-		n.webrtcDirect.start(h.Network())
+		n.webrtcDirect.Start(h.Network())
 	}
-	if err := checkListening(listen, h.Network().ListenAddresses()); err != nil {
+	if err := transports.CheckListening(listen, h.Network().ListenAddresses()); err != nil {
 		return nil, err
 	}
 
@@ -320,7 +321,7 @@ func (n *Node) Addrs() []ma.Multiaddr {
 	if err != nil {
 		return nil
 	}
-	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return transportRank(a) - transportRank(b) })
+	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return transports.Rank(a) - transports.Rank(b) })
 	return addrs
 }
 

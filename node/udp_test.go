@@ -26,6 +26,7 @@ import (
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/node/transports"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/protocols/wsstar/pb"
@@ -103,7 +104,7 @@ func connectOver(t testing.TB, h host.Host, n *Node, u udpTransport) {
 func certhashes(a ma.Multiaddr) []string {
 	var out []string
 	for _, c := range a {
-		if isCertHash(c) {
+		if transports.IsCertHash(c) {
 			out = append(out, c.Value())
 		}
 	}

@@ -1,4 +1,4 @@
-package node
+package transports
 
 import (
 	"github.com/libp2p/go-libp2p"
@@ -9,7 +9,7 @@ import (
 	"github.com/ws-star/rendezvous/config"
 )
 
-// udpTransports adds the browser transports that need no TLS certificate,
+// UDP adds the browser transports that need no TLS certificate,
 // only for those the listen list uses, so a WebSocket-only node keeps its
 // smaller footprint.
 //
@@ -25,7 +25,7 @@ import (
 // go-libp2p, so its /certhash is the same across restarts; WebTransport's
 // certificates rotate (the browser API caps their validity at 14 days), so
 // pages read the current ones from /addrs.json.
-func udpTransports(c config.Config) []libp2p.Option {
+func UDP(c config.Config) []libp2p.Option {
 	var opts []libp2p.Option
 	if c.HasWebTransport() {
 		opts = append(opts, libp2p.Transport(webtransport.New))
@@ -36,13 +36,13 @@ func udpTransports(c config.Config) []libp2p.Option {
 	return opts
 }
 
-// isCertHash reports a /certhash component: listeners report their addresses
+// IsCertHash reports a /certhash component: listeners report their addresses
 // with them, the configuration has none.
-func isCertHash(c ma.Component) bool { return c.Protocol().Code == ma.P_CERTHASH }
+func IsCertHash(c ma.Component) bool { return c.Protocol().Code == ma.P_CERTHASH }
 
-// transportRank orders addresses for people and scripts reading them:
+// Rank orders addresses for people and scripts reading them:
 // WebSockets (what every client can dial) first.
-func transportRank(a ma.Multiaddr) int {
+func Rank(a ma.Multiaddr) int {
 	for _, c := range a {
 		switch c.Protocol().Code {
 		case ma.P_WEBRTC_DIRECT:
@@ -54,9 +54,9 @@ func transportRank(a ma.Multiaddr) int {
 	return 0
 }
 
-// directAddrHas reports whether a is an address of the transport with that
+// DirectAddrHas reports whether a is an address of the transport with that
 // protocol code, reached directly (not through a relay).
-func directAddrHas(a ma.Multiaddr, code int) bool {
+func DirectAddrHas(a ma.Multiaddr, code int) bool {
 	for _, c := range a {
 		switch c.Code() {
 		case ma.P_CIRCUIT:

@@ -1,4 +1,4 @@
-package node
+package transports
 
 import (
 	"github.com/libp2p/go-libp2p/core/connmgr"
@@ -8,13 +8,13 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// gaterChain is the host's one connection gater: a connection or dial passes
+// GaterChain is the host's one connection gater: a connection or dial passes
 // only if every gater in the chain lets it.
-type gaterChain []connmgr.ConnectionGater
+type GaterChain []connmgr.ConnectionGater
 
-var _ connmgr.ConnectionGater = gaterChain(nil)
+var _ connmgr.ConnectionGater = GaterChain(nil)
 
-func (g gaterChain) InterceptPeerDial(p peer.ID) bool {
+func (g GaterChain) InterceptPeerDial(p peer.ID) bool {
 	for _, x := range g {
 		if !x.InterceptPeerDial(p) {
 			return false
@@ -23,7 +23,7 @@ func (g gaterChain) InterceptPeerDial(p peer.ID) bool {
 	return true
 }
 
-func (g gaterChain) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
+func (g GaterChain) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
 	for _, x := range g {
 		if !x.InterceptAddrDial(p, a) {
 			return false
@@ -32,7 +32,7 @@ func (g gaterChain) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
 	return true
 }
 
-func (g gaterChain) InterceptAccept(c network.ConnMultiaddrs) bool {
+func (g GaterChain) InterceptAccept(c network.ConnMultiaddrs) bool {
 	for _, x := range g {
 		if !x.InterceptAccept(c) {
 			return false
@@ -41,7 +41,7 @@ func (g gaterChain) InterceptAccept(c network.ConnMultiaddrs) bool {
 	return true
 }
 
-func (g gaterChain) InterceptSecured(d network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+func (g GaterChain) InterceptSecured(d network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
 	for _, x := range g {
 		if !x.InterceptSecured(d, p, c) {
 			return false
@@ -50,7 +50,7 @@ func (g gaterChain) InterceptSecured(d network.Direction, p peer.ID, c network.C
 	return true
 }
 
-func (g gaterChain) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
+func (g GaterChain) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
 	for _, x := range g {
 		if ok, reason := x.InterceptUpgraded(c); !ok {
 			return false, reason

@@ -1,4 +1,4 @@
-package node
+package transports
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ import (
 // header is still being read; past it new ones are closed.
 const maxPendingProxyHeaders = 1024
 
-// webSocketTransport is the constructor of the WebSocket transport given to
+// WebSocket is the constructor of the WebSocket transport given to
 // libp2p.Transport. With proxies configured, its listeners read the PROXY
 // protocol header (v1 or v2) of every connection from them before go-libp2p
 // sees the connection, so that the resource manager's per-IP caps, the
@@ -29,7 +29,7 @@ const maxPendingProxyHeaders = 1024
 // go-libp2p's WebSocket listener takes its sockets from manet.Listen and
 // hands them to the upgrader's GateMaListener; wrapping the upgrader is the
 // one place a listener can be wrapped without a fork.
-func webSocketTransport(proxies []netip.Prefix, timeout time.Duration, log *slog.Logger) any {
+func WebSocket(proxies []netip.Prefix, timeout time.Duration, log *slog.Logger) any {
 	if len(proxies) == 0 {
 		return ws.New
 	}

@@ -1,4 +1,4 @@
-package node
+package transports
 
 import (
 	"crypto/tls"
@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// certReloader serves a certificate from PEM files and picks up replaced
+// CertReloader serves a certificate from PEM files and picks up replaced
 // files (a renewal) without a restart. Files are checked at most once per
 // checkEvery, on a handshake; a broken new pair keeps the old one in service.
-type certReloader struct {
+type CertReloader struct {
 	certFile, keyFile string
 	checkEvery        time.Duration
 	log               *slog.Logger
@@ -24,15 +24,15 @@ type certReloader struct {
 	lastCheck time.Time
 }
 
-func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, checkEvery: time.Second, log: log}
+func NewCertReloader(certFile, keyFile string, log *slog.Logger) (*CertReloader, error) {
+	r := &CertReloader{certFile: certFile, keyFile: keyFile, checkEvery: time.Second, log: log}
 	if err := r.load(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *certReloader) load() error {
+func (r *CertReloader) load() error {
 	cm, km, err := r.modTimes()
 	if err != nil {
 		return err
@@ -45,7 +45,7 @@ func (r *certReloader) load() error {
 	return nil
 }
 
-func (r *certReloader) modTimes() (cert, key time.Time, err error) {
+func (r *CertReloader) modTimes() (cert, key time.Time, err error) {
 	cs, err := os.Stat(r.certFile)
 	if err != nil {
 		return cert, key, fmt.Errorf("tls: %w", err)
@@ -58,7 +58,7 @@ func (r *certReloader) modTimes() (cert, key time.Time, err error) {
 }
 
 // GetCertificate is a tls.Config callback.
-func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (r *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now := time.Now(); now.Sub(r.lastCheck) >= r.checkEvery {
@@ -75,7 +75,7 @@ func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return r.cert, nil
 }
 
-func (r *certReloader) tlsConfig() *tls.Config {
+func (r *CertReloader) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: r.GetCertificate,

@@ -1,4 +1,4 @@
-package node
+package transports
 
 import (
 	"fmt"
@@ -12,11 +12,11 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 )
 
-// checkListening compares the configured listen addresses with those the
+// CheckListening compares the configured listen addresses with those the
 // host really listens on: go-libp2p starts when at least one works and only
 // logs the others, which would leave an operator with a silently missing
 // /wss listener.
-func checkListening(configured, actual []ma.Multiaddr) error {
+func CheckListening(configured, actual []ma.Multiaddr) error {
 	for _, want := range configured {
 		found := false
 		for _, got := range actual {
@@ -51,7 +51,7 @@ func normalizeListen(a ma.Multiaddr) ma.Multiaddr {
 // any port, and the /certhash parts of a WebRTC-direct or WebTransport
 // listener are not part of what was configured.
 func sameListener(want, got ma.Multiaddr) bool {
-	got = slices.DeleteFunc(slices.Clone(got), isCertHash)
+	got = slices.DeleteFunc(slices.Clone(got), IsCertHash)
 	if len(want) != len(got) {
 		return false
 	}

@@ -1,4 +1,4 @@
-package node
+package transports
 
 import (
 	"sync/atomic"
@@ -13,7 +13,7 @@ import (
 	"github.com/ws-star/rendezvous/internal/promreg"
 )
 
-// webrtcDirectGate caps live WebRTC-direct connections at
+// WebRTCDirectGate caps live WebRTC-direct connections at
 // resources.max_webrtc_direct_connections. Each costs the node about five
 // WebSocket connections' memory (a pion PeerConnection), and go-libp2p's
 // resource manager cannot tell transports apart, so the gate counts them
@@ -22,14 +22,14 @@ import (
 // past the gate (at most go-libp2p's 128 WebRTC-direct handshakes in flight)
 // may still complete. A refused browser sees its dial time out: go-libp2p
 // cannot answer before the DTLS and Noise handshakes.
-type webrtcDirectGate struct {
+type WebRTCDirectGate struct {
 	max     int64
 	live    atomic.Int64
 	refused limits.Observer
 }
 
-func newWebRTCDirectGate(max int, refused limits.Observer, reg prometheus.Registerer) (*webrtcDirectGate, error) {
-	g := &webrtcDirectGate{max: int64(max), refused: refused}
+func NewWebRTCDirectGate(max int, refused limits.Observer, reg prometheus.Registerer) (*WebRTCDirectGate, error) {
+	g := &WebRTCDirectGate{max: int64(max), refused: refused}
 	err := promreg.RegisterAll(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rendezvous_webrtc_direct_connections",
 		Help: "Open WebRTC-direct connections (capped at resources.max_webrtc_direct_connections).",
@@ -40,8 +40,8 @@ func newWebRTCDirectGate(max int, refused limits.Observer, reg prometheus.Regist
 	return g, nil
 }
 
-// start counts the host's WebRTC-direct connections from now on.
-func (g *webrtcDirectGate) start(n network.Network) {
+// Start counts the host's WebRTC-direct connections from now on.
+func (g *WebRTCDirectGate) Start(n network.Network) {
 	n.Notify(&network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			if isWebRTCDirect(c) {
@@ -60,19 +60,19 @@ func isWebRTCDirect(c network.Conn) bool { return c.ConnState().Transport == "we
 
 // InterceptAccept refuses a WebRTC-direct attempt while the cap is reached,
 // before go-libp2p sets up a peer connection for it.
-func (g *webrtcDirectGate) InterceptAccept(c network.ConnMultiaddrs) bool {
-	if g.live.Load() < g.max || !directAddrHas(c.LocalMultiaddr(), ma.P_WEBRTC_DIRECT) {
+func (g *WebRTCDirectGate) InterceptAccept(c network.ConnMultiaddrs) bool {
+	if g.live.Load() < g.max || !DirectAddrHas(c.LocalMultiaddr(), ma.P_WEBRTC_DIRECT) {
 		return true
 	}
 	g.refused.Refused(limits.WebRTCDirectConnections)
 	return false
 }
 
-func (g *webrtcDirectGate) InterceptPeerDial(peer.ID) bool               { return true }
-func (g *webrtcDirectGate) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
-func (g *webrtcDirectGate) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
+func (g *WebRTCDirectGate) InterceptPeerDial(peer.ID) bool               { return true }
+func (g *WebRTCDirectGate) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+func (g *WebRTCDirectGate) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
 	return true
 }
-func (g *webrtcDirectGate) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+func (g *WebRTCDirectGate) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
 	return true, 0
 }
