@@ -26,7 +26,7 @@ import (
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/promtext"
-	"github.com/ws-star/rendezvous/node"
+	"github.com/ws-star/rendezvous/node/capacity"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 )
@@ -335,7 +335,7 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 	if t.Kind != "external" {
 		c := config.Default()
 		c.Capacity.Peers = o.Capacity
-		budget = float64(node.MemoryLimit(c)) / (1 << 20)
+		budget = float64(capacity.MemoryLimit(c)) / (1 << 20)
 	} else if t.MetricsURL != "" {
 		if v, err := scrapeGauge(t.MetricsURL, "go_gc_gomemlimit_bytes"); err == nil && v < 1<<50 {
 			budget = v / (1 << 20)

@@ -71,6 +71,13 @@ func ParsePeerIDs(path string, ss []string) ([]peer.ID, error) {
 	return out, nil
 }
 
+// ValidSubnets parses a list of subnets that Validate has accepted (an entry
+// it would refuse is left out).
+func ValidSubnets(ss []string) []netip.Prefix {
+	out, _ := ParseSubnets("", ss)
+	return out
+}
+
 // ParseSubnets parses a list of CIDR subnets; errors name path[i].
 func ParseSubnets(path string, ss []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(ss))

@@ -29,6 +29,7 @@ import (
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/node/capacity"
 	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/node/relay"
 	"github.com/ws-star/rendezvous/node/transports"
@@ -102,7 +103,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 			return nil, err
 		}
 	}
-	machine := Machine()
+	machine := capacity.Machine()
 	_, sizedFrom := cfg.SizedFrom(machine)
 	cfg = cfg.Sized(machine)
 	if err := cfg.Validate(); err != nil {
@@ -147,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() error { n.limits.Close(); return nil })
-	rm, resources, err := newResourceManager(cfg, machine.Memory, n.limits)
+	rm, resources, err := capacity.NewResourceManager(cfg, machine.Memory, n.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +213,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	hostOpts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(transports.WebSocket(subnetsOf(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
+		libp2p.Transport(transports.WebSocket(config.ValidSubnets(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
 		libp2p.Muxer(yamux.ID, yamuxTransport(cfg.ConnManager.KeepAliveInterval.D())),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),

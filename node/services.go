@@ -46,7 +46,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	if c.Rendezvous.Enabled {
 		opts := []rendezvous.Option{
 			rendezvous.WithLimits(c.Rendezvous.Limits),
-			rendezvous.WithTrustedSubnets(subnetsOf(c.Resources.TrustedSubnets)),
+			rendezvous.WithTrustedSubnets(config.ValidSubnets(c.Resources.TrustedSubnets)),
 			rendezvous.WithMaxTrackedPeers(c.Resources.MaxConnections),
 			rendezvous.WithLimitObserver(n.limits),
 			rendezvous.WithLogger(n.log.With("component", "rendezvous")),

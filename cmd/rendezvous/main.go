@@ -15,6 +15,7 @@ import (
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/node"
+	"github.com/ws-star/rendezvous/node/capacity"
 )
 
 // exitUsage is returned for bad flags and bad configuration; exitFailure for
@@ -120,7 +121,7 @@ func loadConfig(f *cliFlags, getenv func(string) string) (config.Config, error) 
 	}
 	// Sized first, so that a limit set in the file is checked against the
 	// ones derived from capacity.peers on this machine.
-	if err := cfg.Sized(node.Machine()).Validate(); err != nil {
+	if err := cfg.Sized(capacity.Machine()).Validate(); err != nil {
 		return cfg, &cliError{code: exitUsage, err: err}
 	}
 	return cfg, nil
@@ -135,7 +136,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return &cliError{code: exitUsage, err: err}
 	}
-	node.TuneGC(cfg.Sized(node.Machine()), getenv, log)
+	capacity.TuneGC(cfg.Sized(capacity.Machine()), getenv, log)
 	n, err := node.New(ctx, cfg, node.WithLogger(log))
 	if err != nil {
 		return err

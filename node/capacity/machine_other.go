@@ -1,6 +1,6 @@
 //go:build !unix
 
-package node
+package capacity
 
 // RaiseFileLimit reports no limit where the platform has no rlimit.
 func RaiseFileLimit() int { return 0 }

@@ -1,4 +1,4 @@
-package node
+package capacity
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ import (
 	"github.com/ws-star/rendezvous/internal/limits"
 )
 
-// newResourceManager sizes go-libp2p's resource manager for a public node
+// NewResourceManager sizes go-libp2p's resource manager for a public node
 // serving many browser peers, from a sized configuration (config.Sized). The
 // defaults of go-libp2p are for a desktop node (128 inbound connections on
 // 8 GiB); a rendezvous node needs the system, transient, relay and
@@ -27,7 +27,7 @@ import (
 //
 // go-libp2p's per-event stats reporter is off; the returned collector reads
 // the same usage when scraped.
-func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observer) (network.ResourceManager, prometheus.Collector, error) {
+func NewResourceManager(c config.Config, machineMemory uint64, obs limits.Observer) (network.ResourceManager, prometheus.Collector, error) {
 	r := c.Resources
 	mem := int64(r.MaxMemoryMB) << 20
 	fds := r.MaxFileDescriptors
@@ -103,7 +103,7 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 	}
 	scopes := partial.Build(base)
 
-	exempt := subnetsOf(r.TrustedSubnets)
+	exempt := config.ValidSubnets(r.TrustedSubnets)
 	opts := []rcmgr.Option{
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: r.ConnsPerIP}},
@@ -118,13 +118,6 @@ func newResourceManager(c config.Config, machineMemory uint64, obs limits.Observ
 		return nil, nil, fmt.Errorf("resource manager: %w", err)
 	}
 	return observedResources{ResourceManager: mgr, obs: obs}, newResourceCollector(mgr, scopes), nil
-}
-
-// subnetsOf parses a list of subnets Validate has accepted, such as the
-// trusted subnets exempt from the per-IP caps (loopback by default).
-func subnetsOf(list []string) []netip.Prefix {
-	out, _ := config.ParseSubnets("", list)
-	return out
 }
 
 // unlimitedConns never returns nil lists: the resource manager reads nil as

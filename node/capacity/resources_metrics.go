@@ -1,4 +1,4 @@
-package node
+package capacity
 
 import (
 	"github.com/libp2p/go-libp2p/core/network"
