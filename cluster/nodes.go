@@ -43,7 +43,9 @@ type nodeState struct {
 // maxHeartbeatSize bounds what a heartbeat may make this node decode.
 const maxHeartbeatSize = 16 << 10
 
-func (r *Registry) heartbeatSubject() string { return "_RENDEZVOUS." + r.opts.lim.Bucket + ".heartbeat" }
+func (r *Registry) heartbeatSubject() string {
+	return "_RENDEZVOUS." + r.opts.lim.Bucket + ".heartbeat"
+}
 
 func (r *Registry) selfInfo() NodeInfo {
 	info := NodeInfo{Instance: r.inst, Peer: r.h.ID().String(), Version: r.opts.version, Started: time.Now().UTC().Truncate(time.Second)}
@@ -132,7 +134,9 @@ func (r *Registry) startHeartbeats() error {
 
 // heartbeatInterval is a third of the lease TTL, at most a second: a long
 // lease tolerates slow networks without making heartbeats rare.
-func (r *Registry) heartbeatInterval() time.Duration { return min(r.opts.lim.LeaseTTL.D()/3, time.Second) }
+func (r *Registry) heartbeatInterval() time.Duration {
+	return min(r.opts.lim.LeaseTTL.D()/3, time.Second)
+}
 
 func (r *Registry) sendHeartbeat(bye bool) {
 	r.mu.Lock()
