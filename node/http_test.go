@@ -16,13 +16,22 @@ import (
 )
 
 // httpBase is the http:// URL of the node's WebSocket port.
+// httpBase is the node's HTTP address: that of its (first) TCP listener.
+// The UDP listeners may come first in the list, in no fixed order.
 func httpBase(t testing.TB, n *Node) string {
 	t.Helper()
-	_, hostport, err := manet.DialArgs(n.Host.Network().ListenAddresses()[0])
-	if err != nil {
-		t.Fatal(err)
+	for _, a := range n.Host.Network().ListenAddresses() {
+		if _, err := a.ValueForProtocol(ma.P_TCP); err != nil {
+			continue
+		}
+		_, hostport, err := manet.DialArgs(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "http://" + hostport
 	}
-	return "http://" + hostport
+	t.Fatalf("no TCP listener among %v", n.Host.Network().ListenAddresses())
+	return ""
 }
 
 func get(t testing.TB, url string) (int, string) {
