@@ -88,11 +88,6 @@ type memberEncoder interface {
 	memberBody(m *member) []byte
 }
 
-// plainEncoder encodes the registration alone.
-type plainEncoder struct{ maxPeers int }
-
-func (e plainEncoder) memberBody(m *member) []byte { return encodeMember(m, nil, e.maxPeers) }
-
 // viewTable is plain data: it asks nobody and calls nobody back. Whoever
 // owns it reads the registry, applies what it read with the methods below
 // under its own lock, then takes the views that became dirty or overflowed

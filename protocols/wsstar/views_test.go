@@ -41,6 +41,12 @@ func randomPeers(tb testing.TB, n int) []peer.ID {
 
 var testAddr = ma.StringCast("/ip4/127.0.0.1/tcp/4001/ws")
 
+// plainEncoder encodes the registration alone, as the service does for a
+// member without an identify record.
+type plainEncoder struct{ maxPeers int }
+
+func (e plainEncoder) memberBody(m *member) []byte { return encodeMember(m, nil, e.maxPeers) }
+
 // tableFixture is a view table over a real in-memory registry, fed by hand
 // the way the service's feeder feeds it: no network, no goroutines.
 type tableFixture struct {
