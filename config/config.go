@@ -9,6 +9,7 @@ package config
 
 import (
 	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -42,6 +43,7 @@ type Config struct {
 	Registry    Registry    `json:"registry"`
 	Rendezvous  Rendezvous  `json:"rendezvous"`
 	WSStar      WSStar      `json:"wsstar"`
+	Pubsub      Pubsub      `json:"pubsub"`
 	Namespaces  Namespaces  `json:"namespaces"`
 	Cluster     Cluster     `json:"cluster"`
 	Deny        Deny        `json:"deny"`
@@ -166,6 +168,19 @@ type Rendezvous struct {
 type WSStar struct {
 	Enabled bool `json:"enabled"`
 	wsstar.Limits
+}
+
+// Pubsub configures gossipsub on the node: pubsub-peer-discovery's topics,
+// bridged into the registry (topic T is namespace T), and other topics it
+// relays. Its limits, bounds and defaults are pubsub.Limits'.
+type Pubsub struct {
+	Enabled bool `json:"enabled"`
+	// DiscoveryTopics are the pubsub-peer-discovery topics served; an
+	// empty list turns discovery over pubsub off.
+	DiscoveryTopics []string `json:"discovery_topics"`
+	// Topics are relayed as a plain gossipsub router; no other topic is.
+	Topics []string `json:"topics"`
+	pubsub.Limits
 }
 
 // Namespaces is the namespace policy of both discovery protocols.

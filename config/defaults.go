@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -78,6 +79,12 @@ func Default() Config {
 			Overrides:  []NamespaceOverride{},
 		},
 		WSStar: defaultWSStar(),
+		Pubsub: Pubsub{
+			Enabled:         true,
+			DiscoveryTopics: []string{pubsub.DiscoveryTopic},
+			Topics:          []string{},
+			Limits:          pubsub.DefaultLimits(),
+		},
 		Cluster: Cluster{
 			Embedded: Embedded{Routes: []string{}, Name: "rendezvous"},
 			Limits:   cluster.DefaultLimits(),

@@ -47,3 +47,12 @@ func (n Namespaces) allowed(prefix string) bool {
 	}
 	return false
 }
+
+// Policy is the namespace policy of every discovery protocol.
+func (n Namespaces) Policy() registry.Policy {
+	p := registry.Policy{AllowPrefixes: n.AllowPrefixes, MaxMembers: n.MaxMembers}
+	for _, o := range n.Overrides {
+		p.Overrides = append(p.Overrides, registry.Override{Prefix: o.Prefix, MaxMembers: o.MaxMembers, MaxViewSize: o.MaxViewSize})
+	}
+	return p
+}

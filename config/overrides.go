@@ -25,6 +25,8 @@ type Overrides struct {
 	// address of that transport (after Host and Port).
 	NoWebRTCDirect *bool
 	NoWebTransport *bool
+	// NoPubsub, when true, sets pubsub.enabled to false.
+	NoPubsub *bool
 	// KeyFile is identity.key_file.
 	KeyFile *string
 	// Announce, when not nil, replaces announce.
@@ -72,6 +74,7 @@ const (
 	EnvMaxPeers       = "RENDEZVOUS_MAX_PEERS"
 	EnvNoWebRTCDirect = "RENDEZVOUS_NO_WEBRTC_DIRECT"
 	EnvNoWebTransport = "RENDEZVOUS_NO_WEBTRANSPORT"
+	EnvNoPubsub       = "RENDEZVOUS_NO_PUBSUB"
 	// EnvAdminAddr and EnvAdminTokenFile are read by `rendezvous admin`
 	// too, so one variable names the node's API for both.
 	EnvAdminAddr      = "RENDEZVOUS_ADMIN_ADDR"
@@ -118,7 +121,7 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 		}
 		o.MaxPeers = &n
 	}
-	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport} {
+	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport, EnvNoPubsub: &o.NoPubsub} {
 		if v := str(name); v != nil {
 			b, err := parseBool(*v)
 			if err != nil {
@@ -193,6 +196,7 @@ func (o Overrides) Merge(later Overrides) Overrides {
 	pick(&o.MaxPeers, later.MaxPeers)
 	pick(&o.NoWebRTCDirect, later.NoWebRTCDirect)
 	pick(&o.NoWebTransport, later.NoWebTransport)
+	pick(&o.NoPubsub, later.NoPubsub)
 	pick(&o.AdminAddr, later.AdminAddr)
 	pick(&o.AdminTokenFile, later.AdminTokenFile)
 	return o
@@ -260,6 +264,9 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.AdminTokenFile != nil {
 		n.Admin.TokenFile = *o.AdminTokenFile
+	}
+	if o.NoPubsub != nil {
+		n.Pubsub.Enabled = !*o.NoPubsub
 	}
 	if o.Host != nil || o.Port != nil {
 		host, port := "0.0.0.0", DefaultPort

@@ -12,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 )
@@ -124,6 +125,10 @@ func (c Config) Validate() error {
 	v.Merge("registry.", sized.Registry.Limits.Validate())
 	v.Merge("rendezvous.", c.Rendezvous.Limits.Validate())
 	v.Merge("wsstar.", sized.WSStar.Limits.Validate())
+	v.Merge("pubsub.", c.Pubsub.Limits.Validate())
+	if c.Pubsub.Enabled {
+		v.Merge("pubsub.", pubsub.ValidateTopics(c.Pubsub.DiscoveryTopics, c.Pubsub.Topics, c.Namespaces.Policy()))
+	}
 
 	c.Namespaces.validate(v)
 	c.Cluster.validate(v)

@@ -33,6 +33,7 @@ import (
 	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/node/relay"
 	"github.com/ws-star/rendezvous/node/transports"
+	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -52,6 +53,9 @@ type Node struct {
 	Cluster    *cluster.Registry
 	Rendezvous *rendezvous.Service
 	WSStar     *wsstar.Service
+	// Pubsub is gossipsub with the pubsub-peer-discovery bridge (nil when
+	// pubsub.enabled is false).
+	Pubsub *pubsub.Service
 
 	cfg     config.Config
 	log     *slog.Logger

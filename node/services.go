@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
@@ -14,7 +15,7 @@ import (
 // /rendezvous/1.0.0 appears in live views and the other way round.
 func (n *Node) startServices(reg prometheus.Registerer) error {
 	c := n.cfg
-	policy := policyOf(c.Namespaces)
+	policy := c.Namespaces.Policy()
 	var mem registry.Registry
 	if c.Cluster.Enabled() {
 		cr, err := n.startCluster(policy, reg)
@@ -81,6 +82,29 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		n.closers = append(n.closers, svc.Close)
 	}
 
+	if c.Pubsub.Enabled {
+		opts := []pubsub.Option{
+			pubsub.WithLimits(c.Pubsub.Limits),
+			pubsub.WithDiscoveryTopics(c.Pubsub.DiscoveryTopics...),
+			pubsub.WithRelayedTopics(c.Pubsub.Topics...),
+			pubsub.WithPolicy(policy),
+			pubsub.WithLimitObserver(n.limits),
+			pubsub.WithLogger(n.log.With("component", "pubsub")),
+		}
+		if n.WSStar != nil {
+			opts = append(opts, pubsub.WithRecords(n.WSStar))
+		}
+		if reg != nil {
+			opts = append(opts, pubsub.WithRegisterer(reg))
+		}
+		svc, err := pubsub.New(n.Host, mem, opts...)
+		if err != nil {
+			return err
+		}
+		n.Pubsub = svc
+		n.closers = append(n.closers, svc.Close)
+	}
+
 	if n.Cluster != nil {
 		// Runs first on Close: the other nodes drop this node's members at
 		// once, and the services' goodbyes below cost no write each.
@@ -95,13 +119,4 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
-}
-
-// policyOf is the namespace policy of both protocols.
-func policyOf(c config.Namespaces) registry.Policy {
-	p := registry.Policy{AllowPrefixes: c.AllowPrefixes, MaxMembers: c.MaxMembers}
-	for _, o := range c.Overrides {
-		p.Overrides = append(p.Overrides, registry.Override{Prefix: o.Prefix, MaxMembers: o.MaxMembers, MaxViewSize: o.MaxViewSize})
-	}
-	return p
 }

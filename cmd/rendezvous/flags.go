@@ -38,6 +38,7 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs.String("host", "0.0.0.0", "IP `address` to listen on (env HOST); \"::\" for IPv6")
 	fs.Bool("no-webrtc-direct", false, "do not listen for WebRTC-direct (drops /webrtc-direct from the listen addresses; env RENDEZVOUS_NO_WEBRTC_DIRECT=true)")
 	fs.Bool("no-webtransport", false, "do not listen for WebTransport (drops /quic-v1/webtransport from the listen addresses; env RENDEZVOUS_NO_WEBTRANSPORT=true)")
+	fs.Bool("no-pubsub", false, "do not run gossipsub (pubsub-peer-discovery and relayed topics; pubsub.enabled, env RENDEZVOUS_NO_PUBSUB=true)")
 	fs.String("identity", "identity.key", "private key `file`, created on first run (env RENDEZVOUS_IDENTITY)")
 	fs.Bool("require-identity", false, "fail instead of creating a key when the identity file is missing")
 	fs.Var(new(stringList), "announce", "advertise this `multiaddr` instead of the listen addresses; repeatable (env RENDEZVOUS_ANNOUNCE, comma separated)")
@@ -92,6 +93,9 @@ func (f *cliFlags) parse(args []string) error {
 		case "no-webtransport":
 			b := v == "true"
 			o.NoWebTransport = &b
+		case "no-pubsub":
+			b := v == "true"
+			o.NoPubsub = &b
 		case "identity":
 			o.KeyFile = &v
 		case "require-identity":

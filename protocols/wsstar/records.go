@@ -269,3 +269,13 @@ func encodeMember(m *member, fallbackRecord []byte, maxPeers int) []byte {
 		addrs = addrs[:len(addrs)-1]
 	}
 }
+
+// PeerRecord returns the signed peer record identify gave for a connected
+// peer (marshalled envelope), so that other protocols register members with
+// the record this service holds.
+func (s *Service) PeerRecord(p peer.ID) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.records[p]
+	return rec.env, ok
+}
