@@ -11,22 +11,23 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/internal/testpubsub"
 	"github.com/ws-star/rendezvous/registry"
 )
 
 func TestAppsConnectedOnlyToTheNodeFindEachOther(t *testing.T) {
 	n := newNode(t)
-	apps := []*app{newApp(t, n, DiscoveryTopic), newApp(t, n, DiscoveryTopic), newApp(t, n, DiscoveryTopic)}
+	apps := []*testpubsub.App{newApp(t, n, DiscoveryTopic), newApp(t, n, DiscoveryTopic), newApp(t, n, DiscoveryTopic)}
 	for _, a := range apps {
-		a.announce()
+		a.Announce()
 	}
 	for i, a := range apps {
 		for j, b := range apps {
 			if i != j {
-				testhost.Eventually(t, "each app learning every other", func() bool { return a.knows(b.h.ID()) })
+				testhost.Eventually(t, "each app learning every other", func() bool { return a.Knows(b.H.ID()) })
 			}
 		}
-		if !isMember(n.reg, DiscoveryTopic, a.h.ID()) {
+		if !isMember(n.reg, DiscoveryTopic, a.H.ID()) {
 			t.Errorf("app %d is not a member of namespace %s", i, DiscoveryTopic)
 		}
 	}
@@ -34,17 +35,15 @@ func TestAppsConnectedOnlyToTheNodeFindEachOther(t *testing.T) {
 	// app announced.
 	for _, a := range apps {
 		for _, b := range apps {
-			if a != b && a.heardFrom(b.h.ID()) != 0 {
+			if a != b && a.HeardFrom(b.H.ID()) != 0 {
 				t.Errorf("an app's own announcement was forwarded to another app")
 			}
 		}
 	}
 	a, b := apps[0], apps[1]
-	a.mu.Lock()
-	got := a.learned[b.h.ID()]
-	a.mu.Unlock()
-	if len(got) != 1 || !got[0].Equal(b.circuitAddr()) {
-		t.Errorf("learned addrs %v, want [%s]", got, b.circuitAddr())
+	got := a.Learned(b.H.ID())
+	if len(got) != 1 || !got[0].Equal(b.CircuitAddr()) {
+		t.Errorf("learned addrs %v, want [%s]", got, b.CircuitAddr())
 	}
 	if got := n.count(DiscoveryTopic, Announced); got < 3 {
 		t.Errorf("announced count %v, want >= 3", got)
@@ -61,14 +60,14 @@ func TestAnAppThatDisconnectsLeavesItsNamespace(t *testing.T) {
 		}
 	})
 	defer cancel()
-	a.announce()
-	testhost.Eventually(t, "the app registered", func() bool { return isMember(n.reg, DiscoveryTopic, a.h.ID()) })
-	if err := a.h.Close(); err != nil {
+	a.Announce()
+	testhost.Eventually(t, "the app registered", func() bool { return isMember(n.reg, DiscoveryTopic, a.H.ID()) })
+	if err := a.H.Close(); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case ev := <-left:
-		if ev.Reg.Peer != a.h.ID() || ev.Reason != registry.ReasonDisconnected {
+		if ev.Reg.Peer != a.H.ID() || ev.Reason != registry.ReasonDisconnected {
 			t.Errorf("left event %+v, want the app, disconnected", ev)
 		}
 	case <-time.After(10 * time.Second):
@@ -79,7 +78,7 @@ func TestAnAppThatDisconnectsLeavesItsNamespace(t *testing.T) {
 func TestAMemberOfAnyProtocolIsAnnouncedToApps(t *testing.T) {
 	n := newNode(t)
 	a := newApp(t, n, DiscoveryTopic)
-	a.announce()
+	a.Announce()
 	// A rendezvous registration and a live (ws-star) member of the same
 	// namespace, as those protocols write them.
 	rdv, live := newPeerID(t), newPeerID(t)
@@ -90,13 +89,13 @@ func TestAMemberOfAnyProtocolIsAnnouncedToApps(t *testing.T) {
 	if _, err := n.reg.Register(registry.Registration{Namespace: DiscoveryTopic, Peer: live, Addrs: []ma.Multiaddr{addr}, Source: registry.SourceLive}); err != nil {
 		t.Fatal(err)
 	}
-	testhost.Eventually(t, "the app learning both members", func() bool { return a.knows(rdv) && a.knows(live) })
+	testhost.Eventually(t, "the app learning both members", func() bool { return a.Knows(rdv) && a.Knows(live) })
 	// And the app is discovered by the others: it is a member with the
 	// address it announced.
-	testhost.Eventually(t, "the app registered", func() bool { return isMember(n.reg, DiscoveryTopic, a.h.ID()) })
-	reg, _ := n.reg.Get(DiscoveryTopic, a.h.ID())
-	if len(reg.Addrs) != 1 || !reg.Addrs[0].Equal(a.circuitAddr()) || reg.Source != registry.SourceLive {
-		t.Errorf("registration %+v, want a live member at %s", reg, a.circuitAddr())
+	testhost.Eventually(t, "the app registered", func() bool { return isMember(n.reg, DiscoveryTopic, a.H.ID()) })
+	reg, _ := n.reg.Get(DiscoveryTopic, a.H.ID())
+	if len(reg.Addrs) != 1 || !reg.Addrs[0].Equal(a.CircuitAddr()) || reg.Source != registry.SourceLive {
+		t.Errorf("registration %+v, want a live member at %s", reg, a.CircuitAddr())
 	}
 }
 
@@ -109,36 +108,36 @@ func TestJunkAndForgedAnnouncementsNeverReachOtherApps(t *testing.T) {
 	addr := ma.StringCast("/ip4/127.0.0.1/tcp/4001/ws")
 
 	// Forged: the victim's key, published by the attacker.
-	attacker.publish(attacker.topic, victimKey, addr)
+	attacker.Publish(attacker.Topic, victimKey, addr)
 	// Junk: not a Peer message at all.
-	if err := attacker.topic.Publish(t.Context(), []byte("\xff\xff\xff not protobuf")); err != nil {
+	if err := attacker.Topic.Publish(t.Context(), []byte("\xff\xff\xff not protobuf")); err != nil {
 		t.Fatal(err)
 	}
 	testhost.Eventually(t, "both counted", func() bool {
 		return n.count(DiscoveryTopic, Forged) == 1 && n.count(DiscoveryTopic, Junk) == 1
 	})
-	honest.announce()
-	testhost.Eventually(t, "the honest app registered", func() bool { return isMember(n.reg, DiscoveryTopic, honest.h.ID()) })
+	honest.Announce()
+	testhost.Eventually(t, "the honest app registered", func() bool { return isMember(n.reg, DiscoveryTopic, honest.H.ID()) })
 	if isMember(n.reg, DiscoveryTopic, victim) {
 		t.Error("a forged announcement made its victim a member")
 	}
 	// A third bad message puts the attacker under the graylist: even its
 	// valid announcement is then ignored.
-	if err := attacker.topic.Publish(t.Context(), []byte("junk again")); err != nil {
+	if err := attacker.Topic.Publish(t.Context(), []byte("junk again")); err != nil {
 		t.Fatal(err)
 	}
 	testhost.Eventually(t, "the third counted", func() bool { return n.count(DiscoveryTopic, Junk) == 2 })
-	attacker.announce()
+	attacker.Announce()
 	time.Sleep(500 * time.Millisecond)
-	if isMember(n.reg, DiscoveryTopic, attacker.h.ID()) {
+	if isMember(n.reg, DiscoveryTopic, attacker.H.ID()) {
 		t.Error("a graylisted peer's announcement was accepted")
 	}
 	// Announcements keep flowing to the honest app; nothing the attacker
 	// sent reached it.
 	honest2 := newApp(t, n, DiscoveryTopic)
-	honest2.announce()
-	testhost.Eventually(t, "honest apps finding each other", func() bool { return honest.knows(honest2.h.ID()) })
-	if honest.heardFrom(attacker.h.ID()) != 0 || honest.knows(victim) {
+	honest2.Announce()
+	testhost.Eventually(t, "honest apps finding each other", func() bool { return honest.Knows(honest2.H.ID()) })
+	if honest.HeardFrom(attacker.H.ID()) != 0 || honest.Knows(victim) {
 		t.Error("the attacker's messages reached an honest app")
 	}
 }
@@ -147,7 +146,7 @@ func TestAnnouncementsAboveOneASecondAreIgnored(t *testing.T) {
 	n := newNode(t)
 	a := newApp(t, n, DiscoveryTopic)
 	for range 5 {
-		a.announce()
+		a.Announce()
 	}
 	testhost.Eventually(t, "five counted", func() bool {
 		return n.count(DiscoveryTopic, Announced)+n.count(DiscoveryTopic, OverRate) == 5
@@ -157,7 +156,7 @@ func TestAnnouncementsAboveOneASecondAreIgnored(t *testing.T) {
 	}
 	// No penalty: the next one, a second later, counts.
 	time.Sleep(1100 * time.Millisecond)
-	a.announce()
+	a.Announce()
 	testhost.Eventually(t, "the later one accepted", func() bool { return n.count(DiscoveryTopic, Announced) == 2 })
 }
 
@@ -165,7 +164,7 @@ func TestTopicsTheNodeDoesNotServeAreNotRelayed(t *testing.T) {
 	n := newNode(t)
 	a := newApp(t, n, DiscoveryTopic)
 	b := newApp(t, n, DiscoveryTopic)
-	ta, tb := a.join("chat"), b.join("chat")
+	ta, tb := a.Join("chat"), b.Join("chat")
 	sub, err := tb.Subscribe()
 	if err != nil {
 		t.Fatal(err)
@@ -204,10 +203,10 @@ func TestARelayedTopicCarriesMessagesWithinItsLimits(t *testing.T) {
 	// until b has one.
 	sent := 0
 	testhost.Eventually(t, "b receiving a's message through the node", func() bool {
-		if b.heardFrom(a.h.ID()) > 0 {
+		if b.HeardFrom(a.H.ID()) > 0 {
 			return true
 		}
-		if err := a.topic.Publish(t.Context(), []byte(fmt.Sprint("hello ", sent))); err != nil {
+		if err := a.Topic.Publish(t.Context(), []byte(fmt.Sprint("hello ", sent))); err != nil {
 			t.Fatal(err)
 		}
 		sent++
@@ -215,16 +214,16 @@ func TestARelayedTopicCarriesMessagesWithinItsLimits(t *testing.T) {
 		return false
 	})
 	time.Sleep(200 * time.Millisecond)
-	before := b.heardFrom(a.h.ID())
-	if err := a.topic.Publish(t.Context(), make([]byte, 2048)); err != nil {
+	before := b.HeardFrom(a.H.ID())
+	if err := a.Topic.Publish(t.Context(), make([]byte, 2048)); err != nil {
 		t.Fatal(err)
 	}
 	testhost.Eventually(t, "the large one rejected", func() bool { return n.count("chat", TooLarge) == 1 })
 	time.Sleep(200 * time.Millisecond)
-	if got := b.heardFrom(a.h.ID()); got != before {
+	if got := b.HeardFrom(a.H.ID()); got != before {
 		t.Errorf("b received %d messages from a, want %d (the large one is not relayed)", got, before)
 	}
-	if isMember(n.reg, "chat", a.h.ID()) {
+	if isMember(n.reg, "chat", a.H.ID()) {
 		t.Error("a relayed topic made its publisher a member")
 	}
 }
