@@ -13,6 +13,7 @@ import (
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
+	"slices"
 )
 
 // Config is the whole configuration of a node. JSON keys are snake_case; every
@@ -181,6 +182,18 @@ type Pubsub struct {
 	// Topics are relayed as a plain gossipsub router; no other topic is.
 	Topics []string `json:"topics"`
 	pubsub.Limits
+}
+
+// DiscoveryTopicsServed are the discovery topics the node serves under the
+// namespace policy: all of them, except that the default topic is left out
+// (not refused) when namespaces.allow_prefixes does not allow it, so a
+// config written before pubsub existed still loads. A topic listed on
+// purpose must be allowed.
+func (p Pubsub) DiscoveryTopicsServed(ns Namespaces) []string {
+	if slices.Equal(p.DiscoveryTopics, []string{pubsub.DiscoveryTopic}) && !ns.Policy().Allowed(pubsub.DiscoveryTopic) {
+		return []string{}
+	}
+	return p.DiscoveryTopics
 }
 
 // Namespaces is the namespace policy of both discovery protocols.

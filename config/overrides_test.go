@@ -160,14 +160,14 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
 		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"), MaxPeers: ptr(100),
-		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true), AdminAddr: ptr(":1"), AdminTokenFile: ptr("a"),
+		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true), NoPubsub: ptr(true), AdminAddr: ptr(":1"), AdminTokenFile: ptr("a"),
 	}
 	b := Overrides{
 		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
 		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
 		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"), MaxPeers: ptr(200),
-		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false), AdminAddr: ptr(":2"), AdminTokenFile: ptr("b"),
+		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false), NoPubsub: ptr(false), AdminAddr: ptr(":2"), AdminTokenFile: ptr("b"),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
 		t.Errorf("a.Merge(b) = %+v, want b", got)
@@ -369,6 +369,23 @@ func TestNoWebRTCDirectAndNoWebTransportFromTheEnvironment(t *testing.T) {
 	}
 	if _, err := FromEnv(env(map[string]string{"RENDEZVOUS_NO_WEBTRANSPORT": "maybe"})); err == nil || !strings.Contains(err.Error(), "RENDEZVOUS_NO_WEBTRANSPORT") {
 		t.Fatalf("bad boolean: %v", err)
+	}
+}
+
+func TestNoPubsubFromTheEnvironmentTurnsPubsubOff(t *testing.T) {
+	o, err := FromEnv(env(map[string]string{"RENDEZVOUS_NO_PUBSUB": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	if err := c.Apply(o); err != nil {
+		t.Fatal(err)
+	}
+	if c.Pubsub.Enabled {
+		t.Error("pubsub.enabled still true")
+	}
+	if err := c.Apply(Overrides{NoPubsub: ptr(false)}); err != nil || !c.Pubsub.Enabled {
+		t.Errorf("NoPubsub false: enabled %v, err %v", c.Pubsub.Enabled, err)
 	}
 }
 

@@ -127,7 +127,7 @@ func (c Config) Validate() error {
 	v.Merge("wsstar.", sized.WSStar.Limits.Validate())
 	v.Merge("pubsub.", c.Pubsub.Limits.Validate())
 	if c.Pubsub.Enabled {
-		v.Merge("pubsub.", pubsub.ValidateTopics(c.Pubsub.DiscoveryTopics, c.Pubsub.Topics, c.Namespaces.Policy()))
+		v.Merge("pubsub.", pubsub.ValidateTopics(c.Pubsub.DiscoveryTopicsServed(c.Namespaces), c.Pubsub.Topics, c.Namespaces.Policy()))
 	}
 
 	c.Namespaces.validate(v)

@@ -357,3 +357,32 @@ func problems(t *testing.T, err error) []Problem {
 	}
 	return ve.Problems
 }
+
+func TestPubsubTopicsMustBeNamespacesThePolicyAllows(t *testing.T) {
+	c := Default()
+	c.Namespaces.AllowPrefixes = []string{"app/"}
+	// The default topic outside the policy is left out, not refused: a
+	// config from before pubsub still loads.
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default topic outside allow_prefixes: %v", err)
+	}
+	if got := c.Pubsub.DiscoveryTopicsServed(c.Namespaces); len(got) != 0 {
+		t.Errorf("served %v, want none", got)
+	}
+	c.Pubsub.DiscoveryTopics = []string{"other", "app/x"}
+	c.Pubsub.Topics = []string{"chat", "chat"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`pubsub.discovery_topics[0]: "other"`, `pubsub.topics[1]: "chat"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no %s in %v", want, err)
+		}
+	}
+	// With pubsub off, its topics are not checked.
+	c.Pubsub.Enabled = false
+	if err := c.Validate(); err != nil {
+		t.Errorf("pubsub off: %v", err)
+	}
+}

@@ -83,9 +83,12 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 	}
 
 	if c.Pubsub.Enabled {
+		if len(c.Pubsub.DiscoveryTopicsServed(c.Namespaces)) < len(c.Pubsub.DiscoveryTopics) {
+			n.log.Warn("pubsub discovery topic outside namespaces.allow_prefixes: not served; allow it or set pubsub.discovery_topics", "topic", pubsub.DiscoveryTopic)
+		}
 		opts := []pubsub.Option{
 			pubsub.WithLimits(c.Pubsub.Limits),
-			pubsub.WithDiscoveryTopics(c.Pubsub.DiscoveryTopics...),
+			pubsub.WithDiscoveryTopics(c.Pubsub.DiscoveryTopicsServed(c.Namespaces)...),
 			pubsub.WithRelayedTopics(c.Pubsub.Topics...),
 			pubsub.WithPolicy(policy),
 			pubsub.WithLimitObserver(n.limits),

@@ -99,9 +99,15 @@ func (a *App) read(ctx context.Context, sub *gs.Subscription) {
 	}
 }
 
-// CircuitAddr is the app's address through the node.
+// CircuitAddr is the app's address through the node, as it announces it.
 func (a *App) CircuitAddr() ma.Multiaddr {
-	return a.node.Addrs[0].Encapsulate(ma.StringCast("/p2p/" + a.node.ID.String() + "/p2p-circuit/p2p/" + a.H.ID().String()))
+	return a.RelayAddr().Encapsulate(ma.StringCast("/p2p/" + a.H.ID().String()))
+}
+
+// RelayAddr is CircuitAddr without the app's own /p2p part, as the node's
+// registry and its protocols give a member's addresses.
+func (a *App) RelayAddr() ma.Multiaddr {
+	return a.node.Addrs[0].Encapsulate(ma.StringCast("/p2p/" + a.node.ID.String() + "/p2p-circuit"))
 }
 
 // Announce publishes what pubsub-peer-discovery publishes: the app's key

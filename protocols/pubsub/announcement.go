@@ -55,20 +55,44 @@ func decodeAnnouncement(data []byte, maxSize, maxAddrs int) (announcement, error
 		if err != nil {
 			return announcement{}, fmt.Errorf("%w: %v", errBadAddr, err)
 		}
-		a.addrs = append(a.addrs, addr)
+		a.addrs = append(a.addrs, withoutPeer(addr, id))
 	}
 	return a, nil
 }
 
-// encodeAnnouncement is the Peer message the node publishes for a member.
+// withoutPeer drops a trailing /p2p/<p>: the registry keeps a member's
+// addresses as the other protocols do, without it.
+func withoutPeer(a ma.Multiaddr, p peer.ID) ma.Multiaddr {
+	if rest, last := ma.SplitLast(a); last != nil && last.Code() == ma.P_P2P && len(rest) > 0 {
+		if id, err := peer.IDFromBytes(last.RawValue()); err == nil && id == p {
+			return rest
+		}
+	}
+	return a
+}
+
+// withPeer ends a with /p2p/<p>, as apps announce their own addresses.
+func withPeer(a ma.Multiaddr, p peer.ID) ma.Multiaddr {
+	if _, last := ma.SplitLast(a); last != nil && last.Code() == ma.P_P2P {
+		return a
+	}
+	return a.Encapsulate(ma.StringCast("/p2p/" + p.String()))
+}
+
+// encodeAnnouncement is the Peer message the node publishes for a member:
+// its key and its addresses, each ending in /p2p/<member>.
 func encodeAnnouncement(key crypto.PubKey, addrs []ma.Multiaddr) ([]byte, error) {
 	kb, err := crypto.MarshalPublicKey(key)
 	if err != nil {
 		return nil, err
 	}
+	id, err := peer.IDFromPublicKey(key)
+	if err != nil {
+		return nil, err
+	}
 	m := pb.Peer{PublicKey: kb, Addrs: make([][]byte, len(addrs))}
 	for i, a := range addrs {
-		m.Addrs[i] = a.Bytes()
+		m.Addrs[i] = withPeer(a, id).Bytes()
 	}
 	return proto.Marshal(&m)
 }

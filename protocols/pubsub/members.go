@@ -70,6 +70,23 @@ func (ms *members) want(p peer.ID, ns string, m membership) {
 	ms.kickLocked(p, pm)
 }
 
+// addRecord gives env to p's membership of ns if it is still the one
+// wanted with m (the peer may have left or announced again meanwhile).
+func (ms *members) addRecord(p peer.ID, ns string, m membership, env []byte) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	pm := ms.peers[p]
+	if pm == nil {
+		return
+	}
+	if cur, ok := pm.wanted[ns]; !ok || !cur.equal(m) {
+		return
+	}
+	m.envelope = env
+	pm.wanted[ns] = m
+	ms.kickLocked(p, pm)
+}
+
 // drop ends p's membership of ns (every namespace when ns is "").
 func (ms *members) drop(p peer.ID, ns string, reason registry.LeftReason) {
 	ms.mu.Lock()

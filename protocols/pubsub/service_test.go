@@ -94,8 +94,8 @@ func TestAMemberOfAnyProtocolIsAnnouncedToApps(t *testing.T) {
 	// address it announced.
 	testhost.Eventually(t, "the app registered", func() bool { return isMember(n.reg, DiscoveryTopic, a.H.ID()) })
 	reg, _ := n.reg.Get(DiscoveryTopic, a.H.ID())
-	if len(reg.Addrs) != 1 || !reg.Addrs[0].Equal(a.CircuitAddr()) || reg.Source != registry.SourceLive {
-		t.Errorf("registration %+v, want a live member at %s", reg, a.CircuitAddr())
+	if len(reg.Addrs) != 1 || !reg.Addrs[0].Equal(a.RelayAddr()) || reg.Source != registry.SourceLive {
+		t.Errorf("registration %+v, want a live member at %s", reg, a.RelayAddr())
 	}
 }
 

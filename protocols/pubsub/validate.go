@@ -7,6 +7,7 @@ import (
 	gs "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
 	"golang.org/x/time/rate"
 )
 
@@ -42,11 +43,7 @@ func (s *Service) validateAnnouncement(t *served) gs.ValidatorEx {
 		}
 		s.mt.Message(t.name, Announced)
 		if len(a.addrs) > 0 {
-			m := membership{addrs: a.addrs}
-			if s.cfg.records != nil {
-				m.envelope, _ = s.cfg.records.PeerRecord(author)
-			}
-			s.members.want(author, t.name, m)
+			s.announced(author, t.name, a.addrs)
 		}
 		return gs.ValidationIgnore
 	}
@@ -121,3 +118,30 @@ func (rejections) SendRPC(*gs.RPC, peer.ID)                         {}
 func (rejections) SendRPCCompleted(*gs.RPC, peer.ID, time.Duration) {}
 func (rejections) DropRPC(*gs.RPC, peer.ID)                         {}
 func (rejections) UndeliverableMessage(*gs.Message)                 {}
+
+// announced makes author a member of ns with addrs and the signed record the
+// node holds for it. gossipsub hears a peer only after identify, but the
+// record reaches the record source a moment later: without it yet, the
+// member is registered at once and gets it recordRetry later.
+func (s *Service) announced(author peer.ID, ns string, addrs []ma.Multiaddr) {
+	m := membership{addrs: addrs}
+	if s.cfg.records == nil {
+		s.members.want(author, ns, m)
+		return
+	}
+	var ok bool
+	if m.envelope, ok = s.cfg.records.PeerRecord(author); ok {
+		s.members.want(author, ns, m)
+		return
+	}
+	s.members.want(author, ns, m)
+	time.AfterFunc(recordRetry, func() {
+		if env, ok := s.cfg.records.PeerRecord(author); ok {
+			s.members.addRecord(author, ns, m, env)
+		}
+	})
+}
+
+// recordRetry is how long after an announcement without a record the
+// record is looked for again.
+const recordRetry = 500 * time.Millisecond
