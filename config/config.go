@@ -8,12 +8,13 @@
 package config
 
 import (
+	"slices"
+
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
 	"github.com/ws-star/rendezvous/registry"
-	"slices"
 )
 
 // Config is the whole configuration of a node. JSON keys are snake_case; every
