@@ -47,9 +47,10 @@ const (
 	// MinPeers and MaxPeers bound capacity.peers.
 	MinPeers = 16
 	MaxPeers = 10_000_000
-	// StreamsPerPeer is the streams budgeted per peer: its ws-star stream, a
-	// ping, an identify and a rendezvous or reservation stream in flight.
-	StreamsPerPeer = 4
+	// StreamsPerPeer is the streams budgeted per peer: its ws-star stream,
+	// gossipsub's two (one each way), a ping, an identify and a rendezvous
+	// or reservation stream in flight.
+	StreamsPerPeer = 6
 	// RegistrationsPerPeer sizes the registry: a peer announces on a few
 	// namespaces, and /rendezvous/1.0.0 registrations outlive connections.
 	RegistrationsPerPeer = 5
