@@ -77,7 +77,11 @@ type promTracer struct {
 	members     prometheus.Gauge
 }
 
-func newPromTracer(reg prometheus.Registerer, topics []string) (*promTracer, error) {
+// results are the Result values a topic's messages can have; their series
+// start at 0.
+var results = []Result{Announced, Relayed, Junk, Forged, BadSignature, TooLarge, OverRate, Indirect, Throttled}
+
+func newPromTracer(reg prometheus.Registerer, discovery, relayed []string) (*promTracer, error) {
 	m := &promTracer{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rendezvous_pubsub_messages_total",
@@ -96,9 +100,16 @@ func newPromTracer(reg prometheus.Registerer, topics []string) (*promTracer, err
 			Help: "Namespace memberships held by pubsub announcements.",
 		}),
 	}
-	for _, t := range topics {
+	for _, t := range append(append([]string(nil), discovery...), relayed...) {
 		m.subscribers.WithLabelValues(t)
+		for _, r := range results {
+			m.messages.WithLabelValues(t, string(r))
+		}
 	}
+	for _, t := range discovery {
+		m.published.WithLabelValues(t)
+	}
+	m.messages.WithLabelValues(OtherTopic, string(Unserved))
 	var err error
 	m.set, err = promreg.Register(reg, m.messages, m.published, m.subscribers, m.members)
 	if err != nil {

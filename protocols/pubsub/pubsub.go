@@ -76,7 +76,7 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 	var mt MetricsTracer = nopTracer{}
 	var metricsSet *promreg.Set
 	if cfg.registerer != nil {
-		pt, err := newPromTracer(cfg.registerer, all)
+		pt, err := newPromTracer(cfg.registerer, cfg.discovery, cfg.relayed)
 		if err != nil {
 			return nil, err
 		}
