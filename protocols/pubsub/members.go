@@ -45,7 +45,9 @@ type members struct {
 
 	mu    sync.Mutex
 	peers map[peer.ID]*peerMembers
-	wg    sync.WaitGroup
+	// closed: the service is closing; nothing is wanted any more.
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func newMembers(reg registry.Registry, failed func(error), held func(bool)) *members {
@@ -56,6 +58,9 @@ func newMembers(reg registry.Registry, failed func(error), held func(bool)) *mem
 func (ms *members) want(p peer.ID, ns string, m membership) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
+	if ms.closed {
+		return
+	}
 	pm := ms.peers[p]
 	if pm == nil {
 		pm = &peerMembers{wanted: make(map[string]membership), held: make(map[string]membership)}
@@ -76,7 +81,7 @@ func (ms *members) addRecord(p peer.ID, ns string, m membership, env []byte) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	pm := ms.peers[p]
-	if pm == nil {
+	if pm == nil || ms.closed {
 		return
 	}
 	if cur, ok := pm.wanted[ns]; !ok || !cur.equal(m) {
@@ -92,7 +97,7 @@ func (ms *members) drop(p peer.ID, ns string, reason registry.LeftReason) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	pm := ms.peers[p]
-	if pm == nil {
+	if pm == nil || ms.closed {
 		return
 	}
 	if ns == "" {
@@ -179,9 +184,6 @@ func (pm *peerMembers) nextLocked() (ns string, m membership, join, ok bool) {
 	return "", membership{}, false, false
 }
 
-// wait returns when no write is running.
-func (ms *members) wait() { ms.wg.Wait() }
-
 func formatOf(envelope []byte) registry.RecordFormat {
 	if envelope == nil {
 		return registry.FormatNone
@@ -189,15 +191,16 @@ func formatOf(envelope []byte) registry.RecordFormat {
 	return registry.FormatPeerRecord
 }
 
-// dropAll ends every peer's memberships.
-func (ms *members) dropAll(reason registry.LeftReason) {
+// close ends every membership and returns when the registry has them all
+// ended; later calls of want, addRecord and drop do nothing.
+func (ms *members) close(reason registry.LeftReason) {
 	ms.mu.Lock()
-	ps := make([]peer.ID, 0, len(ms.peers))
-	for p := range ms.peers {
-		ps = append(ps, p)
+	ms.closed = true
+	for p, pm := range ms.peers {
+		clear(pm.wanted)
+		pm.reason = reason
+		ms.kickLocked(p, pm)
 	}
 	ms.mu.Unlock()
-	for _, p := range ps {
-		ms.drop(p, "", reason)
-	}
+	ms.wg.Wait()
 }

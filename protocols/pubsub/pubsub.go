@@ -161,8 +161,7 @@ func (s *Service) Close() error {
 		for _, t := range s.topics {
 			t.close()
 		}
-		s.members.dropAll(registry.ReasonUnregistered)
-		s.members.wait()
+		s.members.close(registry.ReasonUnregistered)
 		s.metrics.Unregister()
 	})
 	return nil

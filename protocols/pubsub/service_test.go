@@ -240,3 +240,25 @@ func newPeerID(t *testing.T) peer.ID {
 	}
 	return id
 }
+
+func TestCloseEndsEveryMembershipAndIsIdempotent(t *testing.T) {
+	n := newNode(t)
+	a := newApp(t, n, DiscoveryTopic)
+	a.Announce()
+	testhost.Eventually(t, "the app registered", func() bool { return isMember(n.reg, DiscoveryTopic, a.H.ID()) })
+	if err := n.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if isMember(n.reg, DiscoveryTopic, a.H.ID()) {
+		t.Error("the app is still a member after Close")
+	}
+	if err := n.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The metrics are gone with the service: a new one registers its own.
+	again, err := New(n.h, n.reg, WithRegisterer(n.metrics))
+	if err != nil {
+		t.Fatalf("a second service on the same registerer: %v", err)
+	}
+	_ = again.Close()
+}
