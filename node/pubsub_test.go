@@ -1,11 +1,19 @@
 package node
 
 import (
+	"bytes"
+	"encoding/binary"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/record"
+	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
+	idpb "github.com/libp2p/go-libp2p/p2p/protocol/identify/pb"
+	ma "github.com/multiformats/go-multiaddr"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/testhost"
@@ -75,6 +83,67 @@ func TestAPubsubAppIsFoundByWSStarWatchersAndRendezvousDiscover(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextEvent(t, w, a.H.ID(), pb.PeerEvent_LEFT)
+}
+
+// A js-libp2p app configured as pubsub-peer-discovery's README does: the
+// node identifies it on connect, before its relay reservation, when it has no
+// address and so no signed record; it then announces its circuit address
+// without identify push. DISCOVER answers with signed records only: the node
+// asks the app for its record.
+func TestABrowserPubsubAppWithoutIdentifyPushIsFoundByRendezvousDiscover(t *testing.T) {
+	n := startNode(t, pubsubConfig(t))
+	h := testhost.NewClient(t)
+	reserve(t, t.Context(), h, n)
+	ids, ok := n.Host.(interface{ IDService() identify.IDService })
+	if !ok {
+		t.Fatalf("%T has no identify service", n.Host)
+	}
+	for _, c := range n.Host.Network().ConnsToPeer(h.ID()) {
+		<-ids.IDService().IdentifyWait(c)
+	}
+	if rec, ok := n.WSStar.PeerRecord(h.ID()); ok {
+		t.Fatalf("the node holds a record (%d bytes) from identifying a peer without addresses", len(rec))
+	}
+
+	// From now on the app answers identify with a record of its circuit
+	// address, as js-libp2p does once it holds a reservation.
+	circuit := circuitAddr(t, n)
+	env, err := record.Seal(peer.PeerRecordFromAddrInfo(peer.AddrInfo{ID: h.ID(), Addrs: []ma.Multiaddr{circuit}}), h.Peerstore().PrivKey(h.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envBytes, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := proto.Marshal(&idpb.Identify{ListenAddrs: [][]byte{circuit.Bytes()}, SignedPeerRecord: envBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetStreamHandler(identify.ID, func(s network.Stream) {
+		defer s.Close()
+		_, _ = s.Write(append(binary.AppendUvarint(nil, uint64(len(answer))), answer...))
+	})
+	a := testpubsub.NewOn(t, h, nodeInfo(n), pubsub.DiscoveryTopic)
+	a.Announce()
+
+	seeker := testhost.NewClient(t)
+	if err := seeker.Connect(t.Context(), nodeInfo(n)); err != nil {
+		t.Fatal(err)
+	}
+	rc := rendezvous.NewClient(seeker, n.Host.ID())
+	defer rc.Close()
+	testhost.Eventually(t, "DISCOVER returning the app with its record", func() bool {
+		regs, _, err := rc.Discover(t.Context(), pubsub.DiscoveryTopic, 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(regs) == 1 && regs[0].Peer == h.ID() && bytes.Equal(regs[0].Envelope, envBytes) {
+			return true
+		}
+		time.Sleep(300 * time.Millisecond) // within rendezvous.request_rate
+		return false
+	})
 }
 
 func TestPubsubAppsLearnWSStarAndRendezvousMembers(t *testing.T) {

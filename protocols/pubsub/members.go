@@ -75,21 +75,26 @@ func (ms *members) want(p peer.ID, ns string, m membership) {
 	ms.kickLocked(p, pm)
 }
 
-// addRecord gives env to p's membership of ns if it is still the one
-// wanted with m (the peer may have left or announced again meanwhile).
-func (ms *members) addRecord(p peer.ID, ns string, m membership, env []byte) {
+// addRecord gives env, p's signed record, to each of p's memberships wanted
+// without one (the record came after the announcements).
+func (ms *members) addRecord(p peer.ID, env []byte) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	pm := ms.peers[p]
 	if pm == nil || ms.closed {
 		return
 	}
-	if cur, ok := pm.wanted[ns]; !ok || !cur.equal(m) {
-		return
+	changed := false
+	for ns, m := range pm.wanted {
+		if m.envelope == nil {
+			m.envelope = env
+			pm.wanted[ns] = m
+			changed = true
+		}
 	}
-	m.envelope = env
-	pm.wanted[ns] = m
-	ms.kickLocked(p, pm)
+	if changed {
+		ms.kickLocked(p, pm)
+	}
 }
 
 // drop ends p's membership of ns (every namespace when ns is "").

@@ -17,6 +17,9 @@ import (
 // discovered with it, as every other member is.
 type RecordSource interface {
 	PeerRecord(p peer.ID) (envelope []byte, ok bool)
+	// QueryRecord asks connected peer p for its record and calls done with
+	// it once the source holds it (not at all when p has none).
+	QueryRecord(p peer.ID, done func(envelope []byte))
 }
 
 // config is what New runs with: the defaults, then the options in order.

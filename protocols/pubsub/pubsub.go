@@ -54,6 +54,11 @@ type Service struct {
 	members  *members
 	notifiee *network.NotifyBundle
 
+	// queried: the peers asked for their record on their current
+	// connection (see announced).
+	queriedMu sync.Mutex
+	queried   map[peer.ID]struct{}
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -90,6 +95,7 @@ func New(h host.Host, reg registry.Registry, opts ...Option) (*Service, error) {
 		mt:      mt,
 		metrics: metricsSet,
 		topics:  make(map[string]*served, len(all)),
+		queried: make(map[peer.ID]struct{}),
 	}
 	s.members = newMembers(reg, s.registerFailed, mt.MembershipHeld)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -177,6 +183,9 @@ func (s *Service) disconnected(n network.Network, c network.Conn) {
 	for _, t := range s.topics {
 		t.forget(p)
 	}
+	s.queriedMu.Lock()
+	delete(s.queried, p)
+	s.queriedMu.Unlock()
 }
 
 func (s *Service) registerFailed(err error) {

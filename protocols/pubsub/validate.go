@@ -120,28 +120,33 @@ func (rejections) DropRPC(*gs.RPC, peer.ID)                         {}
 func (rejections) UndeliverableMessage(*gs.Message)                 {}
 
 // announced makes author a member of ns with addrs and the signed record the
-// node holds for it. gossipsub hears a peer only after identify, but the
-// record reaches the record source a moment later: without it yet, the
-// member is registered at once and gets it recordRetry later.
+// node holds for it. A js-libp2p app has no address when the node identifies
+// it on connect, so that identify carries no record, and it tells its circuit
+// address only through identify push, which apps often leave out; a member
+// without a record is not returned by DISCOVER. So when the node holds none,
+// it asks the app (once per connection) and gives the record to its
+// memberships when it comes.
 func (s *Service) announced(author peer.ID, ns string, addrs []ma.Multiaddr) {
 	m := membership{addrs: addrs}
-	if s.cfg.records == nil {
-		s.members.want(author, ns, m)
-		return
-	}
-	var ok bool
-	if m.envelope, ok = s.cfg.records.PeerRecord(author); ok {
-		s.members.want(author, ns, m)
-		return
+	var held bool
+	if s.cfg.records != nil {
+		m.envelope, held = s.cfg.records.PeerRecord(author)
 	}
 	s.members.want(author, ns, m)
-	time.AfterFunc(recordRetry, func() {
-		if env, ok := s.cfg.records.PeerRecord(author); ok {
-			s.members.addRecord(author, ns, m, env)
-		}
-	})
+	if held || s.cfg.records == nil || !s.firstRecordQuery(author) {
+		return
+	}
+	s.cfg.records.QueryRecord(author, func(env []byte) { s.members.addRecord(author, env) })
 }
 
-// recordRetry is how long after an announcement without a record the
-// record is looked for again.
-const recordRetry = 500 * time.Millisecond
+// firstRecordQuery reports whether p has not been asked for its record on
+// its current connection, and notes that it now is.
+func (s *Service) firstRecordQuery(p peer.ID) bool {
+	s.queriedMu.Lock()
+	defer s.queriedMu.Unlock()
+	if _, ok := s.queried[p]; ok {
+		return false
+	}
+	s.queried[p] = struct{}{}
+	return true
+}

@@ -38,13 +38,40 @@ const (
 // queryRecordLocked asks p for its record unless the node has one, already
 // asked p, or has too many queries in flight. It runs under s.mu.
 func (s *Service) queryRecordLocked(p peer.ID, ps *peerState) {
-	if s.closed || ps.askedRecord || s.recordQueries >= maxRecordQueries {
-		return
+	if !ps.askedRecord {
+		ps.askedRecord = s.startQueryLocked(p, nil)
+	}
+}
+
+// QueryRecord asks connected peer p for its signed peer record, as the node
+// asks a ws-star peer that announces without one, for members that joined by
+// another protocol (pubsub announcements). done gets the record once the node
+// holds it, at once when it already does; it is not called when p answers
+// none, the query fails, or too many are in flight. The caller asks once per
+// connection.
+func (s *Service) QueryRecord(p peer.ID, done func(envelope []byte)) {
+	s.mu.Lock()
+	rec, held := s.records[p]
+	if !held {
+		s.startQueryLocked(p, done)
+	}
+	s.mu.Unlock()
+	if held {
+		done(rec.env)
+	}
+}
+
+// startQueryLocked starts a query of p's record unless the node has one, is
+// closed or has too many queries in flight, and reports whether it did. done,
+// when not nil, gets the record the node holds after the query, if any. It
+// runs under s.mu.
+func (s *Service) startQueryLocked(p peer.ID, done func(envelope []byte)) bool {
+	if s.closed || s.recordQueries >= maxRecordQueries {
+		return false
 	}
 	if _, ok := s.records[p]; ok {
-		return
+		return false
 	}
-	ps.askedRecord = true
 	s.recordQueries++
 	s.wg.Add(1)
 	go func() {
@@ -52,8 +79,13 @@ func (s *Service) queryRecordLocked(p peer.ID, ps *peerState) {
 		s.queryRecord(p)
 		s.mu.Lock()
 		s.recordQueries--
+		rec, ok := s.records[p]
 		s.mu.Unlock()
+		if ok && done != nil {
+			done(rec.env)
+		}
 	}()
+	return true
 }
 
 func (s *Service) queryRecord(p peer.ID) {
