@@ -1,7 +1,7 @@
 // Starts the real rendezvous node binary for the interop suites and stops it
-// again by its PID. No npm dependencies, so both npm projects can import it.
+// again by its PID. No npm dependencies, so every npm project can import it.
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -14,6 +14,7 @@ const STDERR_TAIL_LINES = 60
  *
  * @param {object} [opts]
  * @param {string[]} [opts.args] extra command-line arguments
+ * @param {object} [opts.config] a config file's contents, passed with --config
  * @param {number} [opts.startTimeoutMs] how long to wait for the address
  */
 export async function startRendezvousNode (opts = {}) {
@@ -26,6 +27,11 @@ export async function startRendezvousNode (opts = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'rendezvous-interop-'))
   const identity = join(dir, 'identity.key')
   const args = ['--host', '127.0.0.1', '--port', '0', '--identity', identity, ...(opts.args ?? [])]
+  if (opts.config != null) {
+    const file = join(dir, 'config.json')
+    await writeFile(file, JSON.stringify(opts.config))
+    args.push('--config', file)
+  }
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
 
   const stderrTail = []
@@ -75,6 +81,8 @@ export async function startRendezvousNode (opts = {}) {
     /** every line the node printed on stdout so far */
     addrs,
     peerId: addr.slice(addr.lastIndexOf('/') + 1),
+    /** the base URL of the node's HTTP endpoints (/metrics, /healthz) */
+    httpURL: `http://127.0.0.1:${addr.match(/\/tcp\/(\d+)\//)[1]}`,
     identity,
     stderrTail: () => stderrTail.join('\n'),
 
