@@ -1,5 +1,6 @@
 // Package interop runs the JavaScript interop suites against the real node
-// binary: js-libp2p 3.x clients relaying through it, and the canvas
+// binary: js-libp2p 3.x clients relaying through it, js-libp2p apps finding
+// each other with pubsub-peer-discovery through it, and the canvas
 // rendezvous client (js-libp2p 2.x) discovering peers through it. Node.js
 // (20 or newer) and npm are required; the npm projects install from their
 // committed lockfiles on first use.
@@ -64,6 +65,12 @@ func buildSQLite(t *testing.T, project string) {
 // runJSSuite builds the node, installs the npm project in dir when needed
 // (then runs postInstall), and runs `node --test` there with RENDEZVOUS_BIN.
 func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project string)) {
+	runJSTests(t, dir, postInstall, "test/")
+}
+
+// runJSTests is runJSSuite for some of the project's test files (paths
+// relative to dir).
+func runJSTests(t *testing.T, dir string, postInstall func(t *testing.T, project string), tests ...string) {
 	nodeBin, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node (Node.js 20+) is required for the interop suites: %v", err)
@@ -78,10 +85,10 @@ func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project
 	if !hasGlobalWebSocket(t, nodeBin) {
 		args = append([]string{"--experimental-websocket"}, args...)
 	}
-	args = append(args, "test/")
+	args = append(args, tests...)
 	start := time.Now()
 	run(t, project, suiteTimeout, []string{"RENDEZVOUS_BIN=" + bin}, nodeBin, args...)
-	t.Logf("%s: suite passed in %s", dir, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: %s passed in %s", dir, strings.Join(tests, " "), time.Since(start).Round(time.Millisecond))
 }
 
 // installNPM runs `npm ci` in dir when node_modules is missing or stale
