@@ -62,8 +62,9 @@ func buildSQLite(t *testing.T, project string) {
 }
 
 // runJSSuite builds the node, installs the npm project in dir when needed
-// (then runs postInstall), and runs `node --test` there with RENDEZVOUS_BIN.
-func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project string)) {
+// (then runs postInstall), and runs `node --test` there with RENDEZVOUS_BIN
+// on the given test files (default: all of test/).
+func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project string), tests ...string) {
 	nodeBin, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node (Node.js 20+) is required for the interop suites: %v", err)
@@ -78,7 +79,10 @@ func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project
 	if !hasGlobalWebSocket(t, nodeBin) {
 		args = append([]string{"--experimental-websocket"}, args...)
 	}
-	args = append(args, "test/")
+	if len(tests) == 0 {
+		tests = []string{"test/"}
+	}
+	args = append(args, tests...)
 	start := time.Now()
 	run(t, project, suiteTimeout, []string{"RENDEZVOUS_BIN=" + bin}, nodeBin, args...)
 	t.Logf("%s: suite passed in %s", dir, time.Since(start).Round(time.Millisecond))
