@@ -32,7 +32,21 @@ func TestJSClientDiscoversRelaysAndReconnectsThroughNode(t *testing.T) {
 // examples/browser/test-results/.
 func TestBrowserTabsFindEachOtherAndChatOverWebRTCInChromium(t *testing.T) {
 	ensureChromium(t)
-	runJSSuite(t, "../examples/browser", nil)
+	runJSSuite(t, "../examples/browser", nil, "test/browser.test.js")
+}
+
+// TestBrowserTabsOnPubsubPeerDiscoveryFindEachOtherAndWsStarTabsAndGoDirectInChromium:
+// the demo page in pubsub mode (?discovery=pubsub: @libp2p/pubsub-peer-discovery
+// over @libp2p/gossipsub, as an unchanged js-libp2p app configures them) in
+// headless Chromium tabs: two such tabs (one of them the page the node
+// serves) find each other through the node's gossipsub, upgrade to a direct
+// WebRTC connection and chat over it; a ws-star-mode tab in the namespace
+// that is the discovery topic and the pubsub-mode tabs find each other and go
+// direct; a pubsub-mode tab that closes leaves the ws-star view. The node
+// announces members every second (pubsub.announce_interval) to keep it short.
+func TestBrowserTabsOnPubsubPeerDiscoveryFindEachOtherAndWsStarTabsAndGoDirectInChromium(t *testing.T) {
+	ensureChromium(t)
+	runJSSuite(t, "../examples/browser", nil, "test/pubsub.test.js")
 }
 
 // TestEmbeddedDemoIsAFreshBuild: the demo the node serves at /demo/

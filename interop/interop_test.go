@@ -63,14 +63,9 @@ func buildSQLite(t *testing.T, project string) {
 }
 
 // runJSSuite builds the node, installs the npm project in dir when needed
-// (then runs postInstall), and runs `node --test` there with RENDEZVOUS_BIN.
-func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project string)) {
-	runJSTests(t, dir, postInstall, "test/")
-}
-
-// runJSTests is runJSSuite for some of the project's test files (paths
-// relative to dir).
-func runJSTests(t *testing.T, dir string, postInstall func(t *testing.T, project string), tests ...string) {
+// (then runs postInstall), and runs `node --test` there with RENDEZVOUS_BIN
+// on the given test files (default: all of test/).
+func runJSSuite(t *testing.T, dir string, postInstall func(t *testing.T, project string), tests ...string) {
 	nodeBin, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node (Node.js 20+) is required for the interop suites: %v", err)
@@ -84,6 +79,9 @@ func runJSTests(t *testing.T, dir string, postInstall func(t *testing.T, project
 	args := []string{"--test", "--test-reporter=spec"}
 	if !hasGlobalWebSocket(t, nodeBin) {
 		args = append([]string{"--experimental-websocket"}, args...)
+	}
+	if len(tests) == 0 {
+		tests = []string{"test/"}
 	}
 	args = append(args, tests...)
 	start := time.Now()

@@ -11,7 +11,7 @@ import "testing"
 // the node discover each other at their circuit addresses and ping each
 // other through its relay (interop/pubsub/test/apps.test.js).
 func TestPubsubDiscoveryAppsFindEachOtherThroughNode(t *testing.T) {
-	runJSTests(t, "pubsub", nil, "test/apps.test.js")
+	runJSSuite(t, "pubsub", nil, "test/apps.test.js")
 }
 
 // TestPubsubDiscoveryAppsMeetWSStarAndRendezvousPeersAndLeave: an app
@@ -21,7 +21,7 @@ func TestPubsubDiscoveryAppsFindEachOtherThroughNode(t *testing.T) {
 // leaves the view, DISCOVER and the node's pubsub gauges
 // (interop/pubsub/test/members.test.js).
 func TestPubsubDiscoveryAppsMeetWSStarAndRendezvousPeersAndLeave(t *testing.T) {
-	runJSTests(t, "pubsub", nil, "test/members.test.js")
+	runJSSuite(t, "pubsub", nil, "test/members.test.js")
 }
 
 // TestPubsubDiscoveryForgedJunkAndUnservedMessagesReachNoApp: a hostile app's
@@ -30,5 +30,5 @@ func TestPubsubDiscoveryAppsMeetWSStarAndRendezvousPeersAndLeave(t *testing.T) {
 // receives only the node's announcements; /metrics counts each
 // (interop/pubsub/test/hostile.test.js).
 func TestPubsubDiscoveryForgedJunkAndUnservedMessagesReachNoApp(t *testing.T) {
-	runJSTests(t, "pubsub", nil, "test/hostile.test.js")
+	runJSSuite(t, "pubsub", nil, "test/hostile.test.js")
 }

@@ -31,8 +31,11 @@ const (
 	TooLarge Result = "too_large"
 	// OverRate: above the per-peer rate of the topic. Ignored, no penalty.
 	OverRate Result = "over_rate"
-	// Indirect: an announcement forwarded by another peer than its author;
-	// only peers connected to the node become members. Ignored.
+	// Indirect: an announcement forwarded by another peer than its author,
+	// whose author is not connected to the node (only peers connected to
+	// the node become members) or which is not newer than the author's last
+	// counted one. Ignored. (A newer copy of a connected author counts as
+	// Announced.)
 	Indirect Result = "indirect"
 	// Unserved: a message on a topic the node does not serve. Dropped.
 	Unserved Result = "unserved_topic"

@@ -31,6 +31,9 @@ type served struct {
 	// connections.
 	lastAnnounced map[peer.ID]time.Time
 	limiters      map[peer.ID]*rate.Limiter
+	// lastSeqno (discovery) is the seqno of each author's latest counted
+	// announcement, for the forwarded copies.
+	lastSeqno map[peer.ID]uint64
 }
 
 func newServed(name string, discovery bool) *served {
@@ -38,6 +41,7 @@ func newServed(name string, discovery bool) *served {
 	if discovery {
 		t.rotation = newRotation()
 		t.lastAnnounced = make(map[peer.ID]time.Time)
+		t.lastSeqno = make(map[peer.ID]uint64)
 	} else {
 		t.limiters = make(map[peer.ID]*rate.Limiter)
 	}
@@ -132,6 +136,7 @@ func (s *Service) subscriberLoop(t *served) {
 			t.subscribers--
 			delete(t.lastAnnounced, ev.Peer)
 			delete(t.limiters, ev.Peer)
+			delete(t.lastSeqno, ev.Peer)
 		}
 		n := t.subscribers
 		t.mu.Unlock()
@@ -163,6 +168,7 @@ func (t *served) forget(p peer.ID) {
 	defer t.mu.Unlock()
 	delete(t.lastAnnounced, p)
 	delete(t.limiters, p)
+	delete(t.lastSeqno, p)
 }
 
 // allowAnnouncement: at most one announcement per peer per second counts.
@@ -174,6 +180,24 @@ func (t *served) allowAnnouncement(p peer.ID, now time.Time) bool {
 	}
 	t.lastAnnounced[p] = now
 	return true
+}
+
+// newerThanCounted: seqno is above that of p's last counted announcement
+// (or none was counted since p connected).
+func (t *served) newerThanCounted(p peer.ID, seqno uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last, ok := t.lastSeqno[p]
+	return !ok || seqno > last
+}
+
+// counted records the seqno of p's announcement just counted.
+func (t *served) counted(p peer.ID, seqno uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if seqno > t.lastSeqno[p] {
+		t.lastSeqno[p] = seqno
+	}
 }
 
 // allowMessage is the relayed topics' per-peer token bucket.

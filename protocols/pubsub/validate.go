@@ -2,9 +2,11 @@ package pubsub
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	gs "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
@@ -16,6 +18,17 @@ import (
 // (StrictSign). The node's own announcements are accepted and go to every
 // subscriber; every other valid one makes its author a member and goes no
 // further (Ignore, no penalty): the node announces members itself.
+//
+// A copy forwarded by another peer counts as the author's own when the
+// author is connected to the node (the membership is bound to that
+// connection) and it is newer than the author's last counted one. Apps
+// connected to each other as well (browsers after a WebRTC upgrade) forward
+// each other's announcements, and gossipsub marks a message seen before the
+// validators run: when the forwarded copy arrives first, the author's own
+// is dropped as a duplicate, and ignoring the forwarded one would lose the
+// announcement. The seqno check keeps an old copy, replayed, from bringing
+// back addresses since changed (gossipsub's seqnos grow: go and js start
+// them from the clock).
 func (s *Service) validateAnnouncement(t *served) gs.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *gs.Message) gs.ValidationResult {
 		author := m.GetFrom()
@@ -33,7 +46,8 @@ func (s *Service) validateAnnouncement(t *served) gs.ValidatorEx {
 			s.log.Debug("forged announcement", "topic", t.name, "from", from, "announced", a.id)
 			return gs.ValidationReject
 		}
-		if from != author {
+		seqno, hasSeqno := seqnoOf(m)
+		if from != author && (!hasSeqno || s.h.Network().Connectedness(author) != network.Connected || !t.newerThanCounted(author, seqno)) {
 			s.mt.Message(t.name, Indirect)
 			return gs.ValidationIgnore
 		}
@@ -41,12 +55,24 @@ func (s *Service) validateAnnouncement(t *served) gs.ValidatorEx {
 			s.mt.Message(t.name, OverRate)
 			return gs.ValidationIgnore
 		}
+		if hasSeqno {
+			t.counted(author, seqno)
+		}
 		s.mt.Message(t.name, Announced)
 		if len(a.addrs) > 0 {
 			s.announced(author, t.name, a.addrs)
 		}
 		return gs.ValidationIgnore
 	}
+}
+
+// seqnoOf reads a message's sequence number: 8 bytes, big-endian.
+func seqnoOf(m *gs.Message) (uint64, bool) {
+	b := m.GetSeqno()
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
 }
 
 // validateRelayed bounds a relayed topic: size, then the sender's rate.

@@ -13,6 +13,14 @@ const SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
 // Closed direct connections to a listed peer are replaced after this long.
 const REDIAL_DELAY_MS = 1_000
 
+/** The defaults of the `webRTC` options (WebRTCUpgradeInit). */
+export const WEBRTC_DEFAULTS = Object.freeze({
+  listen: true,
+  closeRelayed: true,
+  timeout: 10_000,
+  responderDelay: 3_000
+})
+
 /** True for a WebRTC address signalled through a relay: ...​/p2p-circuit/webrtc[/p2p/<id>]. */
 export function isWebRTCCircuit (ma) {
   const names = ma.getComponents().map((c) => c.name)
@@ -28,15 +36,21 @@ export function isDirectConnection (conn) {
 }
 
 /**
- * Upgrades discovered peers to direct WebRTC connections for a WsStarDiscovery.
+ * Upgrades discovered peers to direct WebRTC connections for a discovery
+ * service: a WsStarDiscovery, or any other that provides what it reads
+ * (DirectUpgradeSource in index.d.ts): `components`, `log`, `peers` (the
+ * listed peers by id string, each `{ id }`), `mergedAddrsOf(idStr)` and
+ * `safeDispatchEvent` (for `direct`, `direct:error`, `direct:closed`). The
+ * service calls `start()`, `stop()`, `peerSeen(id, addrs)` for each new or
+ * changed peer and `peerGone(idStr)` when it is no longer listed.
  * One side dials: the peer whose id sorts first, or a peer that does not
  * listen on /webrtc itself. The other side dials only when no connection has
  * arrived within `responderDelay` ms (the first side may not run this code).
  */
 export class DirectUpgrader {
-  constructor (service, opts) {
+  constructor (service, opts = {}) {
     this.service = service
-    this.opts = opts
+    this.opts = { ...WEBRTC_DEFAULTS, ...opts }
     this.components = service.components
     this.log = service.log.newScope?.('webrtc') ?? service.log
     /** @type {Map<string, { controller: AbortController }>} attempts in flight */

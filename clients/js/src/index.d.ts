@@ -103,6 +103,39 @@ export declare class WsStarDiscovery extends TypedEventEmitter<WsStarEvents> imp
 /** A js-libp2p peer-discovery service: `services: { wsStar: wsStar({ servers, namespaces }) }`. */
 export declare function wsStar (init: WsStarInit): (components: any) => WsStarDiscovery
 
+/**
+ * What a DirectUpgrader reads from the discovery service it works for (the
+ * `webRTC` option of wsStar uses one; another discovery can too).
+ */
+export interface DirectUpgradeSource {
+  /** The libp2p components the service was created with. */
+  components: any
+  log: any
+  /** The peers the service lists now, by peer id string. */
+  peers: Map<string, { id: PeerId }>
+  /** The addresses of a listed peer (empty when it is not listed). */
+  mergedAddrsOf (id: string): Multiaddr[]
+  /** Receives `direct`, `direct:error` and `direct:closed` as WsStarEvents describes them. */
+  safeDispatchEvent (type: string, init?: CustomEventInit): boolean
+}
+
+/**
+ * Opens direct WebRTC connections to listed peers that offer
+ * `<node>/p2p-circuit/webrtc`, as wsStar's `webRTC` option does, for any
+ * discovery service: it calls `start()` after libp2p started, `peerSeen` for
+ * a new peer or new addresses, `peerGone` when it stops listing a peer, and
+ * `stop()`.
+ */
+export declare class DirectUpgrader {
+  constructor (source: DirectUpgradeSource, init?: WebRTCUpgradeInit)
+  start (): Promise<void>
+  stop (): void
+  peerSeen (id: PeerId, multiaddrs: Multiaddr[]): void
+  peerGone (id: string): void
+  /** The open direct connection to a peer, if any. */
+  directConnection (id: PeerId): Connection | undefined
+}
+
 /** True when the connection's data does not pass through a relay (WebRTC, or any non-circuit transport). */
 export declare function isDirectConnection (connection: Connection): boolean
 /** True for a WebRTC address signalled through a relay: `.../p2p-circuit/webrtc[/p2p/<id>]`. */

@@ -7,4 +7,4 @@ export {
 } from './errors.js'
 export { WS_STAR_PROTOCOL, MAX_CLIENT_MESSAGE, MAX_SERVER_MESSAGE, MAX_NAMESPACE_BYTES } from './wsstar-codec.js'
 export { RENDEZVOUS_PROTOCOL } from './rendezvous-codec.js'
-export { isDirectConnection, isWebRTCCircuit } from './direct.js'
+export { DirectUpgrader, isDirectConnection, isWebRTCCircuit } from './direct.js'

@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { anySignal, backoffDelay, sleep } from './backoff.js'
-import { DirectUpgrader } from './direct.js'
+import { DirectUpgrader, WEBRTC_DEFAULTS } from './direct.js'
 import { InvalidParametersError, MalformedMessageError, ServerStatusError } from './errors.js'
 import { encodeFrame, readFrames, sendFrame } from './framing.js'
 import { multiaddrsFromBytes, peerIdFromBytes, verifyPeerRecord } from './records.js'
@@ -35,12 +35,6 @@ const defaults = {
   dialTimeout: 10_000,
   initialDelay: 500,
   maxDelay: 30_000
-}
-const webRTCDefaults = {
-  listen: true,
-  closeRelayed: true,
-  timeout: 10_000,
-  responderDelay: 3_000
 }
 
 /**
@@ -512,9 +506,9 @@ function validate (init) {
 
 function validateWebRTC (v) {
   if (v == null || v === false) return undefined
-  if (v === true) return { ...webRTCDefaults }
+  if (v === true) return { ...WEBRTC_DEFAULTS }
   if (typeof v !== 'object') throw new InvalidParametersError('wsStar(): webRTC must be true, false or an options object')
-  const o = { ...webRTCDefaults, ...v }
+  const o = { ...WEBRTC_DEFAULTS, ...v }
   for (const k of ['timeout', 'responderDelay']) {
     if (!(o[k] >= 0) || !Number.isFinite(o[k])) throw new InvalidParametersError(`wsStar(): webRTC.${k} must be a non-negative number of milliseconds`)
   }

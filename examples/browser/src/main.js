@@ -1,7 +1,10 @@
 // The demo page: a js-libp2p node in the browser that joins a namespace on a
 // ws-star rendezvous node, lists the peers in it live, upgrades to a direct
 // WebRTC connection to each (signalled through the node's circuit relay) and
-// chats over it, or through the relay when WebRTC cannot connect.
+// chats over it, or through the relay when WebRTC cannot connect. It finds
+// the peers over /ws-star/1.0.0, or with ?discovery=pubsub with
+// pubsub-peer-discovery over gossipsub (pubsub.js); what follows discovery is
+// the same.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -12,12 +15,22 @@ import { webTransport } from '@libp2p/webtransport'
 import { isDirectConnection, wsStar } from '@ws-star/libp2p-client'
 import { createLibp2p } from 'libp2p'
 import { handleMessages, sendMessage } from './chat.js'
+import { DISCOVERY_TOPIC, pubsubDiscovery } from './pubsub.js'
+
+// The discovery modes: ?discovery=ws-star (the default) or pubsub.
+const DISCOVERY = {
+  'ws-star': { label: '/ws-star/1.0.0', nsKind: 'Namespace', defaultNs: 'ws-star-demo' },
+  pubsub: { label: 'pubsub-peer-discovery over gossipsub', nsKind: 'Topic (namespace)', defaultNs: DISCOVERY_TOPIC }
+}
 
 const $ = (id) => document.getElementById(id)
 const ui = {
   form: $('connect-form'),
   node: $('node-addr'),
+  discovery: $('discovery'),
   ns: $('namespace'),
+  nsKind: $('ns-kind'),
+  discoveryLabel: $('discovery-label'),
   connect: $('connect'),
   status: $('status'),
   self: $('self-id'),
@@ -41,7 +54,11 @@ const params = new URLSearchParams(location.search)
 // A node serving this page fills in its own address.
 const servedBy = document.querySelector('meta[name="ws-star-node"]')?.content ?? ''
 ui.node.value = params.get('node') ?? servedBy
-ui.ns.value = params.get('ns') ?? ui.ns.value
+const askedDiscovery = params.get('discovery') ?? 'ws-star'
+ui.discovery.value = Object.hasOwn(DISCOVERY, askedDiscovery) ? askedDiscovery : 'ws-star'
+// In pubsub mode the namespace is the discovery topic.
+ui.ns.value = params.get('ns') ?? DISCOVERY[ui.discovery.value].defaultNs
+showDiscovery(ui.discovery.value)
 // ?webrtc=0 stays on the relay; ?rtc=<RTCConfiguration JSON> sets the ICE
 // servers (STUN/TURN) and policy.
 const useWebRTC = params.get('webrtc') !== '0'
@@ -50,7 +67,13 @@ ui.nsLabel.textContent = ui.ns.value
 
 ui.form.addEventListener('submit', (evt) => {
   evt.preventDefault()
-  connect(ui.node.value.trim(), ui.ns.value.trim()).catch(fail)
+  connect(ui.node.value.trim(), ui.ns.value.trim(), ui.discovery.value).catch(fail)
+})
+
+ui.discovery.addEventListener('change', () => {
+  // The other mode's default namespace becomes this one's.
+  if (Object.values(DISCOVERY).some((d) => d.defaultNs === ui.ns.value)) ui.ns.value = DISCOVERY[ui.discovery.value].defaultNs
+  showDiscovery(ui.discovery.value)
 })
 
 ui.sendForm.addEventListener('submit', (evt) => {
@@ -68,13 +91,15 @@ ui.sendForm.addEventListener('submit', (evt) => {
 })
 
 // A link with ?node=, or the node serving the page, connects straight away.
-if (ui.node.value !== '') ui.form.requestSubmit()
+if (askedDiscovery !== ui.discovery.value) {
+  fail(new Error(`Unknown discovery "${askedDiscovery}": use ws-star or pubsub`))
+} else if (ui.node.value !== '') ui.form.requestSubmit()
 else if (params.has('via')) {
   // /demo/?via=webrtc-direct (or webtransport) on a node without that listener.
   showError(new Error(`The node serving this page does not listen on ${params.get('via')}: enter one of its addresses`))
 }
 
-async function connect (node, ns) {
+async function connect (node, ns, mode) {
   ui.error.hidden = true
   if (libp2p !== undefined) {
     const old = libp2p
@@ -83,8 +108,11 @@ async function connect (node, ns) {
     await old.stop()
   }
   ui.nsLabel.textContent = ns
+  showDiscovery(mode)
   const query = new URLSearchParams(params)
   query.set('ns', ns)
+  if (mode !== 'ws-star') query.set('discovery', mode)
+  else query.delete('discovery')
   if (node !== servedBy) query.set('node', node)
   else query.delete('node')
   history.replaceState(null, '', `?${query}`)
@@ -95,8 +123,13 @@ async function connect (node, ns) {
   document.body.dataset.transport = transport.name
   const transports = [transport.factory(), circuitRelayTransport()]
   if (useWebRTC) transports.push(webRTC({ rtcConfiguration: rtcConfiguration(node) }))
+  // Either discovery reserves a slot on the node's relay, listens on /webrtc
+  // and upgrades the peers it finds (webRTC below), with the same events.
+  const upgrade = useWebRTC ? { timeout: 8_000 } : false
+  const discoveryOptions = mode === 'pubsub'
+    ? pubsubDiscovery({ node, topic: ns, webRTC: upgrade })
+    : { services: { wsStar: wsStar({ servers: [node], namespaces: [ns], webRTC: upgrade }) } }
   const node$ = await createLibp2p({
-    // wsStar listens on /webrtc itself (webRTC below).
     addresses: { listen: [] },
     transports,
     connectionEncrypters: [noise()],
@@ -104,17 +137,15 @@ async function connect (node, ns) {
     // The default browser gater refuses private and loopback addresses; this
     // page dials exactly the node the user named, wherever it runs.
     connectionGater: { denyDialMultiaddr: () => false },
-    services: {
-      identify: identify(),
-      wsStar: wsStar({ servers: [node], namespaces: [ns], webRTC: useWebRTC ? { timeout: 8_000 } : false })
-    }
+    peerDiscovery: discoveryOptions.peerDiscovery,
+    services: { identify: identify(), ...discoveryOptions.services }
   })
   libp2p = node$
   ui.self.textContent = short(libp2p.peerId)
   ui.self.title = libp2p.peerId.toString()
   document.body.dataset.peerId = libp2p.peerId.toString()
 
-  const discovery = libp2p.services.wsStar
+  const discovery = mode === 'pubsub' ? libp2p.services.pubsubPeers : libp2p.services.wsStar
   discovery.addEventListener('peer', (evt) => addPeer(evt.detail.id, evt.detail.multiaddrs))
   discovery.addEventListener('peer:left', (evt) => peerLeft(evt.detail.id.toString(), evt.detail.reason))
   discovery.addEventListener('direct:error', (evt) => {
@@ -132,7 +163,7 @@ async function connect (node, ns) {
   libp2p.addEventListener('connection:close', nodeConnectionsChanged)
   discovery.addEventListener('join', () => {
     nodeConnectionsChanged()
-    setStatus('connected', `Connected to node ${short(nodeId)} over ${transport.label}`)
+    setStatus('connected', `Connected to node ${short(nodeId)} over ${transport.label} · ${mode} discovery`)
     ui.error.hidden = true
   })
   discovery.addEventListener('server:disconnected', (evt) => {
@@ -142,6 +173,16 @@ async function connect (node, ns) {
   await handleMessages(libp2p, (from, text, connection) => {
     addMessage('in', `from ${short(from)}`, text, connection)
   })
+}
+
+/** Shows which discovery the page uses (or will use on Connect). */
+function showDiscovery (mode) {
+  const d = DISCOVERY[mode]
+  document.body.dataset.discovery = mode
+  ui.nsKind.textContent = d.nsKind
+  const code = document.createElement('code')
+  code.textContent = d.label
+  ui.discoveryLabel.replaceChildren(code)
 }
 
 function addPeer (id, multiaddrs) {

@@ -4,117 +4,16 @@
 // signalled through the node's relay, and keep chatting after the node is
 // stopped. A tab whose WebRTC cannot connect is reached through the relay.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
 import { startNode } from '../../../clients/js/test-support/node.js'
 import { scenario } from '../../../clients/js/test-support/scenario.js'
-import { build, serve } from '../build.mjs'
+import { BROKEN_ICE, RESULTS, WEBRTC_ADDR, chat, chromiumTabs, listedWith, peerRow, short } from '../test-support/tabs.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const RESULTS = join(here, '..', 'test-results')
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const NS = 'browser-e2e'
-// Flags these machines need: no sandbox (root in a container), no GPU, and
-// nothing that phones home. WebRTC: plain host candidates instead of mDNS
-// names, so two tabs connect over loopback.
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-features=WebRtcHideLocalIpsWithMdns'
-]
-// No STUN server is reachable (or needed) on loopback.
-const OFFLINE_ICE = JSON.stringify({ iceServers: [] })
-// A TURN server without credentials: Chromium refuses to create the peer
-// connection, so WebRTC fails on every attempt in either direction. (A
-// relay-only ICE policy without TURN does not: a tab with host candidates
-// still reaches it through peer-reflexive ones.)
-const BROKEN_ICE = JSON.stringify({ iceServers: [{ urls: 'turn:127.0.0.1:9' }] })
-// The address of a WebRTC connection: /webrtc/p2p/<id> on the answering side,
-// <node>/p2p-circuit/webrtc/p2p/<id> (the address dialed) on the offering one.
-// Either way the data flows over the peer connection, not the relay.
-const WEBRTC_ADDR = /\/webrtc\/p2p\/\w+$/
-// Chromium logs a failed WebSocket reconnect as a console error; after the
-// node is stopped that is expected.
-const NODE_GONE = /WebSocket connection to .* failed/
-
-let context, site, profile
-const pageErrors = []
-let nodeStopped = false
-
-before(async () => {
-  await mkdir(RESULTS, { recursive: true })
-  const { outdir } = await build({ outdir: join(RESULTS, 'site') })
-  site = await serve(outdir)
-  profile = await mkdtemp(join(tmpdir(), 'ws-star-chromium-'))
-  // A persistent context is how playwright takes a --user-data-dir: a fresh
-  // one per run.
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1100, height: 820 },
-    timeout: 60_000
-  })
-})
-
-after(async () => {
-  await context?.close().catch(() => {})
-  await site?.close()
-  if (profile != null) await rm(profile, { recursive: true, force: true })
-})
-
-async function open (name, node, ns, extra = {}) {
-  const page = await context.newPage()
-  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error' || (nodeStopped && NODE_GONE.test(msg.text()))) return
-    pageErrors.push(`${name} console: ${msg.text()}`)
-  })
-  const url = `${site.url}?${new URLSearchParams({ node: node.addr, ns, rtc: OFFLINE_ICE, ...extra })}`
-  await page.goto(url, { waitUntil: 'load' })
-  await page.waitForSelector('body[data-peer-id]', { timeout: 20_000 })
-  return { page, id: await page.getAttribute('body', 'data-peer-id') }
-}
-
-/** Waits until the page lists the peer with all of the wanted addresses (its list may be updated after it first appears). */
-async function listedWith (page, id, wanted, timeout = 20_000) {
-  await page.waitForSelector(peerRow(id), { timeout })
-  try {
-    await page.waitForFunction(({ sel, wanted }) => {
-      const addrs = (document.querySelector(sel)?.dataset.addrs ?? '').split(' ')
-      return wanted.every((a) => addrs.includes(a))
-    }, { sel: peerRow(id), wanted }, { timeout })
-  } catch (err) {
-    const addrs = await page.getAttribute(peerRow(id), 'data-addrs').catch(() => '(not listed)')
-    assert.fail(`${short(id)} is not listed with ${wanted.join(' ')} after ${timeout} ms: ${addrs} (${err.message})`)
-  }
-}
-
-/** Opens the demo the node serves (`query` e.g. `?ns=x`) and waits until it has joined; returns the page and its peer id. */
-async function openServed (name, node, query) {
-  const page = await context.newPage()
-  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`))
-  await page.goto(`http://127.0.0.1:${node.addr.match(/\/tcp\/(\d+)\//)[1]}/demo/${query}`, { waitUntil: 'load' })
-  await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 })
-  return { page, id: await page.getAttribute('body', 'data-peer-id') }
-}
-
-const short = (id) => `${id.slice(0, 8)}…${id.slice(-6)}`
-const peerRow = (id) => `#peers [data-peer-id="${id}"]`
-
-/** Sends text from one tab to the peer id and waits for it in the other tab; returns both messages' data. */
-async function chat (from, to, toId, text) {
-  await from.click(peerRow(toId))
-  await from.fill('#message', text)
-  await from.click('#send')
-  const inbound = await to.waitForSelector(`.message.in >> text=${text}`, { timeout: 15_000 })
-  const outbound = await from.waitForSelector(`.message.out >> text=${text}`, { timeout: 5_000 })
-  const info = async (el) => ({ route: await el.getAttribute('data-route'), addr: await el.getAttribute('data-conn-addr') })
-  return { sent: await info(outbound), received: await info(inbound) }
-}
+const tabs = chromiumTabs()
+const open = (...args) => tabs.open(...args)
+const openServed = (...args) => tabs.openServed(...args)
 
 describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
   const step = scenario()
@@ -123,7 +22,7 @@ describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
   before(async () => { node = await startNode() })
   after(async () => {
     for (const p of [pageA, pageB, pageC, pageD]) await p?.close().catch(() => {})
-    nodeStopped = true
+    tabs.nodeStopped = true
     await node?.cleanup()
   })
 
@@ -205,7 +104,7 @@ describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
   })
 
   step('with the node stopped the two tabs still exchange messages: the data path is direct', { timeout: 60_000 }, async () => {
-    nodeStopped = true
+    tabs.nodeStopped = true
     const status = await node.stop()
     assert.equal(status.code, 0, `node exit ${JSON.stringify(status)}`)
     await pageA.waitForSelector('#status[data-state="reconnecting"]', { timeout: 20_000 })
@@ -359,6 +258,6 @@ describe('page errors', () => {
   // node:test runs top-level describes in order: this one comes last.
   const step = scenario()
   step('no page errors were logged', async () => {
-    assert.deepEqual(pageErrors, [])
+    assert.deepEqual(tabs.pageErrors, [])
   })
 })
