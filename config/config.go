@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/protocols/legacy"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -46,6 +47,7 @@ type Config struct {
 	Rendezvous  Rendezvous  `json:"rendezvous"`
 	WSStar      WSStar      `json:"wsstar"`
 	Pubsub      Pubsub      `json:"pubsub"`
+	Legacy      Legacy      `json:"legacy"`
 	Namespaces  Namespaces  `json:"namespaces"`
 	Cluster     Cluster     `json:"cluster"`
 	Deny        Deny        `json:"deny"`
@@ -195,6 +197,24 @@ func (p Pubsub) DiscoveryTopicsServed(ns Namespaces) []string {
 		return []string{}
 	}
 	return p.DiscoveryTopics
+}
+
+// Legacy serves the old ws-star clients (libp2p-websocket-star 0.10,
+// socket.io) at /socket.io/ on the node's port; their peers are members of
+// Namespace. Its limits, bounds and defaults are legacy.Limits'.
+type Legacy struct {
+	Enabled   bool   `json:"enabled"`
+	Namespace string `json:"namespace"`
+	legacy.Limits
+}
+
+// Served reports whether the node serves the old clients under the
+// namespace policy: when enabled, except that the default namespace is
+// left out (not refused) when namespaces.allow_prefixes does not allow it,
+// so a config written before the legacy section existed still loads. A
+// namespace set on purpose must be allowed (Validate).
+func (l Legacy) Served(ns Namespaces) bool {
+	return l.Enabled && ns.Policy().Check(l.Namespace) == nil
 }
 
 // Namespaces is the namespace policy of both discovery protocols.

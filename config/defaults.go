@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/protocols/legacy"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -84,6 +85,11 @@ func Default() Config {
 			DiscoveryTopics: []string{pubsub.DiscoveryTopic},
 			Topics:          []string{},
 			Limits:          pubsub.DefaultLimits(),
+		},
+		Legacy: Legacy{
+			Enabled:   true,
+			Namespace: legacy.DefaultNamespace,
+			Limits:    legacy.DefaultLimits(),
 		},
 		Cluster: Cluster{
 			Embedded: Embedded{Routes: []string{}, Name: "rendezvous"},

@@ -27,6 +27,13 @@ type Overrides struct {
 	NoWebTransport *bool
 	// NoPubsub, when true, sets pubsub.enabled to false.
 	NoPubsub *bool
+	// NoLegacy, when true, sets legacy.enabled to false.
+	NoLegacy *bool
+	// DisableCryptoChallenge and DisableStrictMultiaddr, when true, set
+	// legacy.crypto_challenge and legacy.strict_multiaddr to false (the
+	// old server's flags).
+	DisableCryptoChallenge *bool
+	DisableStrictMultiaddr *bool
 	// KeyFile is identity.key_file.
 	KeyFile *string
 	// Announce, when not nil, replaces announce.
@@ -75,6 +82,11 @@ const (
 	EnvNoWebRTCDirect = "RENDEZVOUS_NO_WEBRTC_DIRECT"
 	EnvNoWebTransport = "RENDEZVOUS_NO_WEBTRANSPORT"
 	EnvNoPubsub       = "RENDEZVOUS_NO_PUBSUB"
+	EnvNoLegacy       = "RENDEZVOUS_NO_LEGACY"
+	// EnvDisableCryptoChallenge and EnvDisableStrictMultiaddr are the old
+	// server's variables.
+	EnvDisableCryptoChallenge = "DISABLE_CRYPTO_CHALLENGE"
+	EnvDisableStrictMultiaddr = "DISABLE_STRICT_MULTIADDR"
 	// EnvAdminAddr and EnvAdminTokenFile are read by `rendezvous admin`
 	// too, so one variable names the node's API for both.
 	EnvAdminAddr      = "RENDEZVOUS_ADMIN_ADDR"
@@ -121,7 +133,8 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 		}
 		o.MaxPeers = &n
 	}
-	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport, EnvNoPubsub: &o.NoPubsub} {
+	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport, EnvNoPubsub: &o.NoPubsub, EnvNoLegacy: &o.NoLegacy,
+		EnvDisableCryptoChallenge: &o.DisableCryptoChallenge, EnvDisableStrictMultiaddr: &o.DisableStrictMultiaddr} {
 		if v := str(name); v != nil {
 			b, err := parseBool(*v)
 			if err != nil {
@@ -197,6 +210,9 @@ func (o Overrides) Merge(later Overrides) Overrides {
 	pick(&o.NoWebRTCDirect, later.NoWebRTCDirect)
 	pick(&o.NoWebTransport, later.NoWebTransport)
 	pick(&o.NoPubsub, later.NoPubsub)
+	pick(&o.NoLegacy, later.NoLegacy)
+	pick(&o.DisableCryptoChallenge, later.DisableCryptoChallenge)
+	pick(&o.DisableStrictMultiaddr, later.DisableStrictMultiaddr)
 	pick(&o.AdminAddr, later.AdminAddr)
 	pick(&o.AdminTokenFile, later.AdminTokenFile)
 	return o
@@ -267,6 +283,15 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.NoPubsub != nil {
 		n.Pubsub.Enabled = !*o.NoPubsub
+	}
+	if o.NoLegacy != nil {
+		n.Legacy.Enabled = !*o.NoLegacy
+	}
+	if o.DisableCryptoChallenge != nil && *o.DisableCryptoChallenge {
+		n.Legacy.CryptoChallenge = false
+	}
+	if o.DisableStrictMultiaddr != nil && *o.DisableStrictMultiaddr {
+		n.Legacy.StrictMultiaddr = false
 	}
 	if o.Host != nil || o.Port != nil {
 		host, port := "0.0.0.0", DefaultPort

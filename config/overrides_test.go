@@ -161,6 +161,7 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
 		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"), MaxPeers: ptr(100),
 		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true), NoPubsub: ptr(true), AdminAddr: ptr(":1"), AdminTokenFile: ptr("a"),
+		NoLegacy: ptr(true), DisableCryptoChallenge: ptr(false), DisableStrictMultiaddr: ptr(true),
 	}
 	b := Overrides{
 		Host: ptr("::1"), Port: ptr(2), KeyFile: ptr("b"), Announce: []string{},
@@ -168,6 +169,7 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
 		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"), MaxPeers: ptr(200),
 		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false), NoPubsub: ptr(false), AdminAddr: ptr(":2"), AdminTokenFile: ptr("b"),
+		NoLegacy: ptr(false), DisableCryptoChallenge: ptr(true), DisableStrictMultiaddr: ptr(false),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {
 		t.Errorf("a.Merge(b) = %+v, want b", got)

@@ -12,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/internal/setting"
+	"github.com/ws-star/rendezvous/protocols/legacy"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -128,6 +129,12 @@ func (c Config) Validate() error {
 	v.Merge("pubsub.", c.Pubsub.Limits.Validate())
 	if c.Pubsub.Enabled {
 		v.Merge("pubsub.", pubsub.ValidateTopics(c.Pubsub.DiscoveryTopicsServed(c.Namespaces), c.Pubsub.Topics, c.Namespaces.Policy()))
+	}
+	v.Merge("legacy.", c.Legacy.Limits.Validate())
+	if c.Legacy.Enabled && c.Legacy.Namespace != legacy.DefaultNamespace {
+		if err := c.Namespaces.Policy().Check(c.Legacy.Namespace); err != nil {
+			v.Add("legacy.namespace", strconv.Quote(c.Legacy.Namespace), "not a namespace the node serves (namespaces.allow_prefixes)")
+		}
 	}
 
 	c.Namespaces.validate(v)

@@ -41,6 +41,16 @@ func TestCanvasRendezvousClientDiscoversPeers(t *testing.T) {
 	runJSSuite(t, "canvas", buildSQLite)
 }
 
+// TestOldWSStarClientsJoinDiscoverAndEchoThroughNode: the real
+// libp2p-websocket-star 0.10.2 transport (socket.io 2) joins at /socket.io/
+// on the node's port through the crypto challenge with Ed25519 and RSA keys,
+// discovers the other listeners and echoes data through the node; a wrong
+// key or signature is refused with the old server's error text
+// (interop/ws-star-legacy/test).
+func TestOldWSStarClientsJoinDiscoverAndEchoThroughNode(t *testing.T) {
+	runJSSuite(t, "ws-star-legacy", nil)
+}
+
 // buildSQLite makes sure the native module of better-sqlite3 (used by the
 // canvas client package) loads. Its install script first tries to download a
 // prebuilt binary, which fails where GitHub is unreachable, then

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ws-star/rendezvous/cluster"
+	"github.com/ws-star/rendezvous/node/transports"
+	"github.com/ws-star/rendezvous/protocols/legacy"
 )
 
 // httpWriteTimeout bounds writing one answer of the node's HTTP endpoints on
@@ -95,7 +97,27 @@ func (n *Node) httpHandler(metricsHere bool) http.Handler {
 	mux.HandleFunc("GET /addrs.json", n.serveAddrs)
 	mux.HandleFunc("GET /{$}", n.serveIndex)
 	n.handleDemo(mux) // demo.go
+	if n.cfg.Legacy.Served(n.cfg.Namespaces) {
+		mux.HandleFunc(legacy.Path, n.serveLegacy)
+	}
 	return n.recoverHTTP(mux)
+}
+
+// legacyOnlyHandler is the HTTP handler of a node with http.enabled off:
+// the old clients' sockets only.
+func (n *Node) legacyOnlyHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(legacy.Path, n.serveLegacy)
+	return n.recoverHTTP(mux)
+}
+
+// serveLegacy hands an old client's socket to the legacy service.
+func (n *Node) serveLegacy(w http.ResponseWriter, r *http.Request) {
+	if !n.up.Load() || n.Legacy == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	n.Legacy.ServeHTTP(w, transports.Undivert(r))
 }
 
 // recoverHTTP turns a handler panic into a logged 500: the WebSocket

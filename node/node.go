@@ -33,6 +33,7 @@ import (
 	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/node/relay"
 	"github.com/ws-star/rendezvous/node/transports"
+	"github.com/ws-star/rendezvous/protocols/legacy"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -56,6 +57,9 @@ type Node struct {
 	// Pubsub is gossipsub with the pubsub-peer-discovery bridge (nil when
 	// pubsub.enabled is false).
 	Pubsub *pubsub.Service
+	// Legacy serves the old ws-star clients at /socket.io/ (nil when
+	// legacy.enabled is false).
+	Legacy *legacy.Service
 
 	cfg     config.Config
 	log     *slog.Logger
@@ -199,11 +203,16 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 			// HTTP/1.1 (gorilla clears it on a WebSocket upgrade).
 			s.WriteTimeout = httpWriteTimeout
 			s.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: httpMaxStreams}
+			if cfg.Legacy.Served(cfg.Namespaces) {
+				transports.DivertUpgrades(s, legacy.Path)
+			}
 		}),
 	}
 	if cfg.HTTP.Enabled {
 		metricsHere := cfg.Metrics.Enabled && cfg.Metrics.Addr == ""
 		wsOpts = append(wsOpts, ws.WithHTTPHandler(n.httpHandler(metricsHere)))
+	} else if cfg.Legacy.Served(cfg.Namespaces) {
+		wsOpts = append(wsOpts, ws.WithHTTPHandler(n.legacyOnlyHandler()))
 	}
 	if cfg.TLS.CertFile != "" {
 		cr, err := transports.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, n.log)

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/protocols/legacy"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
 	"github.com/ws-star/rendezvous/protocols/rendezvous"
 	"github.com/ws-star/rendezvous/protocols/wsstar"
@@ -105,6 +106,29 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			return err
 		}
 		n.Pubsub = svc
+		n.closers = append(n.closers, svc.Close)
+	}
+
+	if c.Legacy.Enabled && !c.Legacy.Served(c.Namespaces) {
+		n.log.Warn("legacy namespace outside namespaces.allow_prefixes: old ws-star clients not served; allow it or set legacy.namespace", "namespace", c.Legacy.Namespace)
+	}
+	if c.Legacy.Served(c.Namespaces) {
+		opts := []legacy.Option{
+			legacy.WithLimits(c.Legacy.Limits),
+			legacy.WithNamespace(c.Legacy.Namespace),
+			legacy.WithPolicy(policy),
+			legacy.WithDenied(n.deny.Denied),
+			legacy.WithLimitObserver(n.limits),
+			legacy.WithLogger(n.log.With("component", "legacy")),
+		}
+		if reg != nil {
+			opts = append(opts, legacy.WithRegisterer(reg))
+		}
+		svc, err := legacy.New(mem, opts...)
+		if err != nil {
+			return err
+		}
+		n.Legacy = svc
 		n.closers = append(n.closers, svc.Close)
 	}
 

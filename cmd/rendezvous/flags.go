@@ -39,6 +39,9 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs.Bool("no-webrtc-direct", false, "do not listen for WebRTC-direct (drops /webrtc-direct from the listen addresses; env RENDEZVOUS_NO_WEBRTC_DIRECT=true)")
 	fs.Bool("no-webtransport", false, "do not listen for WebTransport (drops /quic-v1/webtransport from the listen addresses; env RENDEZVOUS_NO_WEBTRANSPORT=true)")
 	fs.Bool("no-pubsub", false, "do not run gossipsub (pubsub-peer-discovery and relayed topics; pubsub.enabled, env RENDEZVOUS_NO_PUBSUB=true)")
+	fs.Bool("no-legacy", false, "do not serve the old ws-star clients at /socket.io/ (legacy.enabled, env RENDEZVOUS_NO_LEGACY=true)")
+	fs.Bool("disableCryptoChallenge", false, "old clients may join without proving their key (legacy.crypto_challenge=false), as with the old server")
+	fs.Bool("disableStrictMultiaddr", false, "old clients may join any address ending in /ipfs/<id> (legacy.strict_multiaddr=false), as with the old server")
 	fs.String("identity", "identity.key", "private key `file`, created on first run (env RENDEZVOUS_IDENTITY)")
 	fs.Bool("require-identity", false, "fail instead of creating a key when the identity file is missing")
 	fs.Var(new(stringList), "announce", "advertise this `multiaddr` instead of the listen addresses; repeatable (env RENDEZVOUS_ANNOUNCE, comma separated)")
@@ -96,6 +99,15 @@ func (f *cliFlags) parse(args []string) error {
 		case "no-pubsub":
 			b := v == "true"
 			o.NoPubsub = &b
+		case "no-legacy":
+			b := v == "true"
+			o.NoLegacy = &b
+		case "disableCryptoChallenge":
+			b := v == "true"
+			o.DisableCryptoChallenge = &b
+		case "disableStrictMultiaddr":
+			b := v == "true"
+			o.DisableStrictMultiaddr = &b
 		case "identity":
 			o.KeyFile = &v
 		case "require-identity":
