@@ -64,3 +64,29 @@ func TestRendezvousCountsRegisterAndDiscoverWithoutErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLegacyHoldsOldClientsAndTimesSeenByAll(t *testing.T) {
+	tg := startNode(t)
+	// More held peers than one source address may hold (legacyPerIP), so
+	// that the spreading over loopback addresses is exercised too.
+	r, err := Legacy(runCtx(t, 60*time.Second), tg, LegacyOptions{
+		Peers: 80, Probes: 5, Idle: 300 * time.Millisecond, Concurrency: 8, StepTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := figure(t, r, "peers held").Value; got != 80 {
+		t.Fatalf("peers held = %v (failed: %s), want 80", got, figure(t, r, "peers failed").Note)
+	}
+	if v := figure(t, r, "join rate").Value; !(v > 0) {
+		t.Errorf("join rate = %v", v)
+	}
+	if v := figure(t, r, "seen-by-all p99").Value; !(v > 0) {
+		t.Errorf("seen-by-all p99 = %v, want measured", v)
+	}
+	for _, name := range []string{"probes incomplete", "held peers missing from a probe's list", "held peers closed by the node", "legacy members after the idle window"} {
+		if f := figure(t, r, name); f.Met == nil || !*f.Met {
+			t.Errorf("%s = %v (%s), want %s", name, f.Value, f.Note, f.Target)
+		}
+	}
+}

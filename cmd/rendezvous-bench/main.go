@@ -41,6 +41,9 @@ Scenarios:
   restart      hold --peers members that reconnect on their own, stop the node started
                from --node-bin (required) with SIGTERM (--kill: SIGKILL), start it again
                with the same identity and port, time until every member is back
+  legacy       hold --peers old ws-star clients (socket.io 2, crypto challenge, Ed25519)
+               at /socket.io/, time --probes probe joins until every held client got
+               their ws-peer, then measure the node idle with the clients pinging
   relay        stream throughput through the relay versus directly, --pairs at once
   rendezvous   REGISTER and DISCOVER operations per second with --clients clients
   cluster      start --nodes nodes of one embedded cluster from --node-bin (required),
@@ -100,8 +103,8 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.nodes, "nodes", 3, "cluster nodes to start (cluster)")
 	fs.BoolVar(&o.baseline, "baseline", true, "also measure one node without cluster with --peers/--nodes peers (cluster)")
 	fs.IntVar(&o.nsSize, "ns-size", 50, "peers per namespace; 0 puts all peers in one namespace")
-	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, sweep: at each size, cluster)")
-	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, sweep: at each size, cluster)")
+	fs.IntVar(&o.probes, "probes", 20, "probe joins timed (capacity, sweep: at each size, cluster, legacy)")
+	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window with all peers connected (capacity, sweep: at each size, cluster, legacy)")
 	fs.DurationVar(&o.pingEvery, "ping-every", 10*time.Second, "every peer opens an /ipfs/ping/1.0.0 stream this often after the ramp, as js-libp2p does in a browser; 0 for none, as go-libp2p peers (capacity, sweep, cluster)")
 	fs.Func("transport", "what the peers dial the node over: ws (default), webrtc-direct or webtransport; a node the tool starts gets a loopback listener of it, a --node must be given by its address on it (capacity, sweep)", func(v string) error {
 		t, err := bench.ParseTransport(v)
@@ -208,7 +211,7 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	}
 	prog := bench.NewProgress(stderr, "rendezvous-bench: "+scenario)
 	switch scenario {
-	case "capacity", "churn", "relay", "rendezvous":
+	case "capacity", "churn", "relay", "rendezvous", "legacy":
 	case "restart":
 		if o.node != "" || o.nodeBin == "" {
 			return nil, usageError{errors.New("restart needs --node-bin (the tool stops and starts the node) and no --node")}
@@ -220,7 +223,7 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	case "cluster":
 		return report(runCluster(ctx, o, prog))
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster or abuse)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster, legacy or abuse)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -247,6 +250,10 @@ func runOn(ctx context.Context, scenario string, o opts, t *bench.Target, pairs 
 	case "restart":
 		return report(bench.Restart(ctx, t, bench.RestartOptions{
 			Peers: o.peers, NSSize: o.nsSize, Kill: o.kill, Concurrency: o.concurrency, Keys: o.keys, Progress: prog,
+		}))
+	case "legacy":
+		return report(bench.Legacy(ctx, t, bench.LegacyOptions{
+			Peers: o.peers, Probes: o.probes, Idle: o.idle, Concurrency: o.concurrency, Keys: o.keys, Progress: prog,
 		}))
 	case "relay":
 		return report(bench.Relay(ctx, t, bench.RelayOptions{Pairs: pairs, Duration: o.duration}))

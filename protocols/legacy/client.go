@@ -28,8 +28,9 @@ type Client struct {
 	err    error
 
 	// Events receives the server's events in order; the client stops
-	// reading while it is full.
-	Events chan Event
+	// reading while it is full. Unused (nil) with ClientOptions.OnEvent.
+	Events  chan Event
+	onEvent func(Event)
 	// Errors receives the server's socket.io error packets.
 	Errors chan string
 	done   chan struct{}
@@ -66,7 +67,28 @@ func DialClientVia(ctx context.Context, base string, dial func(ctx context.Conte
 	return dialClient(ctx, base, websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: dial}, nil)
 }
 
+// ClientOptions are DialClientWith's.
+type ClientOptions struct {
+	// Dial opens the TCP connection (nil: the default dialer).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnEvent, when set, is called with each event of the server in the
+	// client's read loop, in order, instead of queuing it on Events: many
+	// clients in one process (the bench) then hold no event buffers. It
+	// must not block.
+	OnEvent func(Event)
+}
+
+// DialClientWith is DialClient over plain WebSocket with o.
+func DialClientWith(ctx context.Context, base string, o ClientOptions) (*Client, error) {
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: o.Dial}
+	return dialClientOpts(ctx, base, d, nil, o.OnEvent)
+}
+
 func dialClient(ctx context.Context, base string, d websocket.Dialer, hdr http.Header) (*Client, error) {
+	return dialClientOpts(ctx, base, d, hdr, nil)
+}
+
+func dialClientOpts(ctx context.Context, base string, d websocket.Dialer, hdr http.Header, onEvent func(Event)) (*Client, error) {
 	u := strings.TrimSuffix(base, "/") + Path + "?EIO=3&transport=websocket"
 	conn, resp, err := d.DialContext(ctx, u, hdr)
 	if err != nil {
@@ -77,11 +99,14 @@ func dialClient(ctx context.Context, base string, d websocket.Dialer, hdr http.H
 	}
 	conn.SetReadLimit(MaxFrameBytes * 2)
 	c := &Client{
-		conn:   conn,
-		acks:   make(map[int64]chan []json.RawMessage),
-		Events: make(chan Event, 1024),
-		Errors: make(chan string, 64),
-		done:   make(chan struct{}),
+		conn:    conn,
+		acks:    make(map[int64]chan []json.RawMessage),
+		Errors:  make(chan string, 64),
+		done:    make(chan struct{}),
+		onEvent: onEvent,
+	}
+	if onEvent == nil {
+		c.Events = make(chan Event, 1024)
 	}
 	// engine.io open, then socket.io connect.
 	for range 2 {
@@ -261,7 +286,12 @@ func (c *Client) dispatch(p *packet) {
 	case sioEvent, sioBinaryEvent:
 		name, _ := p.name()
 		a, bin := raws(p.args[1:])
-		c.Events <- Event{Name: name, Args: a, Bin: bin, ID: p.id}
+		e := Event{Name: name, Args: a, Bin: bin, ID: p.id}
+		if c.onEvent != nil {
+			c.onEvent(e)
+			return
+		}
+		c.Events <- e
 	case sioError:
 		var msg string
 		if len(p.args) > 0 {
