@@ -198,3 +198,35 @@ func polylines(t *testing.T, b []byte) int {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestLegacyAgainstExternalNodeReportsSeenByAllAndIdleCPU(t *testing.T) {
+	tg, err := bench.StartTarget(t.Context(), bench.TargetOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	addr := tg.Info.Addrs[0].String() + "/p2p/" + tg.Info.ID.String()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"legacy", "--node", addr, "--pid", itoa(os.Getpid()),
+		"--peers", "10", "--probes", "3", "--idle", "200ms", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var r bench.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s", err, out.String())
+	}
+	for _, name := range []string{"peers held", "seen-by-all p99", "probes incomplete"} {
+		if f, ok := r.Figure(name); !ok || f.Met == nil || !*f.Met {
+			t.Errorf("%s: %+v, want met", name, f)
+		}
+	}
+	// Node figures come from /proc of --pid (the value itself is this
+	// test process's, so it is not held to the target).
+	if f, ok := r.Figure("node RSS, idle peers"); !ok || !(f.Value > 0) {
+		t.Errorf("node RSS from /proc missing: %+v", f)
+	}
+}
