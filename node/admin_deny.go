@@ -69,6 +69,9 @@ func (n *Node) adminDeny(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, "deny: "+err.Error())
 		return
 	}
+	if n.Legacy != nil {
+		closed += n.Legacy.CloseDenied()
+	}
 	code := http.StatusOK
 	if added {
 		code = http.StatusCreated

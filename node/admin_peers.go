@@ -201,12 +201,18 @@ func (n *Node) adminDisconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conns := len(n.Host.Network().ConnsToPeer(p))
+	if conns > 0 {
+		if err := n.Host.Network().ClosePeer(p); err != nil {
+			adminError(w, http.StatusInternalServerError, "disconnect: "+err.Error())
+			return
+		}
+	}
+	if n.Legacy != nil {
+		// An old client's socket.io connection is not a libp2p one.
+		conns += n.Legacy.Disconnect(p)
+	}
 	if conns == 0 {
 		adminError(w, http.StatusNotFound, "peer "+p.String()+" is not connected")
-		return
-	}
-	if err := n.Host.Network().ClosePeer(p); err != nil {
-		adminError(w, http.StatusInternalServerError, "disconnect: "+err.Error())
 		return
 	}
 	n.log.Warn("admin: disconnected a peer", "peer", p, "connections", conns)

@@ -531,3 +531,46 @@ func TestWithLegacyOffSocketIOIsNotServed(t *testing.T) {
 		t.Fatal("an old client connected to a node with legacy.enabled off")
 	}
 }
+
+func TestBanningOrDisconnectingAnOldClientClosesItsSocket(t *testing.T) {
+	n, _ := startLoggedNode(t, adminConfig(t))
+	banned, kicked, other := newOldPeer(t, n, crypto.Ed25519), newOldPeer(t, n, crypto.Ed25519), newOldPeer(t, n, crypto.Ed25519)
+	for _, p := range []*oldPeer{banned, kicked, other} {
+		p.connect(t, n, nil)
+		p.join(t)
+	}
+	ns := n.Legacy.Namespace()
+	gone := func(p *oldPeer) func() bool {
+		return func() bool {
+			select {
+			case <-p.c.Done():
+				_, member := n.Registry.Get(ns, p.id)
+				return !member
+			default:
+				return false
+			}
+		}
+	}
+
+	var d struct {
+		Closed int `json:"closed"`
+	}
+	if code := adminDo(t, n, "", "POST", "/v1/deny", `{"peer": "`+banned.id.String()+`"}`, &d); code != 201 || d.Closed != 1 {
+		t.Fatalf("deny: %d, closed %d, want 201 and the old client's socket", code, d.Closed)
+	}
+	eventually(t, "the banned old client's socket closed and its membership gone", gone(banned))
+
+	if code := adminDo(t, n, "", "POST", "/v1/peers/"+kicked.id.String()+"/disconnect", "", &d); code != 200 || d.Closed != 1 {
+		t.Fatalf("disconnect: %d, closed %d", code, d.Closed)
+	}
+	eventually(t, "the disconnected old client's socket closed", gone(kicked))
+
+	// A banned subnet: the socket already open is closed, new ones refused.
+	if code := adminDo(t, n, "", "POST", "/v1/deny", `{"subnet": "127.0.0.0/8"}`, &d); code != 201 || d.Closed < 1 {
+		t.Fatalf("deny subnet: %d, closed %d", code, d.Closed)
+	}
+	eventually(t, "the other old client's socket closed", gone(other))
+	if _, err := legacy.DialClient(t.Context(), legacyBase(t, n), nil, nil); err == nil {
+		t.Error("a socket from a denied subnet was accepted")
+	}
+}

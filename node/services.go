@@ -117,7 +117,7 @@ func (n *Node) startServices(reg prometheus.Registerer) error {
 			legacy.WithLimits(c.Legacy.Limits),
 			legacy.WithNamespace(c.Legacy.Namespace),
 			legacy.WithPolicy(policy),
-			legacy.WithDenied(n.deny.Denied),
+			legacy.WithDenyList(n.deny),
 			legacy.WithLimitObserver(n.limits),
 			legacy.WithLogger(n.log.With("component", "legacy")),
 		}

@@ -45,6 +45,12 @@ func (s *set) peer(p peer.ID) bool { _, ok := s.peers[p]; return ok }
 // Denied reports whether p is denied now.
 func (d *List) Denied(p peer.ID) bool { return d.cur.Load().peer(p) }
 
+// DeniedIP reports whether ip is in a denied subnet.
+func (d *List) DeniedIP(ip netip.Addr) bool {
+	_, hit := d.cur.Load().subnets.match(ip)
+	return hit
+}
+
 // List is the node's deny list: the configured lists, which only a
 // restart changes, plus the file's, which the admin API and the operator's
 // editor change. It is the host's connection gater.

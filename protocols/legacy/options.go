@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,7 @@ type config struct {
 	lim        Limits
 	namespace  string
 	policy     registry.Policy
-	denied     func(peer.ID) bool
+	deny       DenyList
 	registerer prometheus.Registerer
 	logger     *slog.Logger
 	limits     limits.Observer
@@ -30,7 +31,7 @@ func defaults() config {
 	return config{
 		lim:       DefaultLimits(),
 		namespace: DefaultNamespace,
-		denied:    func(peer.ID) bool { return false },
+		deny:      denyNothing{},
 		logger:    slog.Default(),
 		limits:    limits.Nop{},
 	}
@@ -68,13 +69,27 @@ func WithPolicy(p registry.Policy) Option {
 	return func(c *config) error { c.policy = p; return nil }
 }
 
-// WithDenied sets the node's deny list of peers: a denied peer cannot join.
-func WithDenied(denied func(peer.ID) bool) Option {
+// DenyList is the node's deny list, as the service checks it.
+type DenyList interface {
+	Denied(p peer.ID) bool
+	DeniedIP(ip netip.Addr) bool
+}
+
+type denyNothing struct{}
+
+func (denyNothing) Denied(peer.ID) bool      { return false }
+func (denyNothing) DeniedIP(netip.Addr) bool { return false }
+
+// WithDenyList sets the node's deny list: a socket from a denied address is
+// refused, a denied peer cannot join, and a socket that becomes denied (a ban
+// added while it is open) is closed within denySweepEvery, or at once by
+// CloseDenied. Default: nobody is denied.
+func WithDenyList(d DenyList) Option {
 	return func(c *config) error {
-		if denied == nil {
-			return errors.New("legacy: nil deny check")
+		if d == nil {
+			return errors.New("legacy: nil deny list")
 		}
-		c.denied = denied
+		c.deny = d
 		return nil
 	}
 }

@@ -120,8 +120,9 @@ func New(reg registry.Registry, opts ...Option) (*Service, error) {
 		}
 		s.prom, s.m = p, p
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.sweepDials()
+	go s.denyLoop()
 	return s, nil
 }
 
@@ -160,6 +161,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := remoteIP(r.RemoteAddr)
+	if ip.IsValid() && s.cfg.deny.DeniedIP(ip) {
+		s.refuse(RefusedDenied, "ip", ip)
+		http.Error(w, "address denied", http.StatusForbidden)
+		return
+	}
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -373,6 +379,71 @@ func newSocketID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
 	return strings.TrimRight(hex.EncodeToString(b[:]), "=")
+}
+
+// Disconnect closes every socket that joined an address of p and returns how
+// many (the admin API's disconnect).
+func (s *Service) Disconnect(p peer.ID) int {
+	return s.closeSockets(func(sk *socket) bool {
+		for _, mb := range sk.addrs {
+			if mb.peer == p {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// CloseDenied closes every socket the deny list now refuses: from a denied
+// address, or having joined a denied peer's address. It returns how many.
+func (s *Service) CloseDenied() int {
+	return s.closeSockets(func(sk *socket) bool {
+		if sk.ip.IsValid() && s.cfg.deny.DeniedIP(sk.ip) {
+			return true
+		}
+		for _, mb := range sk.addrs {
+			if s.cfg.deny.Denied(mb.peer) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func (s *Service) closeSockets(match func(*socket) bool) int {
+	s.mu.Lock()
+	var hit []*socket
+	for sk := range s.sockets {
+		if match(sk) {
+			hit = append(hit, sk)
+		}
+	}
+	s.mu.Unlock()
+	for _, sk := range hit {
+		sk.shutdown()
+	}
+	return len(hit)
+}
+
+// denySweepEvery bounds how long a socket a new ban covers stays open when
+// nobody calls CloseDenied (the deny file changed, say).
+const denySweepEvery = time.Second
+
+// denyLoop closes the sockets a changed deny list refuses.
+func (s *Service) denyLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(denySweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			if n := s.CloseDenied(); n > 0 {
+				s.log.Info("legacy: closed denied sockets", "sockets", n)
+			}
+		}
+	}
 }
 
 // sweepDials ends dials idle for longer than dial_idle_timeout.

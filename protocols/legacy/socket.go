@@ -370,7 +370,7 @@ func (sk *socket) join(p *packet) {
 		sk.fail(p, RefusedInvalidMultiaddr, errTextInvalidAddr)
 		return
 	}
-	if s.cfg.denied(id) {
+	if s.cfg.deny.Denied(id) {
 		sk.fail(p, RefusedDenied, "Peer denied")
 		return
 	}
