@@ -59,7 +59,7 @@ Scenarios:
   abuse        hold --peers honest peers (default 2000) and time their joins without
                an attack, then under each --scenario in turn (default all: slowloris,
                oversize, stream-flood, join-flood, reservation-flood, circuit-flood,
-               stuck-reader, http, tls-slowloris, h2c, register-flood); per attack: honest join-to-visible p99 against
+               stuck-reader, http, tls-slowloris, h2c, pubsub-flood, register-flood); per attack: honest join-to-visible p99 against
                the baseline, node up, RSS against its memory budget, CPU, and what
                the attacker got back
 
@@ -137,7 +137,7 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.hold, "hold", 20*time.Second, "abuse: the node must have closed every stalled slowloris, tls-slowloris and h2c connection this long after it was opened")
 	fs.IntVar(&o.capacity, "capacity", 0, "abuse: capacity.peers of a node the tool starts (default --peers + 50 %)")
 	fs.DurationVar(&o.interval, "interval", 10*time.Second, "pubsub: every app announces itself this often (pubsub-peer-discovery's default)")
-	fs.DurationVar(&o.announceInterval, "announce-interval", 0, "pubsub: the node's pubsub.announce_interval, set on a node the tool starts (default: the node's, 10s); with --node, say what that node uses")
+	fs.DurationVar(&o.announceInterval, "announce-interval", 0, "pubsub, abuse: the node's pubsub.announce_interval, set on a node the tool starts (default: the node's, 10s); with --node, say what that node uses")
 	fs.IntVar(&o.windows, "windows", 4, "pubsub: announce intervals measured (learning and idle cost; at least 3)")
 	fs.BoolVar(&o.verify, "verify-signatures", false, "pubsub: apps verify the signature of every message they receive, as real apps do (costs the generator only; nothing changes on the wire)")
 	fs.BoolVar(&o.compare, "compare", true, "pubsub: also measure the same number of ws-star members in one namespace, same pings, on a fresh node")
@@ -288,7 +288,7 @@ func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Write
 	ao := bench.AbuseOptions{
 		Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Concurrency: o.concurrency,
 		Attackers: o.attackers, Conns: o.conns, AttackerIP: o.attackerIP, Hold: o.hold, Window: o.duration,
-		Capacity: o.capacity, Keys: o.keys, Progress: prog,
+		Capacity: o.capacity, AnnounceInterval: o.announceInterval, Keys: o.keys, Progress: prog,
 	}
 	if err := bench.CheckAttackerIP(o.attackerIP); err != nil {
 		return nil, usageError{err}
