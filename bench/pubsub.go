@@ -105,6 +105,10 @@ var learnedQuantiles = []struct {
 	q    float64
 }{{"p50", 0.5}, {"p10", 0.1}, {"min", 0}}
 
+// generatorGCPercent is the generator's GC target during a pubsub run
+// against a node process.
+const generatorGCPercent = 400
+
 // announceConcurrency bounds the apps' periodic announcements in flight.
 const announceConcurrency = 64
 
@@ -149,6 +153,12 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 		"ping_every": o.PingEvery.String(), "verify": o.Verify, "concurrency": o.Concurrency, "compare": o.Compare,
 	})
 	gen := SelfSampler{}
+	if !t.Shared {
+		// CPU, not memory, limits how many apps one machine runs: the
+		// generator collects garbage four times less often (a node in this
+		// process keeps the default).
+		defer debug.SetGCPercent(debug.SetGCPercent(generatorGCPercent))
+	}
 	kt := time.Now()
 	keys, err := Keys(o.Keys, o.Peers+o.Probes)
 	if err != nil {
@@ -274,11 +284,15 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 	if err := o.Progress.Sleep(ctx, "learning window", window); err != nil {
 		return r, err
 	}
+	received := make([]int, len(subs))
+	for i, s := range subs {
+		received[i] = int(s.learn.received.Load())
+	}
 	nb, _ := sample(t.Node)
 	gb, _ := gen.Sample()
 	m1 := scrapePubsub(t, o.Topic)
 	o.reportLearning(r, subs, n, "")
-	o.reportWindow(r, subs, m0, m1, window)
+	o.reportWindow(r, subs, received, m0, m1, window)
 
 	if o.PingEvery > 0 {
 		r.add("ping streams, window", float64(pings.sent.Load()-sentBefore)/window.Seconds(), "/s").
@@ -404,13 +418,13 @@ func nearestRank(sorted []int, q float64) int {
 
 // reportWindow adds whether subscribers keep learning new peers, the
 // deliveries per subscriber, and the node's counters over the window.
-func (o PubsubOptions) reportWindow(r *Report, subs []*subscriber, m0, m1 pubsubCounts, window time.Duration) {
+// received are the subscribers' announcements received over the window.
+func (o PubsubOptions) reportWindow(r *Report, subs []*subscriber, received []int, m0, m1 pubsubCounts, window time.Duration) {
 	last := time.Duration(o.Windows) * o.AnnounceInterval
 	var fresh []int
-	knowAll, received := 0, make([]int, 0, len(subs))
+	knowAll := 0
 	var wrong, strangers, outsiders int64
 	for _, s := range subs {
-		received = append(received, int(s.learn.received.Load()))
 		wrong += s.learn.wrong.Load()
 		strangers += s.learn.strangers.Load()
 		outsiders += s.learn.outsiders.Load()
@@ -443,7 +457,8 @@ func (o PubsubOptions) reportWindow(r *Report, subs []*subscriber, m0, m1 pubsub
 		return
 	}
 	r.add("node announcements published per interval", (m1.published-m0.published)/float64(o.Windows), "msgs").
-		target(fmt.Sprintf("<= %d", o.PerInterval), float64(o.PerInterval), true)
+		target(fmt.Sprintf("<= %d", o.PerInterval), float64(o.PerInterval)+1/float64(o.Windows), true).
+		note("+1 over the window allowed: a tick on its edge")
 	for _, res := range pubsubResults {
 		d := m1.results[res] - m0.results[res]
 		if res == string(pubsub.Announced) {
