@@ -112,7 +112,7 @@ func pubsubFlood(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 	}
 
 	// The honest apps, announcing every interval as the real ones do.
-	so := subscriberOptions{topic: topic, step: e.o.StepTimeout}
+	so := subscriberOptions{topic: topic, every: pubsub.DefaultAnnounceInterval, step: e.o.StepTimeout}
 	honest := make([]*subscriber, floodHonest)
 	forEach(floodHonest, e.o.Concurrency, func(i int) {
 		s, err := startSubscriber(ctx, ix, int32(i), keys[i], e.t.Info, so, nil)
@@ -126,13 +126,6 @@ func pubsubFlood(ctx context.Context, e *abuseEnv, res *attackResult, ready chan
 			}
 		}
 	}()
-	announces := startSpread(ctx, floodHonest, pubsub.DefaultAnnounceInterval, floodHonest, func(ctx context.Context, i int) error {
-		if s := honest[i]; s != nil && time.Since(s.up) >= pubsub.DefaultAnnounceInterval/2 {
-			return s.announce(ctx)
-		}
-		return errSkip
-	})
-	defer announces.close()
 	lastUp := time.Now()
 
 	forEach(len(attackers), e.o.Concurrency, func(i int) {

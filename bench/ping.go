@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"io"
 	"sync/atomic"
 	"time"
@@ -44,10 +43,6 @@ func startPings(ctx context.Context, targets []pingTarget, every time.Duration) 
 		return pingOnce(ctx, targets[i].h, targets[i].node)
 	})
 }
-
-// errSkip, returned by a spread's call, counts neither as sent nor failed:
-// the slot has nothing to do yet (its peer is not up).
-var errSkip = errors.New("bench: nothing to do")
 
 // spread calls its function for slots 0..n-1 in turn, every slot once per
 // period, spread evenly over it, with at most conc calls in flight. A slot
@@ -98,7 +93,6 @@ func startSpread(ctx context.Context, n int, every time.Duration, conc int, fn f
 						switch err := fn(ctx, i); {
 						case err == nil:
 							p.sent.Add(1)
-						case errors.Is(err, errSkip):
 						case ctx.Err() == nil:
 							p.failed.Add(1)
 						}

@@ -109,9 +109,6 @@ var learnedQuantiles = []struct {
 // against a node process.
 const generatorGCPercent = 400
 
-// announceConcurrency bounds the apps' periodic announcements in flight.
-const announceConcurrency = 64
-
 // Pubsub ramps o.Peers apps onto one discovery topic and measures what each
 // learns from the node's announcements, and the node's cost, over
 // o.Windows announce intervals; then newcomers; then, with o.Compare, the
@@ -169,21 +166,12 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 		return nil, err
 	}
 	r.addMs("generator: key load/generation", time.Since(kt))
-	so := subscriberOptions{topic: o.Topic, verify: o.Verify, step: o.StepTimeout}
+	// Every app announces itself at its start, then every interval.
+	so := subscriberOptions{topic: o.Topic, verify: o.Verify, every: o.Interval, step: o.StepTimeout}
 	base, _ := sample(t.Node)
 	genBase, _ := gen.Sample()
 
-	// Every app announces every interval from its start, as
-	// pubsub-peer-discovery does; the apps take turns, spread over the
-	// interval.
 	all := make([]atomic.Pointer[subscriber], o.Peers+o.Probes)
-	announces := startSpread(ctx, len(all), o.Interval, announceConcurrency, func(ctx context.Context, i int) error {
-		s := all[i].Load()
-		if s == nil || time.Since(s.up) < o.Interval/2 {
-			return errSkip
-		}
-		return s.announce(ctx)
-	})
 	var (
 		times    startupTimes
 		failures atomic.Int64
@@ -216,7 +204,6 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 		return out
 	}
 	defer func() {
-		announces.close()
 		subs := live(0, len(all))
 		cp := o.Progress.Count("closing", len(subs), "apps")
 		forEach(len(subs), o.Concurrency, func(i int) { subs[i].close(); cp.Add(1) })
@@ -292,11 +279,13 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 	gb, _ := gen.Sample()
 	m1 := scrapePubsub(t, o.Topic)
 	o.reportLearning(r, subs, n, "")
-	o.reportWindow(r, subs, received, m0, m1, window)
+	o.reportWindow(r, subs, received, m0, m1)
 
 	if o.PingEvery > 0 {
+		want := float64(n) / o.PingEvery.Seconds()
 		r.add("ping streams, window", float64(pings.sent.Load()-sentBefore)/window.Seconds(), "/s").
-			note(fmt.Sprintf("every app every %s; %d pings failed or skipped over the run", o.PingEvery, pings.failed.Load()))
+			target(fmt.Sprintf(">= %.0f (90 %% of %.0f)", 0.9*want, want), 0.9*want, false).
+			note(fmt.Sprintf("every app every %s; %d pings failed or skipped over the run; fewer: the machine does not keep up", o.PingEvery, pings.failed.Load()))
 	}
 	cpu, rss, perPeer, gor := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if nerr == nil && t.Node != nil {
@@ -350,7 +339,10 @@ func (o PubsubOptions) settle(ctx context.Context, t *Target, n int) (subs, memb
 
 // pubsubCounts are the node's pubsub counters at one moment.
 type pubsubCounts struct {
-	ok        bool
+	ok bool
+	// at is the middle of the scrape: the node reads its counters while
+	// answering, and a scrape of a node with thousands of peers takes a while.
+	at        time.Time
 	published float64
 	results   map[string]float64 // rendezvous_pubsub_messages_total of the topic, by result
 	other     map[string]float64 // the same for topics the node does not serve
@@ -361,11 +353,12 @@ func scrapePubsub(t *Target, topic string) pubsubCounts {
 	if t.MetricsURL == "" {
 		return c
 	}
+	t0 := time.Now()
 	fams, err := scrapeMetrics(t.MetricsURL)
 	if err != nil {
 		return c
 	}
-	c.ok = true
+	c.ok, c.at = true, t0.Add(time.Since(t0)/2)
 	c.published, _ = fams.SumOf(promtext.Series{Name: "rendezvous_pubsub_announcements_total", Labels: []string{"topic", topic}})
 	for _, res := range pubsubResults {
 		c.results[res], _ = fams.SumOf(promtext.Series{Name: "rendezvous_pubsub_messages_total", Labels: []string{"result", res, "topic", topic}})
@@ -419,7 +412,7 @@ func nearestRank(sorted []int, q float64) int {
 // reportWindow adds whether subscribers keep learning new peers, the
 // deliveries per subscriber, and the node's counters over the window.
 // received are the subscribers' announcements received over the window.
-func (o PubsubOptions) reportWindow(r *Report, subs []*subscriber, received []int, m0, m1 pubsubCounts, window time.Duration) {
+func (o PubsubOptions) reportWindow(r *Report, subs []*subscriber, received []int, m0, m1 pubsubCounts) {
 	last := time.Duration(o.Windows) * o.AnnounceInterval
 	var fresh []int
 	knowAll := 0
@@ -456,20 +449,37 @@ func (o PubsubOptions) reportWindow(r *Report, subs []*subscriber, received []in
 	if !m0.ok || !m1.ok {
 		return
 	}
-	r.add("node announcements published per interval", (m1.published-m0.published)/float64(o.Windows), "msgs").
-		target(fmt.Sprintf("<= %d", o.PerInterval), float64(o.PerInterval)+1/float64(o.Windows), true).
-		note("+1 over the window allowed: a tick on its edge")
+	intervals := m1.at.Sub(m0.at).Seconds() / o.AnnounceInterval.Seconds()
+	r.add("node announcements published per interval", (m1.published-m0.published)/intervals, "msgs").
+		target(fmt.Sprintf("<= %d", o.PerInterval), float64(o.PerInterval)+1/intervals, true).
+		note(fmt.Sprintf("over %.1f intervals between two scrapes; +1 allowed: a tick on the edge", intervals))
 	for _, res := range pubsubResults {
 		d := m1.results[res] - m0.results[res]
 		if res == string(pubsub.Announced) {
-			r.add("apps' announcements accepted", d/window.Seconds(), "/s").
-				note(fmt.Sprintf("%d apps every %s: %.1f/s", len(subs), o.Interval, float64(len(subs))/o.Interval.Seconds()))
+			// Each app announces at its start and every interval after.
+			expected := 0
+			for _, s := range subs {
+				expected += periodsUntil(s.up, m1.at, o.Interval) - periodsUntil(s.up, m0.at, o.Interval)
+			}
+			secs := m1.at.Sub(m0.at).Seconds()
+			want := float64(expected) / secs
+			r.add("apps' announcements accepted", d/secs, "/s").
+				target(fmt.Sprintf(">= %.1f (90 %% of %.1f)", 0.9*want, want), 0.9*want, false).
+				note(fmt.Sprintf("%d apps every %s, %d announcements due between the two scrapes; fewer: announcements lost or the machine does not keep up", len(subs), o.Interval, expected))
 			continue
 		}
 		if d != 0 {
 			r.add("apps' messages counted "+res, d, "msgs").note("over the window")
 		}
 	}
+}
+
+// periodsUntil is the number of whole periods from start to t (0 before).
+func periodsUntil(start, t time.Time, period time.Duration) int {
+	if t.Before(start) {
+		return 0
+	}
+	return int(t.Sub(start) / period)
 }
 
 // everCount is the number of peers ever heard.
@@ -557,6 +567,12 @@ func (o PubsubOptions) compare(ctx context.Context, r *Report) error {
 	wrss, _ := cr.Figure("node RSS per peer")
 	wup, _ := cr.Figure("peers connected")
 	r.add("ws-star members connected", wup.Value, "peers").note(what)
+	if o.PingEvery > 0 {
+		wp, _ := cr.Figure("ping streams, idle window")
+		want := wup.Value / o.PingEvery.Seconds()
+		r.add("ws-star: ping streams, idle window", wp.Value, "/s").
+			target(fmt.Sprintf(">= %.0f (90 %% of %.0f)", 0.9*want, want), 0.9*want, false).note(wp.Note)
+	}
 	r.add("ws-star: node CPU per 1,000 idle members", wcpu.Value, wcpu.Unit).note(what)
 	r.add("ws-star: node RSS per member", wrss.Value, wrss.Unit).note(what)
 	r.add("node CPU per 1,000: pubsub / ws-star", cpu.Value/wcpu.Value, "x").target("<= 2", 2, true)

@@ -233,8 +233,13 @@ type subscriber struct {
 	ps     *gs.PubSub
 	topic  *gs.Topic
 	sub    *gs.Subscription
+	ctx    context.Context // its gossipsub's, ended by close
 	cancel context.CancelFunc
 	learn  *learner
+	// every is its announce interval; timer its next announcement.
+	every time.Duration
+	mu    sync.Mutex
+	timer *time.Timer
 	// up is when the node was first among its topic's peers (it then
 	// published its first announcement).
 	up time.Time
@@ -253,6 +258,9 @@ type subscriberOptions struct {
 	// verification and a message copy per delivery, the largest part of an
 	// app's cost at thousands of apps.
 	verify bool
+	// every is how often the app announces itself, from its start, as
+	// pubsub-peer-discovery does (0: once, at the start).
+	every time.Duration
 	// step bounds one app's start-up.
 	step time.Duration
 }
@@ -275,7 +283,7 @@ func startSubscriber(ctx context.Context, ix *pubsubIndex, idx int32, key crypto
 		return nil, err
 	}
 	psCtx, cancel := context.WithCancel(context.Background())
-	s := &subscriber{idx: idx, h: h, node: node.ID, cancel: cancel, learn: newLearner(ix, idx)}
+	s := &subscriber{idx: idx, h: h, node: node.ID, ctx: psCtx, cancel: cancel, learn: newLearner(ix, idx), every: o.every}
 	fail := func(step string, err error) (*subscriber, error) {
 		s.close()
 		return nil, fmt.Errorf("%s: %w", step, err)
@@ -318,6 +326,7 @@ func startSubscriber(ctx context.Context, ix *pubsubIndex, idx int32, key crypto
 	}
 	t3 := time.Now()
 	s.up = t3
+	s.schedule()
 	if times != nil {
 		times.connect.Add(t1.Sub(t0))
 		times.reserve.Add(t2.Sub(t1))
@@ -351,7 +360,30 @@ func (s *subscriber) announce(ctx context.Context) error {
 	return s.topic.Publish(ctx, s.learn.ix.data[s.idx])
 }
 
+// schedule arms the app's next announcement, one interval from now: a
+// timer, not a goroutine, per app.
+func (s *subscriber) schedule() {
+	if s.every <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.timer = time.AfterFunc(s.every, func() {
+		if s.announce(s.ctx) == nil {
+			s.schedule()
+		}
+	})
+}
+
 func (s *subscriber) close() {
+	s.mu.Lock()
 	s.cancel()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
 	_ = s.h.Close()
 }

