@@ -246,9 +246,9 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 
 	// The node has every app as a subscriber and a member.
 	if t.MetricsURL != "" {
-		sp := o.Progress.Window("settle", 30*time.Second, "")
+		settled := time.Now()
 		subsSeen, members := o.settle(ctx, t, n)
-		sp.Done()
+		o.Progress.Logf("settle: the node counts %.0f subscribers and %.0f members of %d after %s", subsSeen, members, n, time.Since(settled).Round(time.Millisecond))
 		r.add("node subscribers", subsSeen, "apps").target(fmt.Sprintf("= %d", n), float64(n), false).
 			note("rendezvous_pubsub_subscribers of the topic")
 		r.add("node pubsub members", members, "apps").target(fmt.Sprintf("= %d", n), float64(n), false).
@@ -278,7 +278,7 @@ func pubsubRun(ctx context.Context, t *Target, o PubsubOptions) (*Report, error)
 	nb, _ := sample(t.Node)
 	gb, _ := gen.Sample()
 	m1 := scrapePubsub(t, o.Topic)
-	o.reportLearning(r, subs, n, "")
+	o.reportLearning(r, subs, n, "", nil, "from the window's start")
 	o.reportWindow(r, subs, received, m0, m1)
 
 	if o.PingEvery > 0 {
@@ -376,17 +376,23 @@ var pubsubResults = []string{
 // reportLearning adds what subscribers learned within 1, 2 and 3 intervals
 // of their marks, with the targets: a topic of 64 or fewer, every other
 // subscriber within two intervals; a larger one, at least 64 within three.
-func (o PubsubOptions) reportLearning(r *Report, subs []*subscriber, topicSize int, prefix string) {
+// from gives each subscriber's start of counting after its mark (nil: the
+// mark).
+func (o PubsubOptions) reportLearning(r *Report, subs []*subscriber, topicSize int, prefix string, from func(*subscriber) time.Duration, what string) {
 	others := topicSize - 1
 	for k := 1; k <= 3; k++ {
 		counts := make([]int, len(subs))
 		for i, s := range subs {
-			counts[i] = s.learn.within(time.Duration(k) * o.AnnounceInterval)
+			var start time.Duration
+			if from != nil {
+				start = from(s)
+			}
+			counts[i] = s.learn.within(start + time.Duration(k)*o.AnnounceInterval)
 		}
 		slices.Sort(counts)
 		for _, q := range learnedQuantiles {
 			f := r.add(fmt.Sprintf("%slearned within %d intervals %s", prefix, k, q.name), float64(nearestRank(counts, q.q)), "peers").
-				note(fmt.Sprintf("distinct other subscribers heard, of %d", others))
+				note(fmt.Sprintf("distinct other subscribers heard, of %d, %s", others, what))
 			if q.name != "min" {
 				continue
 			}
@@ -516,18 +522,23 @@ func (o PubsubOptions) newcomers(ctx context.Context, r *Report, all []atomic.Po
 		r.add("newcomers up", 0, "apps").target(fmt.Sprintf("= %d", o.Probes), float64(o.Probes), false)
 		return nil
 	}
-	var lastMark time.Time
+	var lastUp time.Time
 	for _, p := range probes {
-		if m := p.learn.markTime(); m.After(lastMark) {
-			lastMark = m
+		if p.up.After(lastUp) {
+			lastUp = p.up
 		}
 	}
-	wait := time.Until(lastMark.Add(3*o.AnnounceInterval + 200*time.Millisecond))
+	wait := time.Until(lastUp.Add(3*o.AnnounceInterval + 200*time.Millisecond))
 	if err := o.Progress.Sleep(ctx, "newcomers listening", wait); err != nil {
 		return err
 	}
 	r.add("newcomers up", float64(len(probes)), "apps").target(fmt.Sprintf("= %d", o.Probes), float64(o.Probes), false)
-	o.reportLearning(r, probes, n+len(probes), "newcomers: ")
+	// Counted from when each was subscribed (the node among its topic's
+	// peers, its first announcement sent): what the node does, not how long
+	// the machine took to connect it. Heard earlier counts too.
+	o.reportLearning(r, probes, n+len(probes), "newcomers: ", func(s *subscriber) time.Duration {
+		return max(s.up.Sub(s.learn.markTime()), 0)
+	}, "from its subscription")
 	return nil
 }
 
