@@ -282,6 +282,9 @@ func (a *floodAttacker) flood(ctx context.Context, res *attackResult) {
 		}
 		_ = a.str.SetWriteDeadline(time.Now().Add(answerWait))
 		_, err = a.str.Write(framing.Append(nil, b))
+		if err == nil {
+			a.sent.Add(1)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -289,7 +292,6 @@ func (a *floodAttacker) flood(ctx context.Context, res *attackResult) {
 		if err != nil {
 			return
 		}
-		a.sent.Add(1)
 	}
 }
 
