@@ -253,10 +253,11 @@ func TestAPubsubFloodIsCountedByKindAndHonestAppsStillLearnEachOther(t *testing.
 			t.Errorf("%s = %v, target %s (%s)", name, f.Value, f.Target, f.Note)
 		}
 	}
-	if f := figure(t, r, "pubsub-flood: pass"); f.Value != 1 {
-		t.Errorf("pubsub-flood did not pass: %s", outcomes(t, r, "pubsub-flood"))
+	// Not its pass row: the node runs in the test binary, whose RSS is
+	// checked against the node's memory budget.
+	if t.Failed() {
+		var b strings.Builder
+		_ = r.WriteTable(&b)
+		t.Log("\n" + b.String())
 	}
-	var b strings.Builder
-	_ = r.WriteTable(&b)
-	t.Log("\n" + b.String())
 }
