@@ -37,7 +37,7 @@ import (
 // stay full for the phases after it.
 var AbuseScenarios = []string{
 	"slowloris", "oversize", "stream-flood", "join-flood", "reservation-flood",
-	"circuit-flood", "stuck-reader", "http", "tls-slowloris", "h2c", "register-flood",
+	"circuit-flood", "stuck-reader", "http", "tls-slowloris", "h2c", "pubsub-flood", "register-flood",
 }
 
 // AbuseOptions sizes the abuse suite.
@@ -69,6 +69,11 @@ type AbuseOptions struct {
 	Capacity int
 	// StepTimeout bounds one honest start-up and one probe.
 	StepTimeout time.Duration
+	// AnnounceInterval is the node's pubsub announce_interval: a node the
+	// tool starts gets it when it is set (a flag asks for it), and
+	// pubsub-flood gives honest apps two of it to learn each other (0: the
+	// node's default).
+	AnnounceInterval time.Duration
 	// Keys is a file of honest peer keys to reuse.
 	Keys     string
 	Progress *Progress
@@ -136,6 +141,7 @@ func AbuseConfig(o AbuseOptions) func(*config.Config) {
 		if o.AttackerIP != honestIP {
 			c.Resources.TrustedSubnets = []string{honestIP + "/32", "::1/128"}
 		}
+		PubsubConfig(o.AnnounceInterval)(c)
 		if slices.Contains(o.Scenarios, "tls-slowloris") && c.TLS.CertFile == "" {
 			// Without it the attack reports that it found no TLS listener.
 			_ = addTLSListener(c)
@@ -297,7 +303,7 @@ func Abuse(ctx context.Context, t *Target, o AbuseOptions) (*Report, error) {
 	r := newReport("abuse", t.Kind, map[string]any{
 		"peers": o.Peers, "ns_size": o.NSSize, "probes": o.Probes, "scenarios": strings.Join(o.Scenarios, ","),
 		"attackers": o.Attackers, "conns": o.Conns, "attacker_ip": o.AttackerIP, "hold": o.Hold.String(), "window": o.Window.String(),
-		"capacity": o.Capacity,
+		"capacity": o.Capacity, "announce_interval": o.AnnounceInterval.String(),
 	})
 	phases := 1 + len(o.Scenarios)
 	keys, err := Keys(o.Keys, o.Peers+phases*o.Probes)
@@ -382,6 +388,7 @@ var abuseAttacks = map[string]attack{
 	"tls-slowloris":     tlsSlowloris,
 	"h2c":               h2cAbuse,
 	"circuit-flood":     circuitFlood,
+	"pubsub-flood":      pubsubFlood,
 }
 
 // phaseResult is what one phase measured.

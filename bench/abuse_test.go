@@ -237,3 +237,27 @@ func TestACircuitFloodIsRefusedWithStatusesAndItsCircuitsReleased(t *testing.T) 
 		}
 	}
 }
+
+func TestAPubsubFloodIsCountedByKindAndHonestAppsStillLearnEachOther(t *testing.T) {
+	// Two attackers of each kind; the node announces every second.
+	r := runAbuse(t, "pubsub-flood", AbuseOptions{Attackers: 10, AnnounceInterval: time.Second}, 60*time.Second)
+	survived(t, r, "pubsub-flood")
+	for _, name := range []string{
+		"honest apps learned every other honest one, min",
+		"honest apps heard an attacker or a forged key",
+		"honest apps heard other addresses than announced",
+		"pubsub members at the end",
+		"counted junk", "counted forged", "counted over_rate", "counted unserved_topic", "counted bad_signature",
+	} {
+		if f := figure(t, r, "pubsub-flood: "+name); f.Met == nil || !*f.Met {
+			t.Errorf("%s = %v, target %s (%s)", name, f.Value, f.Target, f.Note)
+		}
+	}
+	// Not its pass row: the node runs in the test binary, whose RSS is
+	// checked against the node's memory budget.
+	if t.Failed() {
+		var b strings.Builder
+		_ = r.WriteTable(&b)
+		t.Log("\n" + b.String())
+	}
+}

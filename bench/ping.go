@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 )
 
@@ -19,63 +21,98 @@ const pingConcurrency = 64
 // 32-byte ping and its echo per stream, then the stream is closed. The peers
 // are served in turn, spread evenly over the interval, by a few goroutines
 // of the generator, not one per peer.
-type pinger struct {
+type pinger = spread
+
+// pingTarget is one peer that pings: its host and the node it pings.
+type pingTarget struct {
+	h    host.Host
+	node peer.ID
+}
+
+func startPinger(ctx context.Context, peers []*livePeer, every time.Duration) *pinger {
+	targets := make([]pingTarget, len(peers))
+	for i, lp := range peers {
+		targets[i] = pingTarget{h: lp.h, node: lp.node}
+	}
+	return startPings(ctx, targets, every)
+}
+
+// startPings is startPinger for any hosts.
+func startPings(ctx context.Context, targets []pingTarget, every time.Duration) *pinger {
+	return startSpread(ctx, len(targets), every, pingConcurrency, func(ctx context.Context, i int) error {
+		return pingOnce(ctx, targets[i].h, targets[i].node)
+	})
+}
+
+// spread calls its function for slots 0..n-1 in turn, every slot once per
+// period, spread evenly over it, with at most conc calls in flight. A slot
+// whose turn comes while conc calls are in flight is counted failed, not
+// queued: a node too slow to answer is measured, not piled onto.
+type spread struct {
 	sent, failed atomic.Int64
 	stop         context.CancelFunc
 	done         chan struct{}
 }
 
-func startPinger(ctx context.Context, peers []*livePeer, every time.Duration) *pinger {
+// spreadTick is the scheduler's wake-up period at most: every wake-up runs
+// the slots whose time has come.
+const spreadTick = 5 * time.Millisecond
+
+func startSpread(ctx context.Context, n int, every time.Duration, conc int, fn func(ctx context.Context, i int) error) *spread {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &pinger{stop: cancel, done: make(chan struct{})}
-	if every <= 0 || len(peers) == 0 {
+	p := &spread{stop: cancel, done: make(chan struct{})}
+	if every <= 0 || n == 0 {
 		close(p.done)
 		return p
 	}
-	slots := make(chan struct{}, pingConcurrency)
+	slots := make(chan struct{}, conc)
 	go func() {
 		defer close(p.done)
-		tick := time.NewTicker(max(every/time.Duration(len(peers)), time.Microsecond))
+		tick := time.NewTicker(max(min(every/time.Duration(n), spreadTick), time.Microsecond))
 		defer tick.Stop()
-		for i := 0; ; i = (i + 1) % len(peers) {
+		start := time.Now()
+		var next int64 // calls made so far, all slots and rounds together
+		for {
 			select {
 			case <-ctx.Done():
-				for range pingConcurrency { // wait for those in flight
+				for range conc { // wait for those in flight
 					slots <- struct{}{}
 				}
 				return
-			case <-tick.C:
-			}
-			select {
-			case slots <- struct{}{}:
-			default:
-				p.failed.Add(1) // the node is too slow to answer: count, don't pile up
-				continue
-			}
-			go func(lp *livePeer) {
-				defer func() { <-slots }()
-				if err := pingOnce(ctx, lp); err != nil {
-					if ctx.Err() == nil {
+			case now := <-tick.C:
+				due := int64(now.Sub(start) * time.Duration(n) / every)
+				for ; next < due; next++ {
+					select {
+					case slots <- struct{}{}:
+					default:
 						p.failed.Add(1)
+						continue
 					}
-					return
+					go func(i int) {
+						defer func() { <-slots }()
+						switch err := fn(ctx, i); {
+						case err == nil:
+							p.sent.Add(1)
+						case ctx.Err() == nil:
+							p.failed.Add(1)
+						}
+					}(int(next % int64(n)))
 				}
-				p.sent.Add(1)
-			}(peers[i])
+			}
 		}
 	}()
 	return p
 }
 
-func (p *pinger) close() {
+func (p *spread) close() {
 	p.stop()
 	<-p.done
 }
 
-func pingOnce(ctx context.Context, lp *livePeer) error {
+func pingOnce(ctx context.Context, h host.Host, node peer.ID) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	str, err := lp.h.NewStream(ctx, lp.node, ping.ID)
+	str, err := h.NewStream(ctx, node, ping.ID)
 	if err != nil {
 		return err
 	}

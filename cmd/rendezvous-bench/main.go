@@ -51,10 +51,18 @@ Scenarios:
                the other nodes, measure every node idle, SIGKILL the last node and
                time the LEFT of its peers on the survivors (ghosts after 15 s); with
                --baseline, then one node without cluster with --peers/--nodes peers
+  pubsub       ramp to --peers pubsub-peer-discovery apps (gossipsub, relay reservation,
+               one discovery topic, an announcement every --interval, pings every
+               --ping-every), count the distinct others each learns from the node's
+               announcements within 1, 2 and 3 intervals, and whether it keeps learning,
+               over --windows intervals that are also the idle window; then --probes
+               newcomers; with --compare, the same number of ws-star members (capacity,
+               one namespace, same pings) on a fresh node for the CPU ratio. --peers
+               N1,N2,... runs each size in turn and adds the rows across sizes
   abuse        hold --peers honest peers (default 2000) and time their joins without
                an attack, then under each --scenario in turn (default all: slowloris,
                oversize, stream-flood, join-flood, reservation-flood, circuit-flood,
-               stuck-reader, http, tls-slowloris, h2c, register-flood); per attack: honest join-to-visible p99 against
+               stuck-reader, http, tls-slowloris, h2c, pubsub-flood, register-flood); per attack: honest join-to-visible p99 against
                the baseline, node up, RSS against its memory budget, CPU, and what
                the attacker got back
 
@@ -87,7 +95,11 @@ type opts struct {
 	attackerIP       string
 	capacity         int
 	hold             time.Duration
-	configure        func(*config.Config) // of a node the tool starts
+	// pubsub
+	interval, announceInterval time.Duration
+	windows                    int
+	verify, compare            bool
+	configure                  func(*config.Config) // of a node the tool starts
 }
 
 func newFlags(o *opts, out io.Writer) *flag.FlagSet {
@@ -127,6 +139,11 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.attackerIP, "attacker-ip", "127.0.0.2", "abuse: loopback source address of the slowloris, tls-slowloris, h2c and http connections; a node the tool starts trusts only 127.0.0.1, so the per-IP caps apply to any other (127.0.0.1 shows a source the caps exempt)")
 	fs.DurationVar(&o.hold, "hold", 20*time.Second, "abuse: the node must have closed every stalled slowloris, tls-slowloris and h2c connection this long after it was opened")
 	fs.IntVar(&o.capacity, "capacity", 0, "abuse: capacity.peers of a node the tool starts (default --peers + 50 %)")
+	fs.DurationVar(&o.interval, "interval", 10*time.Second, "pubsub: every app announces itself this often (pubsub-peer-discovery's default)")
+	fs.DurationVar(&o.announceInterval, "announce-interval", 0, "pubsub, abuse: the node's pubsub.announce_interval, set on a node the tool starts (default: the node's, 10s); with --node, say what that node uses")
+	fs.IntVar(&o.windows, "windows", 4, "pubsub: announce intervals measured (learning and idle cost; at least 3)")
+	fs.BoolVar(&o.verify, "verify-signatures", false, "pubsub: apps verify the signature of every message they receive, as real apps do (costs the generator only; nothing changes on the wire)")
+	fs.BoolVar(&o.compare, "compare", true, "pubsub: also measure the same number of ws-star members in one namespace, same pings, on a fresh node")
 	return fs
 }
 
@@ -139,8 +156,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scenario := args[0]
 	var o opts
 	fs := newFlags(&o, stderr)
-	if scenario == "abuse" {
+	switch scenario {
+	case "abuse":
 		o.sizes, o.probes = sizeList{2000}, 10
+	case "pubsub":
+		o.probes = 10
 	}
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
@@ -200,9 +220,9 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 	if o.plot != "" && scenario != "sweep" {
 		return nil, usageError{errors.New("--plot goes with sweep")}
 	}
-	if scenario != "sweep" {
+	if scenario != "sweep" && scenario != "pubsub" {
 		if len(o.sizes) != 1 {
-			return nil, usageError{fmt.Errorf("--peers %s: %s takes one number (a list is for sweep)", o.sizes.String(), scenario)}
+			return nil, usageError{fmt.Errorf("--peers %s: %s takes one number (a list is for sweep and pubsub)", o.sizes.String(), scenario)}
 		}
 		o.peers = o.sizes[0]
 	}
@@ -220,10 +240,12 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 		return runAbuse(ctx, o, prog, stderr)
 	case "sweep":
 		return runSweep(ctx, o, prog, stderr)
+	case "pubsub":
+		return report(runPubsub(ctx, o, prog, stderr))
 	case "cluster":
 		return report(runCluster(ctx, o, prog))
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster, legacy or abuse)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster, pubsub, legacy or abuse)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -273,7 +295,7 @@ func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Write
 	ao := bench.AbuseOptions{
 		Peers: o.peers, NSSize: o.nsSize, Probes: o.probes, Concurrency: o.concurrency,
 		Attackers: o.attackers, Conns: o.conns, AttackerIP: o.attackerIP, Hold: o.hold, Window: o.duration,
-		Capacity: o.capacity, Keys: o.keys, Progress: prog,
+		Capacity: o.capacity, AnnounceInterval: o.announceInterval, Keys: o.keys, Progress: prog,
 	}
 	if err := bench.CheckAttackerIP(o.attackerIP); err != nil {
 		return nil, usageError{err}
@@ -292,6 +314,53 @@ func runAbuse(ctx context.Context, o opts, prog *bench.Progress, stderr io.Write
 	o.configure = bench.AbuseConfig(ao)
 	return onTarget(ctx, o, "abuse", stderr, func(ctx context.Context, t *bench.Target) (output, error) {
 		return report(bench.Abuse(ctx, t, ao))
+	})
+}
+
+// runPubsub runs the pubsub scenario at each --peers size, against a fresh
+// node for each part of each size unless --node names one.
+func runPubsub(ctx context.Context, o opts, prog *bench.Progress, stderr io.Writer) (*bench.Report, error) {
+	switch {
+	case o.pid != 0 && o.node == "":
+		return nil, usageError{errors.New("--pid goes with --node")}
+	case o.interval <= 0:
+		return nil, usageError{fmt.Errorf("--interval %s: want a positive interval", o.interval)}
+	case o.announceInterval < 0:
+		return nil, usageError{fmt.Errorf("--announce-interval %s: want 0 (the node's) or a positive interval", o.announceInterval)}
+	case o.windows < 3:
+		return nil, usageError{fmt.Errorf("--windows %d: want at least 3 (learning is counted over 1, 2 and 3 intervals)", o.windows)}
+	}
+	ctx, dir, done, err := prepareRun(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	o.configure = bench.PubsubConfig(o.announceInterval)
+	var external *bench.Target
+	if o.node != "" {
+		if external, err = startTarget(ctx, o, dir, stderr); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "rendezvous-bench: pubsub against external node %s\n", external.Info.ID)
+	}
+	return bench.PubsubSizes(ctx, o.sizes, bench.PubsubOptions{
+		Interval: o.interval, AnnounceInterval: o.announceInterval, Windows: o.windows, Probes: o.probes,
+		PingEvery: o.pingEvery, Verify: o.verify, Compare: o.compare, Concurrency: o.concurrency, Keys: o.keys,
+		Progress: prog,
+		Start: func(ctx context.Context, part string) (*bench.Target, error) {
+			if external != nil {
+				return external, nil
+			}
+			d := filepath.Join(dir, part)
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+			t, err := startTarget(ctx, o, d, stderr)
+			if err == nil {
+				fmt.Fprintf(stderr, "rendezvous-bench: pubsub (%s) against %s node %s\n", part, t.Kind, t.Info.ID)
+			}
+			return t, err
+		},
 	})
 }
 

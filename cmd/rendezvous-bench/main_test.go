@@ -70,6 +70,12 @@ func TestBadInvocationsExitWithUsageStatus(t *testing.T) {
 		{"abuse", "--scenario", "slowloris,teardrop"},
 		{"abuse", "--ns-size", "0"},
 		{"abuse", "--pid", "1"},
+		{"pubsub", "--windows", "2"},
+		{"pubsub", "--interval", "0s"},
+		{"pubsub", "--announce-interval", "-1s"},
+		{"pubsub", "--pid", "1"},
+		{"pubsub", "--peers", "10,0"},
+		{"pubsub", "--transport", "webrtc-direct"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)
@@ -174,6 +180,39 @@ func TestSweepAgainstExternalNodePrintsJSONWithARowAndAReportPerSize(t *testing.
 		// The samples behind the CDF: one per probe that reached its views.
 		if s := r.Samples["join-to-visible"]; len(s) != 2 {
 			t.Errorf("run %d: join-to-visible samples %v, want 2", i, s)
+		}
+	}
+}
+
+func TestPubsubAtTwoSizesPrintsEachSizeAndTheRowsAcrossSizes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"pubsub", "--peers", "4,8", "--interval", "2s", "--announce-interval", "1s",
+		"--windows", "3", "--probes", "1", "--ping-every", "500ms", "--concurrency", "4", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var r bench.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s", err, out.String())
+	}
+	for _, name := range []string{"N=4: learned within 2 intervals min", "N=8: learned within 2 intervals min",
+		"N=8: newcomers: learned within 2 intervals min", "N=8: node CPU per 1,000: pubsub / ws-star"} {
+		f, ok := r.Figure(name)
+		if !ok || (f.Target != "" && (f.Met == nil || !*f.Met)) {
+			t.Errorf("%s: %+v", name, f)
+		}
+	}
+	for _, name := range []string{"node CPU per 1,000 idle subscribers, max / min over sizes", "node CPU per 1,000: pubsub / ws-star, max over sizes"} {
+		if _, ok := r.Figure(name); !ok {
+			t.Errorf("no row %q", name)
+		}
+	}
+	// A fresh node for each part of each size.
+	for _, part := range []string{"(4-pubsub)", "(4-ws-star)", "(8-pubsub)", "(8-ws-star)"} {
+		if !strings.Contains(errOut.String(), "pubsub "+part+" against in-process node") {
+			t.Errorf("no node started for %s:\n%s", part, errOut.String())
 		}
 	}
 }

@@ -137,6 +137,13 @@ func (a *App) Knows(p peer.ID) bool {
 	return ok
 }
 
+// LearnedCount is how many peers the app has learned.
+func (a *App) LearnedCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.learned)
+}
+
 // Learned returns the addresses announced for p.
 func (a *App) Learned(p peer.ID) []ma.Multiaddr {
 	a.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	gs "github.com/libp2p/go-libp2p-pubsub"
+
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,9 +56,9 @@ func (n *testNode) count(topic string, r Result) float64 {
 	return testutil.ToFloat64(mt.messages.WithLabelValues(topic, string(r)))
 }
 
-func newApp(t *testing.T, n *testNode, topic string) *testpubsub.App {
+func newApp(t *testing.T, n *testNode, topic string, opts ...gs.Option) *testpubsub.App {
 	t.Helper()
-	return testpubsub.New(t, peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()}, topic)
+	return testpubsub.New(t, peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()}, topic, opts...)
 }
 
 func isMember(reg registry.Registry, ns string, p peer.ID) bool {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -117,6 +118,7 @@ func (s *Service) start(all []string) error {
 	ps, err := gs.NewGossipSub(s.ctx, s.h,
 		gs.WithMessageSignaturePolicy(gs.StrictSign),
 		gs.WithFloodPublish(true),
+		gs.WithGossipSubParams(s.cfg.gossipParams()),
 		gs.WithPeerExchange(false),
 		gs.WithPeerScore(score, thresholds),
 		gs.WithSubscriptionFilter(gs.WrapLimitSubscriptionFilter(gs.NewAllowlistSubscriptionFilter(all...), maxSubscriptionsPerRPC)),
@@ -142,6 +144,27 @@ func (s *Service) start(all []string) error {
 		go s.announceLoop()
 	}
 	return nil
+}
+
+// gossipParams are gossipsub's defaults, made for a star when the node
+// relays no topic. Every app is connected to the node alone, and the node
+// floods its own announcements to every subscriber, so:
+//   - it keeps every subscriber in its mesh (Dhi without bound): an app
+//     outside its peers' mesh sends them an IHAVE every heartbeat, here the
+//     IDs of the node's own announcements, and GRAFTs again after every
+//     PRUNE's backoff; that was one RPC a second from every subscriber;
+//   - it gossips no IHAVE (Dlazy and GossipFactor 0): every subscriber
+//     already has every announcement.
+//
+// A relayed topic keeps gossipsub's mesh and gossip (the parameters are the
+// router's, not a topic's).
+func (c config) gossipParams() gs.GossipSubParams {
+	p := gs.DefaultGossipSubParams()
+	if len(c.relayed) == 0 {
+		p.Dhi = math.MaxInt32
+		p.Dlazy, p.GossipFactor = 0, 0
+	}
+	return p
 }
 
 // Topics are the served topics: discovery ones, then relayed ones.
