@@ -6,6 +6,8 @@ package netaddr
 import (
 	"net/netip"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -39,4 +41,15 @@ func InAny(a ma.Multiaddr, prefixes []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// WithoutPeer drops a trailing /p2p/<p> from a: protocols give a member's
+// addresses without it, the member being named beside them.
+func WithoutPeer(a ma.Multiaddr, p peer.ID) ma.Multiaddr {
+	if rest, last := ma.SplitLast(a); last != nil && last.Code() == ma.P_P2P && len(rest) > 0 {
+		if id, err := peer.IDFromBytes(last.RawValue()); err == nil && id == p {
+			return rest
+		}
+	}
+	return a
 }

@@ -9,6 +9,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ws-star/rendezvous/internal/netaddr"
 	"github.com/ws-star/rendezvous/protocols/pubsub/pb"
 )
 
@@ -55,20 +56,9 @@ func decodeAnnouncement(data []byte, maxSize, maxAddrs int) (announcement, error
 		if err != nil {
 			return announcement{}, fmt.Errorf("%w: %v", errBadAddr, err)
 		}
-		a.addrs = append(a.addrs, withoutPeer(addr, id))
+		a.addrs = append(a.addrs, netaddr.WithoutPeer(addr, id))
 	}
 	return a, nil
-}
-
-// withoutPeer drops a trailing /p2p/<p>: the registry keeps a member's
-// addresses as the other protocols do, without it.
-func withoutPeer(a ma.Multiaddr, p peer.ID) ma.Multiaddr {
-	if rest, last := ma.SplitLast(a); last != nil && last.Code() == ma.P_P2P && len(rest) > 0 {
-		if id, err := peer.IDFromBytes(last.RawValue()); err == nil && id == p {
-			return rest
-		}
-	}
-	return a
 }
 
 // withPeer ends a with /p2p/<p>, as apps announce their own addresses.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws-star/rendezvous/internal/netaddr"
+
 	"github.com/libp2p/go-libp2p"
 	gs "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -69,7 +71,7 @@ func TestAnAnnouncementForwardedByAnotherAppCountsForItsConnectedAuthor(t *testi
 	}
 	testhost.Eventually(t, "the author registered from the forwarded copy", func() bool { return isMember(n.reg, DiscoveryTopic, author) })
 	reg, _ := n.reg.Get(DiscoveryTopic, author)
-	if want := withoutPeer(addr, author); len(reg.Addrs) != 1 || !reg.Addrs[0].Equal(want) {
+	if want := netaddr.WithoutPeer(addr, author); len(reg.Addrs) != 1 || !reg.Addrs[0].Equal(want) {
 		t.Errorf("registered addrs %v, want [%s]", reg.Addrs, want)
 	}
 

@@ -8,6 +8,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/ws-star/rendezvous/internal/netaddr"
 	"github.com/ws-star/rendezvous/registry"
 )
 
@@ -246,12 +247,7 @@ func encodeMember(m *member, fallbackRecord []byte, maxPeers int) []byte {
 	addrs := make([][]byte, 0, len(m.reg.Addrs))
 	for _, a := range m.reg.Addrs {
 		// Addresses go without a trailing /p2p/<member>: the event names it.
-		if rest, last := ma.SplitLast(a); last != nil && last.Code() == ma.P_P2P && len(rest) > 0 {
-			if id, err := peer.IDFromBytes(last.RawValue()); err == nil && id == m.id {
-				a = rest
-			}
-		}
-		addrs = append(addrs, a.Bytes())
+		addrs = append(addrs, netaddr.WithoutPeer(a, m.id).Bytes())
 	}
 	env := m.reg.Envelope
 	if len(env) == 0 {
