@@ -54,8 +54,8 @@ type MetricsTracer interface {
 	// Message: a received message on topic (a served one, or OtherTopic)
 	// had result r.
 	Message(topic string, r Result)
-	// Published: the node announced a member on a discovery topic.
-	Published(topic string)
+	// Published: the node announced n members on a discovery topic.
+	Published(topic string, n int)
 	// Subscribers: the peers subscribed to a served topic, now.
 	Subscribers(topic string, n int)
 	// MembershipHeld: a member's registration was written (held) or
@@ -66,7 +66,7 @@ type MetricsTracer interface {
 type nopTracer struct{}
 
 func (nopTracer) Message(string, Result)  {}
-func (nopTracer) Published(string)        {}
+func (nopTracer) Published(string, int)   {}
 func (nopTracer) Subscribers(string, int) {}
 func (nopTracer) MembershipHeld(bool)     {}
 
@@ -124,7 +124,9 @@ func newPromTracer(reg prometheus.Registerer, discovery, relayed []string) (*pro
 func (m *promTracer) Message(topic string, r Result) {
 	m.messages.WithLabelValues(topic, string(r)).Inc()
 }
-func (m *promTracer) Published(topic string) { m.published.WithLabelValues(topic).Inc() }
+func (m *promTracer) Published(topic string, n int) {
+	m.published.WithLabelValues(topic).Add(float64(n))
+}
 func (m *promTracer) Subscribers(topic string, n int) {
 	m.subscribers.WithLabelValues(topic).Set(float64(n))
 }

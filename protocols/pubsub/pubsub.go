@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"math"
 	"sync"
-	"time"
 
 	gs "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -238,9 +237,3 @@ const (
 	// subscribers (gossipsub's default is 32).
 	validateQueueSize = 4096
 )
-
-// announceTick is the period of the announcer: one announcement per topic
-// per tick at most.
-func (s *Service) announceTick() time.Duration {
-	return s.cfg.lim.AnnounceInterval.D() / time.Duration(s.cfg.lim.AnnouncementsPerInterval)
-}
