@@ -18,13 +18,12 @@ import (
 // one announcement per RPC with the default 32.
 const burstsPerInterval = 4
 
-// announceSchedule is the announcer's period and the announcements each
-// topic may publish per period; together at most announcements_per_interval
+// AnnounceSchedule is the announcer's period and the announcements each
+// topic may publish per period: together at most announcements_per_interval
 // per announce_interval.
-func (s *Service) announceSchedule() (tick time.Duration, perTick int) {
-	k := s.cfg.lim.AnnouncementsPerInterval
-	bursts := min(burstsPerInterval, k)
-	return s.cfg.lim.AnnounceInterval.D() / time.Duration(bursts), k / bursts
+func (l Limits) AnnounceSchedule() (period time.Duration, perBurst int) {
+	bursts := min(burstsPerInterval, l.AnnouncementsPerInterval)
+	return l.AnnounceInterval.D() / time.Duration(bursts), l.AnnouncementsPerInterval / bursts
 }
 
 // announceLoop publishes, every tick, the next due members of each discovery
@@ -33,7 +32,7 @@ func (s *Service) announceSchedule() (tick time.Duration, perTick int) {
 // whatever its size.
 func (s *Service) announceLoop() {
 	defer s.wg.Done()
-	period, perTick := s.announceSchedule()
+	period, perTick := s.cfg.lim.AnnounceSchedule()
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	interval := s.cfg.lim.AnnounceInterval.D()

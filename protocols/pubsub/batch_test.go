@@ -30,7 +30,7 @@ func TestABurstOfAnnouncementsReachesASubscriberInOneRPC(t *testing.T) {
 	testhost.Eventually(t, "the app learning every member", func() bool { return a.LearnedCount() >= members })
 
 	announcements, largest := rpcs.get()
-	_, perTick := n.svc.announceSchedule()
+	_, perTick := n.svc.cfg.lim.AnnounceSchedule()
 	if largest < 2 || largest > perTick {
 		t.Errorf("the largest RPC carried %d announcements, want 2 to %d (one burst)", largest, perTick)
 	}
