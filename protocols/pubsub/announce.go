@@ -18,12 +18,25 @@ import (
 // one announcement per RPC with the default 32.
 const burstsPerInterval = 4
 
-// AnnounceSchedule is the announcer's period and the announcements each
-// topic may publish per period: together at most announcements_per_interval
-// per announce_interval.
+// AnnounceSchedule is the announcer's period and the most announcements one
+// topic publishes in a burst; over any interval a topic publishes at most
+// announcements_per_interval.
 func (l Limits) AnnounceSchedule() (period time.Duration, perBurst int) {
-	bursts := min(burstsPerInterval, l.AnnouncementsPerInterval)
-	return l.AnnounceInterval.D() / time.Duration(bursts), l.AnnouncementsPerInterval / bursts
+	bursts := l.bursts()
+	return l.AnnounceInterval.D() / time.Duration(bursts), l.burstSize(0)
+}
+
+func (l Limits) bursts() int { return min(burstsPerInterval, l.AnnouncementsPerInterval) }
+
+// burstSize is the size of burst n: announcements_per_interval shared out
+// over the bursts of an interval, the first ones taking the remainder.
+func (l Limits) burstSize(n int) int {
+	b := l.bursts()
+	size := l.AnnouncementsPerInterval / b
+	if n%b < l.AnnouncementsPerInterval%b {
+		size++
+	}
+	return size
 }
 
 // announceLoop publishes, every tick, the next due members of each discovery
@@ -32,16 +45,20 @@ func (l Limits) AnnounceSchedule() (period time.Duration, perBurst int) {
 // whatever its size.
 func (s *Service) announceLoop() {
 	defer s.wg.Done()
-	period, perTick := s.cfg.lim.AnnounceSchedule()
+	period, _ := s.cfg.lim.AnnounceSchedule()
 	tick := time.NewTicker(period)
 	defer tick.Stop()
-	interval := s.cfg.lim.AnnounceInterval.D()
-	for {
+	// A member announced in one burst is due again bursts-per-interval
+	// bursts later; the ticker's times differ from a whole interval by a
+	// little either way, and without the slack a topic of exactly
+	// announcements_per_interval members would skip a burst now and then.
+	interval := s.cfg.lim.AnnounceInterval.D() - period/2
+	for n := 0; ; n++ {
 		select {
 		case <-s.ctx.Done():
 			return
 		case now := <-tick.C:
-			s.announceBurst(now, interval, perTick)
+			s.announceBurst(now, interval, s.cfg.lim.burstSize(n))
 		}
 	}
 }

@@ -60,3 +60,18 @@ func TestNewRefusesBadTopicsAndNilCollaborators(t *testing.T) {
 		}
 	}
 }
+
+func TestTheBurstsOfAnIntervalAddUpToAnnouncementsPerInterval(t *testing.T) {
+	for _, k := range []int{1, 2, 3, 4, 5, 30, 32, 33, 1000} {
+		l := DefaultLimits()
+		l.AnnouncementsPerInterval = k
+		sum, largest := 0, 0
+		for n := range l.bursts() {
+			sum += l.burstSize(n)
+			largest = max(largest, l.burstSize(n))
+		}
+		if _, perBurst := l.AnnounceSchedule(); sum != k || perBurst != largest {
+			t.Errorf("announcements_per_interval %d: bursts add up to %d, largest %d, schedule says %d", k, sum, largest, perBurst)
+		}
+	}
+}
