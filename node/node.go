@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	forge "github.com/ipshipyard/p2p-forge/client"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -71,6 +73,7 @@ type Node struct {
 	reservations *relay.Reservations
 	deny         *deny.List
 	webrtcDirect *transports.WebRTCDirectGate // nil without a WebRTC-direct listener
+	autoTLS      *autoTLS                     // nil when autotls.enabled is false
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -87,7 +90,8 @@ type Node struct {
 type Option func(*options) error
 
 type options struct {
-	log *slog.Logger
+	log     *slog.Logger
+	autoTLS []forge.P2PForgeCertMgrOptions
 }
 
 // WithLogger sets the logger, to which each service adds its "component"
@@ -214,16 +218,33 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	} else if cfg.Legacy.Served(cfg.Namespaces) {
 		wsOpts = append(wsOpts, ws.WithHTTPHandler(n.legacyOnlyHandler()))
 	}
+	var tlsConf *tls.Config
 	if cfg.TLS.CertFile != "" {
 		cr, err := transports.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, n.log)
 		if err != nil {
 			return nil, err
 		}
-		wsOpts = append(wsOpts, ws.WithTLSConfig(cr.TLSConfig()))
+		tlsConf = cr.TLSConfig()
+	}
+	addrsFactory := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate).filter
+	var hostOpts []libp2p.Option
+	if cfg.AutoTLS.Enabled {
+		if n.autoTLS, err = newAutoTLS(cfg, n.log.With("component", "autotls"), o.autoTLS); err != nil {
+			return nil, err
+		}
+		listen = append(listen, n.autoTLS.listen...)
+		tlsConf = n.autoTLS.tlsConfig(tlsConf)
+		policy := addrsFactory
+		addrsFactory = func(in []ma.Multiaddr) []ma.Multiaddr { return n.autoTLS.addrs(policy(in)) }
+		// /ws and the AutoTLS /tls/sni listener on one port: go-libp2p
+		// tells plain HTTP from TLS by the first bytes.
+		hostOpts = append(hostOpts, libp2p.ShareTCPListener())
+	}
+	if tlsConf != nil {
+		wsOpts = append(wsOpts, ws.WithTLSConfig(tlsConf))
 	}
 
-	policy := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate)
-	hostOpts := []libp2p.Option{
+	hostOpts = append(hostOpts,
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(transports.WebSocket(config.ValidSubnets(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
@@ -231,15 +252,15 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(gaters),
-		libp2p.AddrsFactory(policy.filter),
+		libp2p.AddrsFactory(addrsFactory),
 		// Infrastructure: the relay must serve from the first second, not
 		// after AutoNAT has made up its mind.
 		libp2p.ForceReachabilityPublic(),
 		// This node relays for others; it never dials through a relay.
 		libp2p.DisableRelay(),
 		libp2p.Ping(true),
-		libp2p.UserAgent("ws-star-rendezvous/" + Version),
-	}
+		libp2p.UserAgent("ws-star-rendezvous/"+Version),
+	)
 	hostOpts = append(hostOpts, transports.UDP(cfg)...)
 	if n.metrics != nil {
 		hostOpts = append(hostOpts, libp2p.PrometheusRegisterer(n.metrics))
@@ -262,6 +283,12 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 
 	if reg != nil {
 		n.registerNodeMetrics(reg)
+	}
+	if n.autoTLS != nil {
+		if err := n.autoTLS.start(h, reg); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, n.autoTLS.close)
 	}
 	if cfg.Relay.Enabled {
 		r, err := relay.Start(h, cfg.Relay, reg, n.reservations, n.limits)

@@ -47,6 +47,7 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs.Var(new(stringList), "announce", "advertise this `multiaddr` instead of the listen addresses; repeatable (env RENDEZVOUS_ANNOUNCE, comma separated)")
 	fs.String("cert", "", "TLS certificate PEM `file`; with --key the port serves secure WebSockets (/tls/ws)")
 	fs.String("key", "", "TLS private key PEM `file` (goes with --cert)")
+	fs.Bool("autotls", false, "get and renew a *.libp2p.direct certificate for secure WebSockets on the WebSocket port (autotls.enabled, env RENDEZVOUS_AUTOTLS=true); the node must be reachable from the internet")
 	fs.String("metrics-addr", "", "serve /metrics on this separate `host:port` instead of the node's port (env RENDEZVOUS_METRICS_ADDR)")
 	fs.Bool("disable-metrics", false, "turn Prometheus metrics off (env DISABLE_METRICS=true)")
 	fs.String("log-level", "info", "log `level`: debug, info, warn or error (env RENDEZVOUS_LOG_LEVEL)")
@@ -119,6 +120,9 @@ func (f *cliFlags) parse(args []string) error {
 			o.CertFile = &v
 		case "key":
 			o.KeyFilePEM = &v
+		case "autotls":
+			b := v == "true"
+			o.AutoTLS = &b
 		case "metrics-addr":
 			o.MetricsAddr = &v
 		case "disable-metrics":
