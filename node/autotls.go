@@ -218,8 +218,11 @@ func (a *autoTLS) addrs(in []ma.Multiaddr) []ma.Multiaddr {
 			out = append(out, m)
 		}
 	}
+	seen := map[string]bool{}
 	for _, m := range slices.Clone(out) {
-		if base, ok := wsBase(m); ok {
+		// /ws and /tls/ws on one port make one sibling.
+		if base, ok := wsBase(m); ok && !seen[base.String()] {
+			seen[base.String()] = true
 			out = append(out, append(slices.Clone(base), a.sni...))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,41 @@ func TestForgeClientFailuresAreLoggedOnceUntilACertificateLoads(t *testing.T) {
 	}
 	if !fl.Enabled(zapcore.DebugLevel) {
 		t.Fatal("debug entries dropped before the node's level decides")
+	}
+}
+
+func TestAutoTLSAndTheOwnCertificateShareOneSecureListenerChosenByName(t *testing.T) {
+	f := testforge.Start(t, testforge.Options{})
+	c := autoTLSConfig(t, f)
+	dir := t.TempDir()
+	certFile, keyFile := dir+"/cert.pem", dir+"/key.pem"
+	own := writeSelfSigned(t, certFile, keyFile, 7)
+	c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
+	port := strconv.Itoa(freePort(t))
+	c.Listen = []string{"/ip4/127.0.0.1/tcp/" + port + "/ws", "/ip4/127.0.0.1/tcp/" + port + "/tls/ws"}
+	n, err := New(t.Context(), c, WithAutoTLSOptions(f.ClientOptions()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeNode(n) })
+	addr := forgeAddr(t, n)
+	if addr[1].Value() != port {
+		t.Fatalf("forge address %s not on the node's port %s", addr, port)
+	}
+	servedCert(t, addr, &tls.Config{RootCAs: f.Issuer})
+	// The same port, asked for another name, presents the own certificate.
+	if got := servedSerial(t, addr[:2], own); got != 7 {
+		t.Fatalf("own certificate's serial %d, want 7", got)
+	}
+	ownClient := testhost.NewWith(t, false, []any{ws.WithTLSClientConfig(&tls.Config{RootCAs: own, ServerName: "localhost"})})
+	tlsWS, _ := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/" + port + "/tls/ws")
+	if err := ownClient.Connect(t.Context(), peer.AddrInfo{ID: n.Host.ID(), Addrs: []ma.Multiaddr{tlsWS}}); err != nil {
+		t.Fatalf("connect over /tls/ws with the own certificate: %v", err)
+	}
+	forgeClient(t, n, addr, &tls.Config{RootCAs: f.Issuer})
+	plain := testhost.NewClient(t)
+	wsAddr, _ := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/" + port + "/ws")
+	if err := plain.Connect(t.Context(), peer.AddrInfo{ID: n.Host.ID(), Addrs: []ma.Multiaddr{wsAddr}}); err != nil {
+		t.Fatalf("connect over /ws on the same port: %v", err)
 	}
 }
