@@ -11,9 +11,10 @@ import (
 
 // forgeLog carries the p2p-forge client's and certmagic's zap logging into
 // the node's slog logger. An error is a failed attempt (forge unhealthy or
-// refusing, ACME order or renewal failed): it is counted, and logged as a
-// warning the first time its message appears; the retries that follow
-// with the same message go to Debug until a certificate is loaded again.
+// refusing, ACME order or renewal failed): it is counted and logged as a
+// warning with its cause. Each message is logged once at its level; the
+// retries that repeat it (the client's "no public address yet", a failure
+// again) go to Debug until a certificate is loaded again.
 type forgeLog struct {
 	log      *slog.Logger
 	attrs    []slog.Attr
@@ -57,18 +58,20 @@ func (f *forgeLog) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		if f.failures != nil {
 			f.failures()
 		}
-		key := e.LoggerName + "\x00" + e.Message
-		f.mu.Lock()
-		first := !f.seen[key]
-		f.seen[key] = true
-		f.mu.Unlock()
-		if first {
-			level = slog.LevelWarn
-		}
+		level = slog.LevelWarn
 	case e.Level == zapcore.WarnLevel:
 		level = slog.LevelWarn
 	case e.Level == zapcore.InfoLevel:
 		level = slog.LevelInfo
+	}
+	if level > slog.LevelDebug {
+		key := e.LoggerName + "\x00" + e.Message
+		f.mu.Lock()
+		if f.seen[key] {
+			level = slog.LevelDebug
+		}
+		f.seen[key] = true
+		f.mu.Unlock()
 	}
 	ctx := context.Background()
 	if !f.log.Enabled(ctx, level) {

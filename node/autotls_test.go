@@ -245,7 +245,7 @@ func TestAutoTLSForgeRefusingLeavesWebSocketsAndUDPTransportsServing(t *testing.
 	}
 }
 
-func TestForgeClientFailuresAreLoggedOnceUntilACertificateLoads(t *testing.T) {
+func TestForgeClientMessagesAreLoggedOnceUntilACertificateLoads(t *testing.T) {
 	logs := &logBuffer{}
 	failures := 0
 	fl := newForgeLog(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), func() { failures++ })
@@ -267,6 +267,12 @@ func TestForgeClientFailuresAreLoggedOnceUntilACertificateLoads(t *testing.T) {
 	log.Errorw("could not get certificate", "error", "rate limited")
 	if got := strings.Count(logs.String(), "could not get certificate"); got != 2 {
 		t.Fatalf("a failure after a success logged %d times in all, want 2", got)
+	}
+	for range 2 {
+		log.Infow("certificate will not be requested as we don't have any public addrs")
+	}
+	if got := strings.Count(logs.String(), "public addrs"); got != 1 {
+		t.Fatalf("a repeated notice logged %d times, want once", got)
 	}
 	if !fl.Enabled(zapcore.DebugLevel) {
 		t.Fatal("debug entries dropped before the node's level decides")
