@@ -31,6 +31,7 @@ import (
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/node/autotls"
 	"github.com/ws-star/rendezvous/node/capacity"
 	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/node/relay"
@@ -44,6 +45,9 @@ import (
 
 // Version is set at build time with -ldflags "-X github.com/ws-star/rendezvous/node.Version=...".
 var Version = "dev"
+
+// userAgent names the node in identify and to the AutoTLS forge.
+func userAgent() string { return "ws-star-rendezvous/" + Version }
 
 // Node is a running rendezvous node.
 type Node struct {
@@ -73,7 +77,7 @@ type Node struct {
 	reservations *relay.Reservations
 	deny         *deny.List
 	webrtcDirect *transports.WebRTCDirectGate // nil without a WebRTC-direct listener
-	autoTLS      *autoTLS                     // nil when autotls.enabled is false
+	autoTLS      *autotls.Manager             // nil when autotls.enabled is false
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -92,6 +96,17 @@ type Option func(*options) error
 type options struct {
 	log     *slog.Logger
 	autoTLS []forge.P2PForgeCertMgrOptions
+}
+
+// WithAutoTLSOptions adds options to the p2p-forge client of a node with
+// autotls.enabled, after the node's own: a resolver, an HTTP client, a
+// renewal check interval or private addresses, for a forge and a CA on a
+// test network.
+func WithAutoTLSOptions(opts ...forge.P2PForgeCertMgrOptions) Option {
+	return func(o *options) error {
+		o.autoTLS = append(o.autoTLS, opts...)
+		return nil
+	}
 }
 
 // WithLogger sets the logger, to which each service adds its "component"
@@ -229,13 +244,13 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	addrsFactory := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate).filter
 	var hostOpts []libp2p.Option
 	if cfg.AutoTLS.Enabled {
-		if n.autoTLS, err = newAutoTLS(cfg, n.log.With("component", "autotls"), o.autoTLS); err != nil {
+		if n.autoTLS, err = autotls.New(cfg, n.log.With("component", "autotls"), userAgent(), o.autoTLS); err != nil {
 			return nil, err
 		}
-		listen = append(listen, n.autoTLS.listen...)
-		tlsConf = n.autoTLS.tlsConfig(tlsConf)
+		listen = append(listen, n.autoTLS.Listen()...)
+		tlsConf = n.autoTLS.TLSConfig(tlsConf)
 		policy := addrsFactory
-		addrsFactory = func(in []ma.Multiaddr) []ma.Multiaddr { return n.autoTLS.addrs(policy(in)) }
+		addrsFactory = func(in []ma.Multiaddr) []ma.Multiaddr { return n.autoTLS.Addrs(policy(in)) }
 		// /ws and the AutoTLS /tls/sni listener on one port: go-libp2p
 		// tells plain HTTP from TLS by the first bytes.
 		hostOpts = append(hostOpts, libp2p.ShareTCPListener())
@@ -285,10 +300,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		n.registerNodeMetrics(reg)
 	}
 	if n.autoTLS != nil {
-		if err := n.autoTLS.start(h, reg); err != nil {
+		if err := n.autoTLS.Start(h, reg); err != nil {
 			return nil, err
 		}
-		n.closers = append(n.closers, n.autoTLS.close)
+		n.closers = append(n.closers, n.autoTLS.Close)
 	}
 	if cfg.Relay.Enabled {
 		r, err := relay.Start(h, cfg.Relay, reg, n.reservations, n.limits)

@@ -1,4 +1,10 @@
-package node
+// Package autotls runs the p2p-forge client for a node with
+// autotls.enabled: it registers the node with the forge, which publishes the
+// ACME DNS-01 answer, gets the *.<peer id>.<forge domain> certificate into
+// autotls.store and renews it ahead of expiry (certmagic). Until a
+// certificate is loaded the node advertises no forge address and keeps
+// serving everything else; the client retries failures with backoff.
+package autotls
 
 import (
 	"crypto/tls"
@@ -25,24 +31,8 @@ import (
 	"github.com/ws-star/rendezvous/node/transports"
 )
 
-// WithAutoTLSOptions adds options to the p2p-forge client of a node with
-// autotls.enabled, after the node's own: a resolver, an HTTP client, a
-// renewal check interval or private addresses, for a forge and a CA on a
-// test network.
-func WithAutoTLSOptions(opts ...forge.P2PForgeCertMgrOptions) Option {
-	return func(o *options) error {
-		o.autoTLS = append(o.autoTLS, opts...)
-		return nil
-	}
-}
-
-// autoTLS runs the p2p-forge client: it registers the node with the forge,
-// which publishes the ACME DNS-01 answer, gets the *.<peer id>.<forge
-// domain> certificate into autotls.store and renews it ahead of expiry
-// (certmagic). Until a certificate is loaded the node advertises no forge
-// address and keeps serving everything else; failures are retried by the
-// client with backoff.
-type autoTLS struct {
+// Manager is the node's AutoTLS certificate manager.
+type Manager struct {
 	mgr     *forge.P2PForgeCertMgr
 	domain  string
 	listen  []ma.Multiaddr
@@ -59,12 +49,16 @@ type autoTLS struct {
 	renewals prometheus.Counter
 }
 
-func newAutoTLS(cfg rcfg.Config, log *slog.Logger, extra []forge.P2PForgeCertMgrOptions) (*autoTLS, error) {
+// New builds the manager from a validated configuration; extra options
+// go after the node's own (a resolver, an HTTP client, a renewal check
+// interval or private addresses, for a forge and a CA on a test network).
+// userAgent names the node to the forge.
+func New(cfg rcfg.Config, log *slog.Logger, userAgent string, extra []forge.P2PForgeCertMgrOptions) (*Manager, error) {
 	listen, err := cfg.AutoTLSListenAddrs()
 	if err != nil {
 		return nil, err
 	}
-	a := &autoTLS{
+	a := &Manager{
 		domain: cfg.AutoTLS.ForgeDomain,
 		listen: listen,
 		log:    log,
@@ -86,7 +80,7 @@ func newAutoTLS(cfg rcfg.Config, log *slog.Logger, extra []forge.P2PForgeCertMgr
 		forge.WithForgeRegistrationEndpoint(cfg.AutoTLS.RegistrationEndpoint),
 		forge.WithCAEndpoint(cfg.AutoTLS.CADirectory),
 		forge.WithCertificateStorage(&certmagic.FileStorage{Path: cfg.AutoTLSStoreDir()}),
-		forge.WithUserAgent("ws-star-rendezvous/" + Version),
+		forge.WithUserAgent(userAgent),
 		forge.WithLogger(a.flog.sugared()),
 		forge.WithOnCertLoaded(func() { go a.loaded(false) }),
 		forge.WithOnCertRenewed(func() { go a.loaded(true) }),
@@ -117,15 +111,19 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// tlsConfig serves the AutoTLS certificate for the forge's names and own
+// Listen are the listen addresses AutoTLS adds (see
+// config.AutoTLSListenAddrs).
+func (a *Manager) Listen() []ma.Multiaddr { return a.listen }
+
+// TLSConfig serves the AutoTLS certificate for the forge's names and own
 // (the node's own certificate, or nil) for every other name.
-func (a *autoTLS) tlsConfig(own *tls.Config) *tls.Config {
+func (a *Manager) TLSConfig(own *tls.Config) *tls.Config {
 	return transports.ByServerName(own, a.mgr.TLSConfig(), a.domain)
 }
 
-// start hands the host to the client and starts it; the node's metrics go
-// to reg (nil: none).
-func (a *autoTLS) start(h host.Host, reg prometheus.Registerer) error {
+// Start hands the host to the client and starts it; the metrics go to reg
+// (nil: none).
+func (a *Manager) Start(h host.Host, reg prometheus.Registerer) error {
 	a.host = h
 	expiry := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rendezvous_autotls_certificate_expiry_timestamp_seconds",
@@ -144,20 +142,21 @@ func (a *autoTLS) start(h host.Host, reg prometheus.Registerer) error {
 	return nil
 }
 
-func (a *autoTLS) close() error {
+// Close stops the client and removes the metrics.
+func (a *Manager) Close() error {
 	a.mgr.Stop()
 	a.metrics.Unregister()
 	return nil
 }
 
 // certName is the certificate's wildcard name, *.<peer id in base36>.<domain>.
-func (a *autoTLS) certName() string {
+func (a *Manager) certName() string {
 	return "*." + peer.ToCid(a.host.ID()).Encode(multibase.MustNewEncoder(multibase.Base36)) + "." + a.domain
 }
 
 // loaded records the served certificate's expiry and, once the host
 // advertises them, logs the forge addresses.
-func (a *autoTLS) loaded(renewal bool) {
+func (a *Manager) loaded(renewal bool) {
 	a.flog.succeeded()
 	if renewal {
 		a.renewals.Inc()
@@ -194,7 +193,7 @@ func (a *autoTLS) loaded(renewal bool) {
 }
 
 // forgeAddrs are the host's advertised addresses under the forge domain.
-func (a *autoTLS) forgeAddrs() []ma.Multiaddr {
+func (a *Manager) forgeAddrs() []ma.Multiaddr {
 	var out []ma.Multiaddr
 	for _, m := range a.host.Addrs() {
 		if strings.Contains(m.String(), "."+a.domain+"/") {
@@ -204,14 +203,14 @@ func (a *autoTLS) forgeAddrs() []ma.Multiaddr {
 	return out
 }
 
-// addrs is the AddrsFactory step after the node's address policy: the
+// Addrs is the AddrsFactory step after the node's address policy: the
 // AutoTLS listeners' own addresses (/tls/sni/*.<domain>/ws, never dialable
 // as such) are dropped, every advertised /ipX/<ip>/tcp/<port> WebSocket
 // address (listened on or announced) gets its /tls/sni/*.<domain>/ws
 // sibling, and the client turns those into
 // /ipX/<ip>/tcp/<port>/tls/sni/<ip>.<peer id>.<domain>/ws once it has the
 // certificate (and hides them before).
-func (a *autoTLS) addrs(in []ma.Multiaddr) []ma.Multiaddr {
+func (a *Manager) Addrs(in []ma.Multiaddr) []ma.Multiaddr {
 	out := make([]ma.Multiaddr, 0, 2*len(in))
 	for _, m := range in {
 		if !a.isListener(m) {
@@ -229,7 +228,7 @@ func (a *autoTLS) addrs(in []ma.Multiaddr) []ma.Multiaddr {
 	return a.rewrite(out)
 }
 
-func (a *autoTLS) isListener(m ma.Multiaddr) bool {
+func (a *Manager) isListener(m ma.Multiaddr) bool {
 	v, err := m.ValueForProtocol(ma.P_SNI)
 	return err == nil && v == "*."+a.domain
 }
