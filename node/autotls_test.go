@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,7 +123,8 @@ func TestAutoTLSCertificateFromTheForgeServesSecureWebSocketsAndRenewsWithoutDro
 	c := autoTLSConfig(t, f)
 	start := time.Now()
 	opts := append(f.ClientOptions(), forge.WithRenewCheckInterval(2*time.Second))
-	n, err := New(t.Context(), c, WithAutoTLSOptions(opts...))
+	printed := make(chan []ma.Multiaddr, 1)
+	n, err := New(t.Context(), c, WithAutoTLSOptions(opts...), WithAutoTLSAddrs(func(a []ma.Multiaddr) { printed <- a }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +133,18 @@ func TestAutoTLSCertificateFromTheForgeServesSecureWebSocketsAndRenewsWithoutDro
 	roots := &tls.Config{RootCAs: f.Issuer}
 	first := servedCert(t, addr, roots)
 	t.Logf("start to served certificate: %s (%s)", time.Since(start).Round(10*time.Millisecond), addr)
+	withID := addr.String() + "/p2p/" + n.Host.ID().String()
+	select {
+	case p := <-printed:
+		if len(p) != 1 || p[0].String() != withID {
+			t.Fatalf("printed %v, want %s", p, withID)
+		}
+	case <-time.After(autoTLSWait):
+		t.Fatal("the AutoTLS addresses were never handed out for printing")
+	}
+	if st := n.Status(); !slices.Contains(st.Addrs, withID) {
+		t.Fatalf("status page addresses %v lack %s", st.Addrs, withID)
+	}
 
 	if !strings.Contains(addr.String(), "/tls/sni/127-0-0-1.") {
 		t.Fatalf("forge address %s does not name 127.0.0.1", addr)

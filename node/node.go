@@ -94,8 +94,9 @@ type Node struct {
 type Option func(*options) error
 
 type options struct {
-	log     *slog.Logger
-	autoTLS []forge.P2PForgeCertMgrOptions
+	log          *slog.Logger
+	autoTLS      []forge.P2PForgeCertMgrOptions
+	autoTLSAddrs func([]ma.Multiaddr)
 }
 
 // WithAutoTLSOptions adds options to the p2p-forge client of a node with
@@ -105,6 +106,16 @@ type options struct {
 func WithAutoTLSOptions(opts ...forge.P2PForgeCertMgrOptions) Option {
 	return func(o *options) error {
 		o.autoTLS = append(o.autoTLS, opts...)
+		return nil
+	}
+}
+
+// WithAutoTLSAddrs makes the node call fn with its libp2p.direct addresses
+// (with /p2p/<id>) once the AutoTLS certificate is loaded, which is after
+// New returns. Without autotls.enabled fn is never called.
+func WithAutoTLSAddrs(fn func([]ma.Multiaddr)) Option {
+	return func(o *options) error {
+		o.autoTLSAddrs = fn
 		return nil
 	}
 }
@@ -246,6 +257,14 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	if cfg.AutoTLS.Enabled {
 		if n.autoTLS, err = autotls.New(cfg, n.log.With("component", "autotls"), userAgent(), o.autoTLS); err != nil {
 			return nil, err
+		}
+		if fn := o.autoTLSAddrs; fn != nil {
+			n.autoTLS.OnAddrs(func(addrs []ma.Multiaddr) {
+				withID, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.Host.ID(), Addrs: addrs})
+				if err == nil {
+					fn(withID)
+				}
+			})
 		}
 		listen = append(listen, n.autoTLS.Listen()...)
 		tlsConf = n.autoTLS.TLSConfig(tlsConf)

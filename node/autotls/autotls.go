@@ -47,7 +47,12 @@ type Manager struct {
 
 	failures prometheus.Counter
 	renewals prometheus.Counter
+	onAddrs  func([]ma.Multiaddr)
 }
+
+// OnAddrs makes the manager call fn with the forge addresses once a
+// certificate is loaded and the host advertises them. Call before Start.
+func (a *Manager) OnAddrs(fn func([]ma.Multiaddr)) { a.onAddrs = fn }
 
 // New builds the manager from a validated configuration; extra options
 // go after the node's own (a resolver, an HTTP client, a renewal check
@@ -190,6 +195,9 @@ func (a *Manager) loaded(renewal bool) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	a.log.Info(msg, "name", a.certName(), "not_after", leaf.NotAfter, "addrs", addrs)
+	if !renewal && len(addrs) > 0 && a.onAddrs != nil {
+		a.onAddrs(addrs)
+	}
 }
 
 // forgeAddrs are the host's advertised addresses under the forge domain.
