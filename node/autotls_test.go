@@ -258,7 +258,7 @@ func TestAutoTLSForgeRefusingLeavesWebSocketsAndUDPTransportsServing(t *testing.
 	}
 }
 
-func TestAutoTLSAndTheOwnCertificateShareOneSecureListenerChosenByName(t *testing.T) {
+func TestAutoTLSAndTheOwnCertificateShareOneListenerAndARestartServesTheStoredCertificate(t *testing.T) {
 	f := testforge.Start(t, testforge.Options{})
 	c := autoTLSConfig(t, f)
 	dir := t.TempDir()
@@ -291,5 +291,25 @@ func TestAutoTLSAndTheOwnCertificateShareOneSecureListenerChosenByName(t *testin
 	wsAddr, _ := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/" + port + "/ws")
 	if err := plain.Connect(t.Context(), peer.AddrInfo{ID: n.Host.ID(), Addrs: []ma.Multiaddr{wsAddr}}); err != nil {
 		t.Fatalf("connect over /ws on the same port: %v", err)
+	}
+	serial := servedCert(t, addr, &tls.Config{RootCAs: f.Issuer})
+
+	// A restart serves the stored certificate without the forge.
+	closeNode(n)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	c.AutoTLS.RegistrationEndpoint = down.URL
+	restarted, err := New(t.Context(), c, WithAutoTLSOptions(f.ClientOptions()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeNode(restarted) })
+	if got := forgeAddr(t, restarted); !got.Equal(addr) {
+		t.Fatalf("after a restart the forge address is %s, was %s", got, addr)
+	}
+	if got := servedCert(t, addr, &tls.Config{RootCAs: f.Issuer}); got != serial {
+		t.Fatalf("after a restart the node serves certificate %s, not the stored %s", got, serial)
 	}
 }
