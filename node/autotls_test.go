@@ -124,7 +124,13 @@ func TestAutoTLSCertificateFromTheForgeServesSecureWebSocketsAndRenewsWithoutDro
 	start := time.Now()
 	opts := append(f.ClientOptions(), forge.WithRenewCheckInterval(2*time.Second))
 	printed := make(chan []ma.Multiaddr, 1)
-	n, err := New(t.Context(), c, WithAutoTLSOptions(opts...), WithAutoTLSAddrs(func(a []ma.Multiaddr) { printed <- a }))
+	n, err := New(t.Context(), c, WithAutoTLSOptions(opts...), WithAutoTLSAddrs(func(a []ma.Multiaddr) {
+		select {
+		case printed <- a:
+		default:
+			t.Errorf("addresses handed out again: %v", a)
+		}
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,13 +45,15 @@ type Manager struct {
 	expiry  atomic.Int64 // NotAfter of the served certificate, Unix seconds; 0 before one
 	metrics *promreg.Set
 
-	failures prometheus.Counter
-	renewals prometheus.Counter
-	onAddrs  func([]ma.Multiaddr)
+	failures  prometheus.Counter
+	renewals  prometheus.Counter
+	onAddrs   func([]ma.Multiaddr)
+	handedOut atomic.Bool
 }
 
-// OnAddrs makes the manager call fn with the forge addresses once a
-// certificate is loaded and the host advertises them. Call before Start.
+// OnAddrs makes the manager call fn with the forge addresses once, when a
+// certificate is first loaded and the host advertises them. Call before
+// Start.
 func (a *Manager) OnAddrs(fn func([]ma.Multiaddr)) { a.onAddrs = fn }
 
 // New builds the manager from a validated configuration; extra options
@@ -195,7 +197,9 @@ func (a *Manager) loaded(renewal bool) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	a.log.Info(msg, "name", a.certName(), "not_after", leaf.NotAfter, "addrs", addrs)
-	if !renewal && len(addrs) > 0 && a.onAddrs != nil {
+	// The certificate is cached again on each renewal: hand the addresses
+	// out the first time only.
+	if len(addrs) > 0 && a.onAddrs != nil && a.handedOut.CompareAndSwap(false, true) {
 		a.onAddrs(addrs)
 	}
 }
