@@ -145,7 +145,7 @@ func (a *Manager) Start(h host.Host, reg prometheus.Registerer) error {
 		a.metrics.Unregister()
 		return fmt.Errorf("autotls: %w", err)
 	}
-	a.log.Info("AutoTLS started: registering with the forge", "forge_domain", a.domain, "name", a.certName())
+	a.log.Info("AutoTLS started", "forge_domain", a.domain, "name", a.certName())
 	return nil
 }
 
