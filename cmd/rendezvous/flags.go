@@ -167,8 +167,9 @@ func printUsage(w io.Writer, f *cliFlags) {
 
 The node listens on /ip4/<host>/tcp/<port>/ws (/tls/ws with --cert and --key) and, on the
 same UDP port number, /webrtc-direct and /quic-v1/webtransport; it prints its /p2p/ multiaddrs
-(with their /certhash parts) on stdout, one a line, and serves /, /addrs.json, /healthz and
-/metrics over HTTP on the WebSocket port. Precedence: defaults < config file < environment < flags.
+(with their /certhash parts) on stdout, one a line (with --autotls, its /tls/sni/...libp2p.direct/ws
+ones follow once the certificate is there), and serves /, /addrs.json, /healthz and /metrics over
+HTTP on the WebSocket port. Precedence: defaults < config file < environment < flags.
 
 Flags (both --port=9090 and --port 9090 work):
 `)
