@@ -293,7 +293,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		// This node relays for others; it never dials through a relay.
 		libp2p.DisableRelay(),
 		libp2p.Ping(true),
-		libp2p.UserAgent("ws-star-rendezvous/"+Version),
+		libp2p.UserAgent(userAgent()),
 	)
 	hostOpts = append(hostOpts, transports.UDP(cfg)...)
 	if n.metrics != nil {
