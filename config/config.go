@@ -34,6 +34,9 @@ type Config struct {
 	AnnouncePrivate bool `json:"announce_private"`
 	// TLS is the certificate for /wss, /tls/ws and /tls/sni/<name>/ws listeners.
 	TLS TLS `json:"tls"`
+	// AutoTLS is the *.libp2p.direct certificate obtained and renewed by the
+	// node itself.
+	AutoTLS AutoTLS `json:"autotls"`
 	// ProxyProtocol names the proxies whose connections carry a PROXY
 	// protocol header with the client's address.
 	ProxyProtocol ProxyProtocol `json:"proxy_protocol"`

@@ -3,6 +3,8 @@ package config
 import (
 	"time"
 
+	forge "github.com/ipshipyard/p2p-forge/client"
+
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/protocols/legacy"
 	"github.com/ws-star/rendezvous/protocols/pubsub"
@@ -28,7 +30,15 @@ func Default() Config {
 			"/ip4/0.0.0.0/udp/9090/webrtc-direct",
 			"/ip4/0.0.0.0/udp/9090/quic-v1/webtransport",
 		},
-		Announce:   []string{},
+		Announce: []string{},
+		// Off until the operator knows the node is reachable from the
+		// internet; the endpoints are the public libp2p.direct forge and
+		// Let's Encrypt's production CA.
+		AutoTLS: AutoTLS{
+			RegistrationEndpoint: forge.DefaultForgeEndpoint,
+			ForgeDomain:          forge.DefaultForgeDomain,
+			CADirectory:          forge.DefaultCAEndpoint,
+		},
 		NoAnnounce: []string{},
 		// Off: only a node behind a proxy that sends the header turns it on.
 		ProxyProtocol: ProxyProtocol{From: []string{}},

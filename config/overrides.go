@@ -25,6 +25,8 @@ type Overrides struct {
 	// address of that transport (after Host and Port).
 	NoWebRTCDirect *bool
 	NoWebTransport *bool
+	// AutoTLS is autotls.enabled.
+	AutoTLS *bool
 	// NoPubsub, when true, sets pubsub.enabled to false.
 	NoPubsub *bool
 	// NoLegacy, when true, sets legacy.enabled to false.
@@ -81,6 +83,7 @@ const (
 	EnvMaxPeers       = "RENDEZVOUS_MAX_PEERS"
 	EnvNoWebRTCDirect = "RENDEZVOUS_NO_WEBRTC_DIRECT"
 	EnvNoWebTransport = "RENDEZVOUS_NO_WEBTRANSPORT"
+	EnvAutoTLS        = "RENDEZVOUS_AUTOTLS"
 	EnvNoPubsub       = "RENDEZVOUS_NO_PUBSUB"
 	EnvNoLegacy       = "RENDEZVOUS_NO_LEGACY"
 	// EnvDisableCryptoChallenge and EnvDisableStrictMultiaddr are the old
@@ -133,7 +136,7 @@ func FromEnv(getenv func(string) string) (Overrides, error) {
 		}
 		o.MaxPeers = &n
 	}
-	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport, EnvNoPubsub: &o.NoPubsub, EnvNoLegacy: &o.NoLegacy,
+	for name, dst := range map[string]**bool{EnvNoWebRTCDirect: &o.NoWebRTCDirect, EnvNoWebTransport: &o.NoWebTransport, EnvNoPubsub: &o.NoPubsub, EnvNoLegacy: &o.NoLegacy, EnvAutoTLS: &o.AutoTLS,
 		EnvDisableCryptoChallenge: &o.DisableCryptoChallenge, EnvDisableStrictMultiaddr: &o.DisableStrictMultiaddr} {
 		if v := str(name); v != nil {
 			b, err := parseBool(*v)
@@ -209,6 +212,7 @@ func (o Overrides) Merge(later Overrides) Overrides {
 	pick(&o.MaxPeers, later.MaxPeers)
 	pick(&o.NoWebRTCDirect, later.NoWebRTCDirect)
 	pick(&o.NoWebTransport, later.NoWebTransport)
+	pick(&o.AutoTLS, later.AutoTLS)
 	pick(&o.NoPubsub, later.NoPubsub)
 	pick(&o.NoLegacy, later.NoLegacy)
 	pick(&o.DisableCryptoChallenge, later.DisableCryptoChallenge)
@@ -280,6 +284,9 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.AdminTokenFile != nil {
 		n.Admin.TokenFile = *o.AdminTokenFile
+	}
+	if o.AutoTLS != nil {
+		n.AutoTLS.Enabled = *o.AutoTLS
 	}
 	if o.NoPubsub != nil {
 		n.Pubsub.Enabled = !*o.NoPubsub

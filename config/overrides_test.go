@@ -160,7 +160,7 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		CertFile: ptr("a.crt"), KeyFilePEM: ptr("a.pem"), MetricsAddr: ptr(":1"), DisableMetrics: ptr(true),
 		LogLevel: ptr("info"), LogFormat: ptr("text"), RequireIdentity: ptr(false),
 		NATSURL: ptr("nats://a:4222"), ClusterListen: ptr(":1"), ClusterRoutes: []string{"a:1"}, ClusterStore: ptr("a"), MaxPeers: ptr(100),
-		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true), NoPubsub: ptr(true), AdminAddr: ptr(":1"), AdminTokenFile: ptr("a"),
+		NoWebRTCDirect: ptr(false), NoWebTransport: ptr(true), NoPubsub: ptr(true), AutoTLS: ptr(false), AdminAddr: ptr(":1"), AdminTokenFile: ptr("a"),
 		NoLegacy: ptr(true), DisableCryptoChallenge: ptr(false), DisableStrictMultiaddr: ptr(true),
 	}
 	b := Overrides{
@@ -168,7 +168,7 @@ func TestMergeLaterWinsFieldByField(t *testing.T) {
 		CertFile: ptr("b.crt"), KeyFilePEM: ptr("b.pem"), MetricsAddr: ptr(":2"), DisableMetrics: ptr(false),
 		LogLevel: ptr("debug"), LogFormat: ptr("json"), RequireIdentity: ptr(true),
 		NATSURL: ptr(""), ClusterListen: ptr(":2"), ClusterRoutes: []string{}, ClusterStore: ptr("b"), MaxPeers: ptr(200),
-		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false), NoPubsub: ptr(false), AdminAddr: ptr(":2"), AdminTokenFile: ptr("b"),
+		NoWebRTCDirect: ptr(true), NoWebTransport: ptr(false), NoPubsub: ptr(false), AutoTLS: ptr(true), AdminAddr: ptr(":2"), AdminTokenFile: ptr("b"),
 		NoLegacy: ptr(false), DisableCryptoChallenge: ptr(true), DisableStrictMultiaddr: ptr(false),
 	}
 	if got := a.Merge(b); !reflect.DeepEqual(got, b) {

@@ -139,6 +139,7 @@ func (c Config) Validate() error {
 
 	c.Namespaces.validate(v)
 	c.Cluster.validate(v)
+	c.validateAutoTLS(v)
 	c.validateDeny(v)
 	c.validateAdmin(v)
 

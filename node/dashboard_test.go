@@ -164,6 +164,9 @@ func TestEveryDashboardQueryNamesSeriesTheNodeExposes(t *testing.T) {
 	cfgs[0].Relay.MaxReservations = 2
 	// A WebRTC-direct listener, for the series that exist only with one.
 	cfgs[0].Listen = append(cfgs[0].Listen, fmt.Sprintf("/ip4/127.0.0.1/udp/%d/webrtc-direct", freeUDPPort(t)))
+	// AutoTLS for its series; on loopback only the client never asks the
+	// forge (no public address).
+	cfgs[0].AutoTLS.Enabled = true
 	n, peerNode := startNode(t, cfgs[0]), startNode(t, cfgs[1])
 	waitReady(t, n, peerNode)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

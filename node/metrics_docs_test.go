@@ -17,7 +17,10 @@ func TestEveryProjectMetricIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every listener, so that every transport's metrics are registered.
-	n := startNode(t, udpConfig(t))
+	// AutoTLS too: on loopback only it never asks the forge.
+	c := udpConfig(t)
+	c.AutoTLS.Enabled = true
+	n := startNode(t, c)
 	descs := make(chan *prometheus.Desc, 1024)
 	go func() {
 		n.Metrics().Describe(descs)

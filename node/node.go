@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	forge "github.com/ipshipyard/p2p-forge/client"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,6 +31,7 @@ import (
 	"github.com/ws-star/rendezvous/cluster"
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/limits"
+	"github.com/ws-star/rendezvous/node/autotls"
 	"github.com/ws-star/rendezvous/node/capacity"
 	"github.com/ws-star/rendezvous/node/deny"
 	"github.com/ws-star/rendezvous/node/relay"
@@ -42,6 +45,9 @@ import (
 
 // Version is set at build time with -ldflags "-X github.com/ws-star/rendezvous/node.Version=...".
 var Version = "dev"
+
+// userAgent names the node in identify and to the AutoTLS forge.
+func userAgent() string { return "ws-star-rendezvous/" + Version }
 
 // Node is a running rendezvous node.
 type Node struct {
@@ -71,6 +77,7 @@ type Node struct {
 	reservations *relay.Reservations
 	deny         *deny.List
 	webrtcDirect *transports.WebRTCDirectGate // nil without a WebRTC-direct listener
+	autoTLS      *autotls.Manager             // nil when autotls.enabled is false
 	limits       *limits.Reporter
 	stats        *registry.Memory // the registry's (or the local copy's) counts
 	statsFn      func(*Status)
@@ -87,7 +94,30 @@ type Node struct {
 type Option func(*options) error
 
 type options struct {
-	log *slog.Logger
+	log          *slog.Logger
+	autoTLS      []forge.P2PForgeCertMgrOptions
+	autoTLSAddrs func([]ma.Multiaddr)
+}
+
+// WithAutoTLSOptions adds options to the p2p-forge client of a node with
+// autotls.enabled, after the node's own: a resolver, an HTTP client, a
+// renewal check interval or private addresses, for a forge and a CA on a
+// test network.
+func WithAutoTLSOptions(opts ...forge.P2PForgeCertMgrOptions) Option {
+	return func(o *options) error {
+		o.autoTLS = append(o.autoTLS, opts...)
+		return nil
+	}
+}
+
+// WithAutoTLSAddrs makes the node call fn with its libp2p.direct addresses
+// (with /p2p/<id>) once the AutoTLS certificate is loaded, which is after
+// New returns. Without autotls.enabled fn is never called.
+func WithAutoTLSAddrs(fn func([]ma.Multiaddr)) Option {
+	return func(o *options) error {
+		o.autoTLSAddrs = fn
+		return nil
+	}
 }
 
 // WithLogger sets the logger, to which each service adds its "component"
@@ -214,16 +244,41 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	} else if cfg.Legacy.Served(cfg.Namespaces) {
 		wsOpts = append(wsOpts, ws.WithHTTPHandler(n.legacyOnlyHandler()))
 	}
+	var tlsConf *tls.Config
 	if cfg.TLS.CertFile != "" {
 		cr, err := transports.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, n.log)
 		if err != nil {
 			return nil, err
 		}
-		wsOpts = append(wsOpts, ws.WithTLSConfig(cr.TLSConfig()))
+		tlsConf = cr.TLSConfig()
+	}
+	addrsFactory := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate).filter
+	var hostOpts []libp2p.Option
+	if cfg.AutoTLS.Enabled {
+		if n.autoTLS, err = autotls.New(cfg, n.log.With("component", "autotls"), userAgent(), o.autoTLS); err != nil {
+			return nil, err
+		}
+		if fn := o.autoTLSAddrs; fn != nil {
+			n.autoTLS.OnAddrs(func(addrs []ma.Multiaddr) {
+				withID, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.Host.ID(), Addrs: addrs})
+				if err == nil {
+					fn(withID)
+				}
+			})
+		}
+		listen = append(listen, n.autoTLS.Listen()...)
+		tlsConf = n.autoTLS.TLSConfig(tlsConf)
+		policy := addrsFactory
+		addrsFactory = func(in []ma.Multiaddr) []ma.Multiaddr { return n.autoTLS.Addrs(policy(in)) }
+		// /ws and the AutoTLS /tls/sni listener on one port: go-libp2p
+		// tells plain HTTP from TLS by the first bytes.
+		hostOpts = append(hostOpts, libp2p.ShareTCPListener())
+	}
+	if tlsConf != nil {
+		wsOpts = append(wsOpts, ws.WithTLSConfig(tlsConf))
 	}
 
-	policy := newAddrPolicy(announce, noAnnounce, cfg.AnnouncePrivate)
-	hostOpts := []libp2p.Option{
+	hostOpts = append(hostOpts,
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(transports.WebSocket(config.ValidSubnets(cfg.ProxyProtocol.From), handshake, n.log), wsOpts...),
@@ -231,15 +286,15 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(gaters),
-		libp2p.AddrsFactory(policy.filter),
+		libp2p.AddrsFactory(addrsFactory),
 		// Infrastructure: the relay must serve from the first second, not
 		// after AutoNAT has made up its mind.
 		libp2p.ForceReachabilityPublic(),
 		// This node relays for others; it never dials through a relay.
 		libp2p.DisableRelay(),
 		libp2p.Ping(true),
-		libp2p.UserAgent("ws-star-rendezvous/" + Version),
-	}
+		libp2p.UserAgent(userAgent()),
+	)
 	hostOpts = append(hostOpts, transports.UDP(cfg)...)
 	if n.metrics != nil {
 		hostOpts = append(hostOpts, libp2p.PrometheusRegisterer(n.metrics))
@@ -262,6 +317,12 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 
 	if reg != nil {
 		n.registerNodeMetrics(reg)
+	}
+	if n.autoTLS != nil {
+		if err := n.autoTLS.Start(h, reg); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, n.autoTLS.Close)
 	}
 	if cfg.Relay.Enabled {
 		r, err := relay.Start(h, cfg.Relay, reg, n.reservations, n.limits)

@@ -47,6 +47,7 @@ func newFlags(helpOut io.Writer) *cliFlags {
 	fs.Var(new(stringList), "announce", "advertise this `multiaddr` instead of the listen addresses; repeatable (env RENDEZVOUS_ANNOUNCE, comma separated)")
 	fs.String("cert", "", "TLS certificate PEM `file`; with --key the port serves secure WebSockets (/tls/ws)")
 	fs.String("key", "", "TLS private key PEM `file` (goes with --cert)")
+	fs.Bool("autotls", false, "get and renew a *.libp2p.direct certificate for secure WebSockets on the WebSocket port (autotls.enabled, env RENDEZVOUS_AUTOTLS=true); the node must be reachable from the internet")
 	fs.String("metrics-addr", "", "serve /metrics on this separate `host:port` instead of the node's port (env RENDEZVOUS_METRICS_ADDR)")
 	fs.Bool("disable-metrics", false, "turn Prometheus metrics off (env DISABLE_METRICS=true)")
 	fs.String("log-level", "info", "log `level`: debug, info, warn or error (env RENDEZVOUS_LOG_LEVEL)")
@@ -119,6 +120,9 @@ func (f *cliFlags) parse(args []string) error {
 			o.CertFile = &v
 		case "key":
 			o.KeyFilePEM = &v
+		case "autotls":
+			b := v == "true"
+			o.AutoTLS = &b
 		case "metrics-addr":
 			o.MetricsAddr = &v
 		case "disable-metrics":
@@ -163,8 +167,9 @@ func printUsage(w io.Writer, f *cliFlags) {
 
 The node listens on /ip4/<host>/tcp/<port>/ws (/tls/ws with --cert and --key) and, on the
 same UDP port number, /webrtc-direct and /quic-v1/webtransport; it prints its /p2p/ multiaddrs
-(with their /certhash parts) on stdout, one a line, and serves /, /addrs.json, /healthz and
-/metrics over HTTP on the WebSocket port. Precedence: defaults < config file < environment < flags.
+(with their /certhash parts) on stdout, one a line (with --autotls, its /tls/sni/...libp2p.direct/ws
+ones follow once the certificate is there), and serves /, /addrs.json, /healthz and /metrics over
+HTTP on the WebSocket port. Precedence: defaults < config file < environment < flags.
 
 Flags (both --port=9090 and --port 9090 work):
 `)

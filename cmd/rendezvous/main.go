@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
+
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/node"
@@ -137,14 +140,21 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return &cliError{code: exitUsage, err: err}
 	}
 	capacity.TuneGC(cfg.Sized(capacity.Machine()), getenv, log)
-	n, err := node.New(ctx, cfg, node.WithLogger(log))
+	// Scripts read the node's addresses from stdout, one a line; the
+	// AutoTLS ones follow when the certificate is there.
+	var out sync.Mutex
+	printAddrs := func(addrs []ma.Multiaddr) {
+		out.Lock()
+		defer out.Unlock()
+		for _, a := range addrs {
+			fmt.Fprintln(stdout, a)
+		}
+	}
+	n, err := node.New(ctx, cfg, node.WithLogger(log), node.WithAutoTLSAddrs(printAddrs))
 	if err != nil {
 		return err
 	}
-	// Scripts read the node's addresses from stdout, one a line.
-	for _, a := range n.Addrs() {
-		fmt.Fprintln(stdout, a)
-	}
+	printAddrs(n.Addrs())
 	<-ctx.Done()
 	signal.Reset(os.Interrupt, syscall.SIGTERM) // a second signal kills at once
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.D())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -79,5 +80,25 @@ func (r *CertReloader) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: r.GetCertificate,
+	}
+}
+
+// ByServerName serves suffix's names (the AutoTLS certificate's
+// *.<peer id>.<forge domain>) from forge and every other name from own, so
+// one secure WebSocket listener serves both certificates. A nil own leaves
+// forge alone.
+func ByServerName(own, forge *tls.Config, suffix string) *tls.Config {
+	if own == nil {
+		return forge
+	}
+	suffix = "." + strings.ToLower(suffix)
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if strings.HasSuffix(strings.ToLower(hello.ServerName), suffix) {
+				return forge.GetCertificate(hello)
+			}
+			return own.GetCertificate(hello)
+		},
 	}
 }

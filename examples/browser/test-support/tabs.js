@@ -40,17 +40,20 @@ export const short = (id) => `${id.slice(0, 8)}…${id.slice(-6)}`
 export const peerRow = (id) => `#peers [data-peer-id="${id}"]`
 
 /**
- * Builds the page, serves it and starts Chromium before the file's tests
- * (node:test hooks), and closes them after.
+ * Builds the page, serves it and starts Chromium (with extraArgs) before
+ * the file's tests (node:test hooks), and closes them after.
  */
-export function chromiumTabs () {
-  const tabs = new Tabs()
+export function chromiumTabs (extraArgs = []) {
+  const tabs = new Tabs(extraArgs)
   before(() => tabs.launch())
   after(() => tabs.close())
   return tabs
 }
 
 class Tabs {
+  /** @param {string[]} extraArgs Chromium flags on top of CHROMIUM_ARGS */
+  constructor (extraArgs) { this.extraArgs = extraArgs }
+
   /** Errors the pages reported, for a last test to check. */
   pageErrors = []
   /** Set before stopping a node: the pages' failed reconnects are not errors then. */
@@ -66,7 +69,7 @@ class Tabs {
     this.context = await chromium.launchPersistentContext(this.profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...this.extraArgs],
       viewport: { width: 1100, height: 820 },
       timeout: 60_000
     })
