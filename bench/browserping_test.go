@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+
+	"github.com/ws-star/rendezvous/internal/testhost"
+)
+
+// Pacing of BenchmarkPingStream: pingConns connections each pinging every
+// pingPeriod, 1,000 ping streams a second in all. A paced load, not one as
+// fast as possible, is what a node serving browsers sees: back to back, one
+// wake-up of the node would serve several pings and flatter the figure.
+const (
+	pingConns  = 100
+	pingPeriod = 100 * time.Millisecond
+)
+
+// BenchmarkPingStream measures what one ping stream costs the node: the
+// node binary runs in its own process, 100 go-libp2p hosts connect to it
+// over loopback WebSockets and open ping streams at 1,000 a second in all,
+// either with js-libp2p's frame sequence (what every browser's connection
+// monitor sends every 10 s) or with go-libp2p's ping client. Reported per
+// ping stream: the node's CPU time from /proc (user + system, so it includes
+// the kernel's loopback TCP work) and its allocations from its /metrics.
+// ns/op is the pacing (1 ms), not a cost.
+//
+//	go test ./bench -run '^$' -bench PingStream -benchtime 20000x -count 6
+func BenchmarkPingStream(b *testing.B) {
+	bin := nodeBinary(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	tg, err := StartTarget(ctx, TargetOptions{Dir: b.TempDir(), Binary: bin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tg.Close()
+	if tg.Node == nil || tg.MetricsURL == "" {
+		b.Fatal("the node process has no sampler or no /metrics")
+	}
+	targets := make([]pingTarget, pingConns)
+	for i := range targets {
+		h := testhost.NewClient(b)
+		if err := h.Connect(ctx, tg.Info); err != nil {
+			b.Fatal(err)
+		}
+		targets[i] = pingTarget{h: h, node: tg.Info.ID}
+	}
+	kinds := []struct {
+		name string
+		ping func(context.Context, host.Host, peer.ID) error
+	}{
+		{"js-libp2p", pingOnce},
+		{"go-libp2p", goLibp2pPing},
+	}
+	for _, k := range kinds {
+		// Every connection pings once first: identify is done and the
+		// node's paths are warm before anything is counted.
+		for _, t := range targets {
+			if err := k.ping(ctx, t.h, t.node); err != nil {
+				b.Fatalf("%s ping: %v", k.name, err)
+			}
+		}
+		b.Run(k.name, func(b *testing.B) { benchmarkPings(b, ctx, tg, targets, k.ping) })
+	}
+}
+
+func benchmarkPings(b *testing.B, ctx context.Context, tg *Target, targets []pingTarget, fn func(context.Context, host.Host, peer.ID) error) {
+	allocs := func() (n, bytes float64) {
+		n, err := scrapeGauge(tg.MetricsURL, "go_memstats_mallocs_total")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if bytes, err = scrapeGauge(tg.MetricsURL, "go_memstats_alloc_bytes_total"); err != nil {
+			b.Fatal(err)
+		}
+		return n, bytes
+	}
+	before, err := tg.Node.Sample()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m0, by0 := allocs()
+	var firstErr error
+	errs := make(chan error, 1)
+	p := startSpread(ctx, len(targets), pingPeriod, pingConcurrency, func(ctx context.Context, i int) error {
+		err := fn(ctx, targets[i].h, targets[i].node)
+		if err != nil && ctx.Err() == nil {
+			select {
+			case errs <- err:
+			default:
+			}
+		}
+		return err
+	})
+	b.ResetTimer()
+	for p.sent.Load()+p.failed.Load() < int64(b.N) && firstErr == nil {
+		select {
+		case firstErr = <-errs:
+		case <-time.After(time.Millisecond):
+		}
+	}
+	p.close()
+	b.StopTimer()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	after, err := tg.Node.Sample()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m1, by1 := allocs()
+	sent := float64(p.sent.Load())
+	if sent == 0 {
+		b.Fatal("no ping stream completed")
+	}
+	b.ReportMetric(float64((after.CPU-before.CPU).Microseconds())/sent, "node-µs/ping")
+	b.ReportMetric((m1-m0)/sent, "node-allocs/ping")
+	b.ReportMetric((by1-by0)/sent, "node-B/ping")
+	b.ReportMetric(float64(p.failed.Load())/float64(b.N), "skipped/op")
+}
+
+// goLibp2pPing is one ping as go-libp2p's ping client makes it: a stream
+// through the host (multistream-select sent with the first data), 32 bytes,
+// their echo, then a close.
+func goLibp2pPing(ctx context.Context, h host.Host, node peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	str, err := h.NewStream(network.WithAllowLimitedConn(ctx, "ping"), node, ping.ID)
+	if err != nil {
+		return err
+	}
+	_ = str.SetDeadline(time.Now().Add(10 * time.Second))
+	var out, in [ping.PingSize]byte
+	_, _ = rand.Read(out[:])
+	if _, err := str.Write(out[:]); err != nil {
+		_ = str.Reset()
+		return err
+	}
+	if _, err := io.ReadFull(str, in[:]); err != nil {
+		_ = str.Reset()
+		return err
+	}
+	return str.Close()
+}
+
+// TestBrowserPingIsAnsweredByTheNode guards the sequence the bench's
+// browser-like peers send: the node answers both multistream messages and
+// echoes the ping, for js-libp2p's sequence and go-libp2p's client alike.
+func TestBrowserPingIsAnsweredByTheNode(t *testing.T) {
+	tg := startNode(t)
+	h := testhost.NewClient(t)
+	if err := h.Connect(t.Context(), tg.Info); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := pingOnce(t.Context(), h, tg.Info.ID); err != nil {
+			t.Fatalf("js-libp2p sequence: %v", err)
+		}
+		if err := goLibp2pPing(t.Context(), h, tg.Info.ID); err != nil {
+			t.Fatalf("go-libp2p client: %v", err)
+		}
+	}
+}
