@@ -252,6 +252,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	}
 	n.Host = h
 	n.closers = append(n.closers, h.Close)
+	if err := answerPingsFirst(h, reg); err != nil {
+		return nil, err
+	}
 	n.deny.Start(h.Network())
 	if n.webrtcDirect != nil {
 		n.webrtcDirect.Start(h.Network())
