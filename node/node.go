@@ -395,5 +395,13 @@ func yamuxTransport(interval time.Duration) *yamux.Transport {
 	// what a short read leaves; yamux's own 4 KiB buffer on top is 4 KiB per
 	// connection held for nothing.
 	t.ReadBufSize = 0
+	// Streams wait here only between yamux's receive loop and the swarm's
+	// accept loop, which takes them at once; go-yamux's 256 slots are a
+	// 2 KiB channel buffer per connection, 64 a fifth of it.
+	t.AcceptBacklog = acceptBacklog
 	return &t
 }
+
+// acceptBacklog is how many streams a connection may open that the node
+// has not accepted yet; more are reset by yamux.
+const acceptBacklog = 64
