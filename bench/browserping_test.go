@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -148,7 +150,7 @@ func pacedPings(ctx context.Context, n int, targets []pingTarget, fn func(contex
 
 // goLibp2pPing is one ping as go-libp2p's ping client makes it: a stream
 // through the host (multistream-select sent with the first data), 32 bytes,
-// their echo, then a close.
+// their echo, then a close that waits for the node's.
 func goLibp2pPing(ctx context.Context, h host.Host, node peer.ID) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -166,6 +168,17 @@ func goLibp2pPing(ctx context.Context, h host.Host, node peer.ID) error {
 	if _, err := io.ReadFull(str, in[:]); err != nil {
 		_ = str.Reset()
 		return err
+	}
+	// Wait for the node's end of the stream: until then the stream counts
+	// against the peer's two ping streams, and a loaded node could still
+	// hold it when the next ping comes.
+	if err := str.CloseWrite(); err != nil {
+		_ = str.Reset()
+		return err
+	}
+	if _, err := str.Read(in[:1]); !errors.Is(err, io.EOF) {
+		_ = str.Reset()
+		return fmt.Errorf("the node did not end the stream after the echo: %v", err)
 	}
 	return str.Close()
 }
