@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,6 +95,8 @@ func benchmarkPings(b *testing.B, ctx context.Context, tg *Target, targets []pin
 	if err != nil {
 		b.Fatal(err)
 	}
+	pid := tg.Node.(ProcSampler).PID
+	r0, w0 := syscallCounts(b, pid)
 	m0, by0 := allocs()
 	b.ResetTimer()
 	sent, firstErr := pacedPings(ctx, b.N, targets, fn)
@@ -104,9 +109,38 @@ func benchmarkPings(b *testing.B, ctx context.Context, tg *Target, targets []pin
 		b.Fatal(err)
 	}
 	m1, by1 := allocs()
+	r1, w1 := syscallCounts(b, pid)
 	b.ReportMetric(float64((after.CPU-before.CPU).Microseconds())/float64(sent), "node-µs/ping")
 	b.ReportMetric((m1-m0)/float64(sent), "node-allocs/ping")
 	b.ReportMetric((by1-by0)/float64(sent), "node-B/ping")
+	b.ReportMetric(float64(r1-r0)/float64(sent), "node-reads/ping")
+	b.ReportMetric(float64(w1-w0)/float64(sent), "node-writes/ping")
+}
+
+// syscallCounts reads the read and write system calls a process has made
+// (syscr and syscw of /proc/<pid>/io): each yamux frame the node sends is
+// one write, whatever the load, where CPU time varies with it.
+func syscallCounts(b *testing.B, pid int) (reads, writes int64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil:
+			continue
+		case name == "syscr":
+			reads = n
+		case name == "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // pacedPings makes n pings in all, each target pinging every pingPeriod
