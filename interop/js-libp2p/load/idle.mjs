@@ -3,8 +3,10 @@
 // the real-browser reference for `rendezvous-bench capacity --ping-every`:
 // js-libp2p's connection monitor pings every connection every 10 s.
 //
-//   node --experimental-websocket load/idle.mjs <node multiaddr> <peers> <seconds> [node pid]
+//   node --experimental-websocket load/idle.mjs <node multiaddr> <peers> <seconds> [node pid] [ping ms]
 //
+// [ping ms] sets the connection monitor's pingInterval (default js-libp2p's
+// 10000); 0 turns the monitor off.
 // Progress and the number of peers up go to stderr; loopback only. With the
 // node's pid it also prints the node's CPU over the idle window (from
 // /proc/<pid>/stat, user + system), per 1,000 peers, and its RSS.
@@ -13,7 +15,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { readFileSync } from 'node:fs'
 import { createPeer } from '../peer.js'
 
-const [addr, peersArg = '500', secondsArg = '60', pidArg] = process.argv.slice(2)
+const [addr, peersArg = '500', secondsArg = '60', pidArg, pingArg] = process.argv.slice(2)
 if (addr == null || !/^\/ip[46]\/(127\.|::1)/.test(addr)) {
   console.error('usage: idle.mjs <loopback node multiaddr ending in /p2p/<id>> [peers] [seconds]')
   process.exit(2)
@@ -25,8 +27,10 @@ const concurrency = 16
 const peers = []
 let failed = 0
 let next = 0
+const pingMs = pingArg == null ? undefined : Number(pingArg)
+const monitor = pingMs == null ? {} : pingMs === 0 ? { enabled: false } : { pingInterval: pingMs }
 async function startOne () {
-  const p = await createPeer()
+  const p = await createPeer({ connectionMonitor: monitor })
   try {
     await p.dial(multiaddr(addr), { signal: AbortSignal.timeout(30_000) })
     await p.services.transports.listen([multiaddr(`${addr}/p2p-circuit`)])
@@ -47,7 +51,8 @@ const t0 = Date.now()
 const ticker = setInterval(() => console.error(`ramp: ${peers.length}/${total} up, ${failed} failed`), 5000)
 await Promise.all(Array.from({ length: concurrency }, worker))
 clearInterval(ticker)
-console.error(`ramp done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${peers.length} up, ${failed} failed; idle for ${seconds} s`)
+console.error(`ramp done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${peers.length} up, ${failed} failed; ` +
+  `idle for ${seconds} s, connection monitor ${pingMs === 0 ? 'off' : `pinging every ${pingMs ?? 10000} ms`}`)
 console.log(`READY ${peers.length}`)
 const before = nodeSample()
 await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
