@@ -75,7 +75,9 @@ const pingBuf = 128
 
 // servePingOr answers s when its first read is js-libp2p's or go-libp2p's
 // ping request, and hands it to next otherwise, with what was read put back
-// in front of the stream. answered counts the ping streams.
+// in front of the stream. answered counts the ping streams. Reading first is
+// safe because a multistream-select dialer (go, js and rust libp2p alike)
+// sends its header without waiting for the listener's.
 func servePingOr(s network.Stream, next network.StreamHandler, answered prometheus.Counter) {
 	if err := s.SetReadDeadline(time.Now().Add(pingFirstWait)); err != nil {
 		s.Reset()
