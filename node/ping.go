@@ -69,8 +69,9 @@ func answerPingsFirst(h host.Host, reg prometheus.Registerer) error {
 	return nil
 }
 
-// pingBuf holds what a ping stream has sent and not yet been answered: the
-// multistream request and up to three pings.
+// pingBuf is the most read from a ping stream at once: the multistream
+// request and the pings sent with it (a go-libp2p client sends one), then up
+// to four pings.
 const pingBuf = 128
 
 // servePingOr answers s when its first read is js-libp2p's or go-libp2p's
@@ -142,7 +143,7 @@ func echoPings(s network.Stream, in []byte, pending int, readErr error) {
 		case pings >= maxPingsPerStream:
 			_ = s.Close()
 			return
-		case readErr == io.EOF && pending == 0:
+		case errors.Is(readErr, io.EOF) && pending == 0:
 			// The peer's FIN after its last ping: ours in return.
 			_ = s.Close()
 			return
