@@ -31,6 +31,7 @@ import (
 	"github.com/ws-star/rendezvous/internal/limits"
 	"github.com/ws-star/rendezvous/node/capacity"
 	"github.com/ws-star/rendezvous/node/deny"
+	"github.com/ws-star/rendezvous/node/pings"
 	"github.com/ws-star/rendezvous/node/relay"
 	"github.com/ws-star/rendezvous/node/transports"
 	"github.com/ws-star/rendezvous/protocols/legacy"
@@ -252,7 +253,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	}
 	n.Host = h
 	n.closers = append(n.closers, h.Close)
-	if err := answerPingsFirst(h, reg); err != nil {
+	if err := pings.AnswerFirst(h, reg); err != nil {
 		return nil, err
 	}
 	n.deny.Start(h.Network())

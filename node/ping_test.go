@@ -16,6 +16,7 @@ import (
 	"github.com/ws-star/rendezvous/internal/browserping"
 	"github.com/ws-star/rendezvous/internal/framing"
 	"github.com/ws-star/rendezvous/internal/testhost"
+	"github.com/ws-star/rendezvous/node/pings"
 )
 
 func pingStreams(t *testing.T, n *Node) int {
@@ -85,14 +86,16 @@ func TestGoLibp2pPingClientKeepsPingingOnOneStream(t *testing.T) {
 	h := connectedClient(t, n)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	// go-libp2p's client pings once a second on one stream: the third ping
-	// is read after the node moved the stream's deadline.
+	// go-libp2p's client keeps pinging on one stream as fast as its results
+	// are taken (kubo's ping takes one a second); from the second ping on
+	// the node has moved the stream's deadline.
 	results := ping.Ping(ctx, h, n.Host.ID())
-	for i := range 3 {
+	for i := range 4 {
 		r := <-results
 		if r.Error != nil {
 			t.Fatalf("ping %d: %v", i, r.Error)
 		}
+		time.Sleep(300 * time.Millisecond)
 	}
 	cancel()
 	if got := pingStreams(t, n); got != 1 {
@@ -128,8 +131,8 @@ func TestPingStreamEndsAfterItsCapOfEchoes(t *testing.T) {
 	n := startNode(t, testConfig(t))
 	h := connectedClient(t, n)
 	s := rawStream(t, h, n)
-	pings := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef"), maxPingsPerStream+10)
-	if _, err := s.Write(append(bytes.Clone(browserping.Request), pings...)); err != nil {
+	sent := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef"), pings.MaxPerStream+10)
+	if _, err := s.Write(append(bytes.Clone(browserping.Request), sent...)); err != nil {
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(s)
@@ -138,8 +141,8 @@ func TestPingStreamEndsAfterItsCapOfEchoes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after %d bytes of echo: %v", len(echoed), err)
 	}
-	if len(echoed) != maxPingsPerStream*ping.PingSize || !bytes.Equal(echoed, pings[:len(echoed)]) {
-		t.Fatalf("echoed %d bytes, want the first %d pings and the stream's end", len(echoed), maxPingsPerStream)
+	if len(echoed) != pings.MaxPerStream*ping.PingSize || !bytes.Equal(echoed, sent[:len(echoed)]) {
+		t.Fatalf("echoed %d bytes, want the first %d pings and the stream's end", len(echoed), pings.MaxPerStream)
 	}
 }
 

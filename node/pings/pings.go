@@ -1,4 +1,7 @@
-package node
+// Package pings answers /ipfs/ping/1.0.0 streams ahead of the host's
+// multistream muxer, for the many browsers whose js-libp2p opens one on
+// every connection every 10 s.
+package pings
 
 import (
 	"bytes"
@@ -33,10 +36,10 @@ const (
 	// twice, as go-libp2p's ping service allows (its client pings every
 	// second on one stream).
 	pingStreamLife = 30 * time.Second
-	// maxPingsPerStream bounds the echoes on one stream: all of them fit in
-	// the stream's initial yamux window, so a peer that does not read them
+	// MaxPerStream bounds the echoes on one stream: all of them fit in the
+	// stream's initial yamux window, so a peer that does not read them
 	// cannot block the node's write.
-	maxPingsPerStream = 64
+	MaxPerStream = 64
 )
 
 // streamHandlerSwapper is the swarm: it hands new streams to one handler,
@@ -46,17 +49,16 @@ type streamHandlerSwapper interface {
 	SetStreamHandler(network.StreamHandler)
 }
 
-// answerPingsFirst puts the node's ping answering in front of the host's
-// handler of new streams; reg, when not nil, gets the count of the streams
-// it answered.
-func answerPingsFirst(h host.Host, reg prometheus.Registerer) error {
+// AnswerFirst puts the node's ping answering in front of the host's handler
+// of new streams; reg, when not nil, gets rendezvous_ping_streams_total.
+func AnswerFirst(h host.Host, reg prometheus.Registerer) error {
 	sw, ok := h.Network().(streamHandlerSwapper)
 	if !ok {
-		return fmt.Errorf("node: the host's network (%T) does not expose its stream handler", h.Network())
+		return fmt.Errorf("pings: the host's network (%T) does not expose its stream handler", h.Network())
 	}
 	next := sw.StreamHandler()
 	if next == nil {
-		return errors.New("node: the host has no stream handler")
+		return errors.New("pings: the host has no stream handler")
 	}
 	answered := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "rendezvous_ping_streams_total",
@@ -119,7 +121,7 @@ func echoPings(s network.Stream, in []byte, pending int, readErr error) {
 	w := copy(out[:], browserping.Request)
 	started := time.Now()
 	for pings := 0; ; {
-		for pending >= ping.PingSize && pings < maxPingsPerStream {
+		for pending >= ping.PingSize && pings < MaxPerStream {
 			w += copy(out[w:], in[:ping.PingSize])
 			pending = copy(in, in[ping.PingSize:pending])
 			pings++
@@ -140,7 +142,7 @@ func echoPings(s network.Stream, in []byte, pending int, readErr error) {
 			w = 0
 		}
 		switch {
-		case pings >= maxPingsPerStream:
+		case pings >= MaxPerStream:
 			_ = s.Close()
 			return
 		case errors.Is(readErr, io.EOF) && pending == 0:
