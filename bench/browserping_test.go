@@ -37,10 +37,12 @@ const (
 // either with js-libp2p's frame sequence (what every browser's connection
 // monitor sends every 10 s) or with go-libp2p's ping client. Reported per
 // ping stream: the node's CPU time from /proc (user + system, so it includes
-// the kernel's loopback TCP work) and its allocations from its /metrics.
-// ns/op is the pacing (1 ms), not a cost.
+// the kernel's loopback TCP work), its allocations from its /metrics and its
+// read and write system calls. ns/op is the pacing (1 ms), not a cost.
+// RENDEZVOUS_BIN names another node binary to measure (the one before a
+// change).
 //
-//	go test ./bench -run '^$' -bench PingStream -benchtime 20000x -count 6
+//	go test ./bench -run '^$' -bench PingStream -benchtime 10000x -count 3
 func BenchmarkPingStream(b *testing.B) {
 	bin := nodeBinary(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
