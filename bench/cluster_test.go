@@ -22,7 +22,7 @@ var raceEnabled bool
 // the tests run with it (as the interop tests do: the packages are then
 // already built for the test binary); RENDEZVOUS_BIN, when set, names a
 // binary to use instead.
-func nodeBinary(t *testing.T) string {
+func nodeBinary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("RENDEZVOUS_BIN"); bin != "" {
 		t.Logf("using RENDEZVOUS_BIN=%s", bin)

@@ -2,14 +2,14 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"io"
+	"errors"
 	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+
+	"github.com/ws-star/rendezvous/internal/browserping"
 )
 
 // pingConcurrency bounds the ping streams in flight: a ping takes about a
@@ -18,7 +18,8 @@ const pingConcurrency = 64
 
 // pinger makes every peer open a new /ipfs/ping/1.0.0 stream to its node
 // every interval, as js-libp2p's connection monitor does in a browser: one
-// 32-byte ping and its echo per stream, then the stream is closed. The peers
+// 32-byte ping and its echo per stream, then the stream is closed, frame for
+// frame as js-libp2p sends them (see internal/browserping). The peers
 // are served in turn, spread evenly over the interval, by a few goroutines
 // of the generator, not one per peer.
 type pinger = spread
@@ -109,24 +110,14 @@ func (p *spread) close() {
 	<-p.done
 }
 
+// pingOnce makes one ping on the peer's connection to its node with the
+// frame sequence of js-libp2p's connection monitor.
 func pingOnce(ctx context.Context, h host.Host, node peer.ID) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	str, err := h.NewStream(ctx, node, ping.ID)
-	if err != nil {
-		return err
+	conns := h.Network().ConnsToPeer(node)
+	if len(conns) == 0 {
+		return errNotConnected
 	}
-	defer str.Close()
-	_ = str.SetDeadline(time.Now().Add(10 * time.Second))
-	var out, in [ping.PingSize]byte
-	_, _ = rand.Read(out[:])
-	if _, err := str.Write(out[:]); err != nil {
-		_ = str.Reset()
-		return err
-	}
-	if _, err := io.ReadFull(str, in[:]); err != nil {
-		_ = str.Reset()
-		return err
-	}
-	return nil
+	return browserping.Ping(ctx, conns[0])
 }
+
+var errNotConnected = errors.New("bench: peer not connected to its node")

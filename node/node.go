@@ -34,6 +34,7 @@ import (
 	"github.com/ws-star/rendezvous/node/autotls"
 	"github.com/ws-star/rendezvous/node/capacity"
 	"github.com/ws-star/rendezvous/node/deny"
+	"github.com/ws-star/rendezvous/node/pings"
 	"github.com/ws-star/rendezvous/node/relay"
 	"github.com/ws-star/rendezvous/node/transports"
 	"github.com/ws-star/rendezvous/protocols/legacy"
@@ -307,6 +308,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Node, err e
 	}
 	n.Host = h
 	n.closers = append(n.closers, h.Close)
+	if err := pings.AnswerFirst(h, reg); err != nil {
+		return nil, err
+	}
 	n.deny.Start(h.Network())
 	if n.webrtcDirect != nil {
 		n.webrtcDirect.Start(h.Network())
@@ -453,5 +457,13 @@ func yamuxTransport(interval time.Duration) *yamux.Transport {
 	// what a short read leaves; yamux's own 4 KiB buffer on top is 4 KiB per
 	// connection held for nothing.
 	t.ReadBufSize = 0
+	// Streams wait here only between yamux's receive loop and the swarm's
+	// accept loop, which takes them at once; go-yamux's 256 slots are a
+	// 2 KiB channel buffer per connection, 64 a fifth of it.
+	t.AcceptBacklog = acceptBacklog
 	return &t
 }
+
+// acceptBacklog is how many streams a connection may open that the node
+// has not accepted yet; more are reset by yamux.
+const acceptBacklog = 64

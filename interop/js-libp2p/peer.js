@@ -10,7 +10,11 @@ import { createLibp2p } from 'libp2p'
 
 const MiB = 1024 * 1024
 
-export async function createPeer () {
+/**
+ * @param {object} [opts]
+ * @param {object} [opts.connectionMonitor] js-libp2p's connectionMonitor options
+ */
+export async function createPeer (opts = {}) {
   return createLibp2p({
     addresses: { listen: [] },
     transports: [webSockets(), circuitRelayTransport()],
@@ -30,7 +34,7 @@ export async function createPeer () {
     // detector the 64 MiB echo lost its connection mid-transfer. The test is
     // about what the relay carries: the monitor still pings, but a late ping
     // is only logged.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    connectionMonitor: { abortConnectionOnPingFailure: false, ...opts.connectionMonitor },
     // @libp2p/websockets refuses plain /ws to loopback through the default
     // gater; the node under test only listens there.
     connectionGater: { denyDialMultiaddr: () => false },

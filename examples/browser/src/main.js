@@ -137,6 +137,11 @@ async function connect (node, ns, mode) {
     // The default browser gater refuses private and loopback addresses; this
     // page dials exactly the node the user named, wherever it runs.
     connectionGater: { denyDialMultiaddr: () => false },
+    // js-libp2p pings every connection on a new stream every 10 s by
+    // default, which is most of what an idle browser costs the node; once a
+    // minute still finds a dead connection (and the node's own keep-alive
+    // finds dead browsers).
+    connectionMonitor: { pingInterval: 60_000 },
     peerDiscovery: discoveryOptions.peerDiscovery,
     services: { identify: identify(), ...discoveryOptions.services }
   })
