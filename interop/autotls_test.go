@@ -41,13 +41,7 @@ func TestBrowserTabsReachTheNodeAtItsLibp2pDirectAddressInChromium(t *testing.T)
 	c := config.Default()
 	c.Listen = []string{"/ip4/127.0.0.1/tcp/0/ws"}
 	c.Identity.KeyFile = filepath.Join(t.TempDir(), "identity.key")
-	c.AutoTLS = config.AutoTLS{
-		Enabled:              true,
-		RegistrationEndpoint: f.RegistrationEndpoint,
-		ForgeDomain:          testforge.Domain,
-		CADirectory:          f.CADirectory,
-		TrustedRoots:         f.TrustedRoots,
-	}
+	c.AutoTLS = f.AutoTLS()
 	start := time.Now()
 	n, err := node.New(t.Context(), c, node.WithAutoTLSOptions(f.ClientOptions()...))
 	if err != nil {

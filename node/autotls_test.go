@@ -34,13 +34,7 @@ const autoTLSWait = 2 * time.Minute
 func autoTLSConfig(t testing.TB, f *testforge.Forge) config.Config {
 	t.Helper()
 	c := udpConfig(t)
-	c.AutoTLS = config.AutoTLS{
-		Enabled:              true,
-		RegistrationEndpoint: f.RegistrationEndpoint,
-		ForgeDomain:          testforge.Domain,
-		CADirectory:          f.CADirectory,
-		TrustedRoots:         f.TrustedRoots,
-	}
+	c.AutoTLS = f.AutoTLS()
 	return c
 }
 

@@ -25,6 +25,7 @@ import (
 
 	forge "github.com/ipshipyard/p2p-forge/client"
 
+	"github.com/ws-star/rendezvous/config"
 	"github.com/ws-star/rendezvous/internal/nodeproc"
 	"github.com/ws-star/rendezvous/internal/selfsigned"
 )
@@ -178,6 +179,17 @@ ns 3600 IN A 127.0.0.1
 	f.IssuerFile = filepath.Join(dir, "issuer.pem")
 	write(t, f.IssuerFile, root)
 	return f
+}
+
+// AutoTLS is the node's autotls section for this forge, enabled.
+func (f *Forge) AutoTLS() config.AutoTLS {
+	return config.AutoTLS{
+		Enabled:              true,
+		RegistrationEndpoint: f.RegistrationEndpoint,
+		ForgeDomain:          Domain,
+		CADirectory:          f.CADirectory,
+		TrustedRoots:         f.TrustedRoots,
+	}
 }
 
 // Resolver asks the forge's DNS server.
