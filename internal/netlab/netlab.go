@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -257,6 +258,14 @@ func removeRun(ctx context.Context, pid int) error {
 	nss, _ := output(ctx, "ip", "netns", "list")
 	for _, ns := range namespaces(nss) {
 		if p, ok := pidOf(ns, nsPrefix); ok && p == pid {
+			// The run's node processes, left running when it was killed:
+			// without this the namespace would live on with them.
+			pids, _ := output(ctx, "ip", "netns", "pids", ns)
+			for _, f := range strings.Fields(pids) {
+				if n, err := strconv.Atoi(f); err == nil && n > 1 {
+					_ = syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
 			errs = append(errs, run(ctx, "ip", "netns", "del", ns))
 		}
 	}
