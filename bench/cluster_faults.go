@@ -26,8 +26,9 @@ const (
 	FaultMetaLeader   = "meta-leader"
 )
 
-// AllFaults are the faults run by default.
-var AllFaults = []string{FaultPartition, FaultStreamLeader, FaultMetaLeader}
+// AllFaults are the faults run by default; all-kill, which ends every
+// peer, runs after the others' audit.
+var AllFaults = []string{FaultPartition, FaultStreamLeader, FaultMetaLeader, FaultAllKill}
 
 // FaultsOptions size the cluster-faults scenario.
 type FaultsOptions struct {
@@ -163,6 +164,8 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 			err = ph.partition(ctx)
 		case FaultStreamLeader, FaultMetaLeader:
 			err = ph.leaderKill(ctx, fault)
+		default:
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", fault, err)
@@ -186,6 +189,11 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 		note("JOINED for a member the view showed, over the whole run")
 	r.add("duplicate LEFT", float64(s.dupLeft.Load()), "events").target("0", 0, true).
 		note("LEFT for a member the view did not show, over the whole run")
+	if slices.Contains(o.Faults, FaultAllKill) {
+		if err := ph.allKill(ctx); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", FaultAllKill, err)
+		}
+	}
 	return r.finish(), nil
 }
 

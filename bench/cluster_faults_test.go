@@ -83,3 +83,14 @@ func TestClusterLosesNothingWhenTheStreamOrMetaLeaderIsKilled(t *testing.T) {
 		}
 	}
 }
+
+// Every node is SIGKILLed at once while registrations are written: with the
+// default sync_interval nothing acknowledged is lost, since a killed
+// process leaves its written files to the kernel (a power loss is not
+// covered here).
+func TestClusterKeepsAcknowledgedRegistrationsWhenEveryNodeIsKilledAtOnce(t *testing.T) {
+	r := runFaults(t, FaultsOptions{Faults: []string{FaultAllKill}, Recover: 45 * time.Second}, 3*time.Minute)
+	if got := figure(t, r, "all-kill: registrations acknowledged before the kill").Value; !(got > 0) {
+		t.Fatalf("no registration acknowledged before the kill: %v", got)
+	}
+}

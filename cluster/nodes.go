@@ -258,6 +258,7 @@ func (r *Registry) renewLease() {
 	case err == nil:
 		r.leaseRev.Store(rev)
 		r.mt.LeaseRenewed()
+		r.checkWatch(rev, time.Now())
 		switch {
 		case !r.healthy.Load() && r.synced.Load():
 			r.requestResync() // JetStream is back: publish what waited, reload
