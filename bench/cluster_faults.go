@@ -361,6 +361,12 @@ func (ph *faultPhase) leaderKill(ctx context.Context, fault string) error {
 	}
 	name := fault + ":"
 	r.add(name+" killed node", float64(victim+1), "").note(fmt.Sprintf("the %s was node %d", other, meta+1))
+	hosted := math.NaN()
+	if on, err := c.consumersOn(ctx); err == nil {
+		hosted = float64(on[victim])
+	}
+	r.add(name+" watches hosted by the killed node", hosted, "consumers").
+		note("the nodes' watches (ordered consumers) JetStream placed on the killed node's server, its own included if there")
 	var survivors []int
 	for i := range c.nodes {
 		if i != victim {
@@ -387,7 +393,7 @@ func (ph *faultPhase) leaderKill(ctx context.Context, fault string) error {
 
 	// Cross-node joins between the survivors, one after the other, for
 	// the window: each is visible within probeWait, or it is late.
-	const window, probeWait = 20 * time.Second, 5 * time.Second
+	const window, probeWait = 30 * time.Second, 5 * time.Second
 	// The views' agreement is polled beside the probes.
 	agreeAt := make(chan time.Duration, 1)
 	go func() {

@@ -192,6 +192,44 @@ func (c *labCluster) streamLeader(ctx context.Context, i int) (int, error) {
 	return c.index(id), nil
 }
 
+// consumersOn counts, per node, the bucket's consumers it hosts: each node's
+// watch is an ordered consumer, which JetStream may place on any server of
+// the stream, so a node's watch can depend on another node's process.
+func (c *labCluster) consumersOn(ctx context.Context) (map[int]int, error) {
+	for i := range c.nodes {
+		if !c.isUp(i) {
+			continue
+		}
+		nc, err := nats.Connect("nats://"+c.cfgs[i].Cluster.Embedded.ClientListen, nats.Timeout(2*time.Second), nats.NoReconnect())
+		if err != nil {
+			continue
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return nil, err
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(lctx, "KV_"+c.cfgs[i].Cluster.Bucket)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int]int)
+		l := s.ListConsumers(lctx)
+		for ci := range l.Info() {
+			if ci.Cluster == nil {
+				continue
+			}
+			if id, err := peer.Decode(ci.Cluster.Leader); err == nil {
+				out[c.index(id)]++
+			}
+		}
+		return out, l.Err()
+	}
+	return nil, errors.New("bench: no node to ask for the bucket's consumers")
+}
+
 // stepDownStream asks the bucket's stream leader, node from, to hand its
 // leadership over, and waits until another node has it.
 func (c *labCluster) stepDownStream(ctx context.Context, from int) error {
