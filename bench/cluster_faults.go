@@ -255,6 +255,7 @@ func (ph *faultPhase) partition(ctx context.Context) error {
 	o.Progress.Logf("partition: node 3 cut off from nodes 1 and 2 for %s", o.Partition)
 	t0 := time.Now()
 	hl := c.watchHealth(ctx, t0)
+	defer hl.end()
 	if err := c.lab.Partition(ctx, minority, majority); err != nil {
 		return err
 	}
@@ -382,6 +383,7 @@ func (ph *faultPhase) leaderKill(ctx context.Context, fault string) error {
 	}
 	t0 := time.Now()
 	hl := c.watchHealth(ctx, t0)
+	defer hl.end()
 	if err := c.kill(victim); err != nil {
 		return err
 	}

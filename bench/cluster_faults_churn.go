@@ -172,9 +172,11 @@ func (c *labCluster) acrossCut(s *swarm, a, b []int) int {
 // healthLog follows every node's /healthz status and /readyz code, and
 // notes each change with its time from a phase's start.
 type healthLog struct {
-	c    *labCluster
-	t0   time.Time
-	mu   sync.Mutex
+	c       *labCluster
+	t0      time.Time
+	endOnce sync.Once
+	ended   []string
+	mu      sync.Mutex
 	last []string
 	log  [][]string
 	stop chan struct{}
@@ -237,18 +239,21 @@ func probeStatus(url string, body bool) string {
 	return out
 }
 
-// end stops the polling and returns, per node, its changes.
+// end stops the polling and returns, per node, its changes; it may be
+// called again (a phase defers it for its error paths).
 func (h *healthLog) end() []string {
-	close(h.stop)
-	<-h.done
-	for i := range h.c.nodes {
-		h.poll(i)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, len(h.log))
-	for i, l := range h.log {
-		out[i] = strings.Join(l, "; ")
-	}
-	return out
+	h.endOnce.Do(func() {
+		close(h.stop)
+		<-h.done
+		for i := range h.c.nodes {
+			h.poll(i)
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.ended = make([]string, len(h.log))
+		for i, l := range h.log {
+			h.ended[i] = strings.Join(l, "; ")
+		}
+	})
+	return h.ended
 }
