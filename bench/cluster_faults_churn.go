@@ -177,10 +177,10 @@ type healthLog struct {
 	endOnce sync.Once
 	ended   []string
 	mu      sync.Mutex
-	last []string
-	log  [][]string
-	stop chan struct{}
-	done chan struct{}
+	last    []string
+	log     [][]string
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 var healthClient = &http.Client{Timeout: 2 * time.Second}
