@@ -85,6 +85,9 @@ func (o *FaultsOptions) defaults() {
 	}
 }
 
+// minChurn is the least churn before the audit.
+const minChurn = 5 * time.Second
+
 // faultNodes is the size of the lab's cluster: the smallest with a majority
 // that survives one node.
 const faultNodes = 3
@@ -151,6 +154,7 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 	}
 
 	progress("churning %.1f peers/s over the cluster", o.Rate)
+	churnStart := time.Now()
 	ch := c.churn(ctx, s, pop, o.Rate, o.Concurrency, o.StepTimeout)
 	defer ch.stop()
 	ph := &faultPhase{c: c, s: s, pop: pop, o: &o, r: r}
@@ -172,6 +176,10 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 		}
 	}
 
+	// At least a few seconds of churn before the audit, with all-kill alone.
+	if err := sleep(ctx, time.Until(churnStart.Add(minChurn))); err != nil {
+		return nil, err
+	}
 	progress("stopping the churn and auditing")
 	ch.stop()
 	r.add("churn leaves", float64(ch.leaves.Load()), "peers")
