@@ -106,8 +106,11 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 	case o.Dir == "":
 		return nil, errors.New("bench: FaultsOptions.Dir is required")
 	}
+	if slices.Contains(o.Faults, FaultLatency) && slices.Contains(o.Faults, FaultPartition) {
+		return nil, errors.New("bench: the latency fault relays the routes and runs without partition")
+	}
 	for _, f := range o.Faults {
-		if !slices.Contains(AllFaults, f) {
+		if !slices.Contains(AllFaults, f) && f != FaultLatency {
 			return nil, fmt.Errorf("bench: unknown fault %q (want %s)", f, strings.Join(AllFaults, ", "))
 		}
 	}
@@ -122,7 +125,8 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 
 	progress("building the network and starting %d nodes", faultNodes)
 	st := time.Now()
-	c, err := startLabCluster(ctx, o.Binary, o.Dir, faultNodes, o.NodeLog, o.Configure)
+	relayed := slices.Contains(o.Faults, FaultLatency)
+	c, err := startLabCluster(ctx, o.Binary, o.Dir, faultNodes, o.NodeLog, o.Configure, relayed)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +172,8 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 			err = ph.partition(ctx)
 		case FaultStreamLeader, FaultMetaLeader:
 			err = ph.leaderKill(ctx, fault)
+		case FaultLatency:
+			err = ph.latency(ctx)
 		default:
 			continue
 		}

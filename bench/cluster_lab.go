@@ -44,6 +44,8 @@ type labCluster struct {
 	dirs   []string
 	leader *metaLeaders
 	log    io.Writer
+	// relays, when set, carry every route connection (see routeRelays).
+	relays *routeRelays
 
 	mu sync.Mutex
 	up []bool // false while a node is killed
@@ -51,8 +53,9 @@ type labCluster struct {
 
 // startLabCluster builds a lab of n namespaces and starts one node in each,
 // each in its own directory under dir. configure, when set, changes every
-// node's configuration.
-func startLabCluster(ctx context.Context, bin, dir string, n int, log io.Writer, configure func(*config.Config)) (*labCluster, error) {
+// node's configuration. With relayed, the nodes reach each other only
+// through delaying relays in this process.
+func startLabCluster(ctx context.Context, bin, dir string, n int, log io.Writer, configure func(*config.Config), relayed bool) (*labCluster, error) {
 	lab, err := netlab.New(ctx, n)
 	if err != nil {
 		return nil, err
@@ -61,6 +64,26 @@ func startLabCluster(ctx context.Context, bin, dir string, n int, log io.Writer,
 	var routes []string
 	for _, nd := range lab.Nodes() {
 		routes = append(routes, netip.AddrPortFrom(nd.Addr, labRoutePort).String())
+	}
+	routeTo := func(i, j int) string { return routes[j] }
+	if relayed {
+		if c.relays, err = newRouteRelays(lab.Gateway(), routes); err != nil {
+			c.close()
+			return nil, err
+		}
+		routeTo = c.relays.Addr
+		for i := range n {
+			var others []int
+			for j := i + 1; j < n; j++ {
+				others = append(others, j)
+			}
+			if len(others) > 0 {
+				if err := lab.Partition(ctx, []int{i}, others); err != nil {
+					c.close()
+					return nil, err
+				}
+			}
+		}
 	}
 	for i, nd := range lab.Nodes() {
 		d := filepath.Join(dir, fmt.Sprintf("node%d", i+1))
@@ -73,9 +96,9 @@ func startLabCluster(ctx context.Context, bin, dir string, n int, log io.Writer,
 		// Every peer comes from the bridge's address.
 		cfg.Resources.TrustedSubnets = append(cfg.Resources.TrustedSubnets, lab.Prefix().String())
 		cfg.Cluster.Embedded.Listen = routes[i]
-		for j, r := range routes {
+		for j := range routes {
 			if j != i {
-				cfg.Cluster.Embedded.Routes = append(cfg.Cluster.Embedded.Routes, r)
+				cfg.Cluster.Embedded.Routes = append(cfg.Cluster.Embedded.Routes, routeTo(i, j))
 			}
 		}
 		// Reached from this process only, on the lab's network: where the
@@ -160,6 +183,9 @@ func (c *labCluster) close() {
 		}
 	}
 	closeTargets(live, nil)
+	if c.relays != nil {
+		c.relays.close()
+	}
 	_ = c.lab.Close()
 }
 
