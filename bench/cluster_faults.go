@@ -220,10 +220,11 @@ type faultPhase struct {
 	r   *Report
 }
 
-// probe joins a new peer to a namespace on node at and times it until the
-// views on the nodes in watch with room show it; it returns the time (-1:
-// some view missed it) and the views missed.
-func (ph *faultPhase) probe(ctx context.Context, at int, watch []int, i int) (time.Duration, int, error) {
+// probe joins a new peer to namespace i on node at and times it until the
+// views with room on the nodes in watch show it, waiting at most within;
+// it returns the time (-1: some view missed it, or none had room) and the
+// views missed.
+func (ph *faultPhase) probe(ctx context.Context, at int, watch []int, i int, within time.Duration) (time.Duration, int, error) {
 	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		return 0, 0, err
@@ -233,7 +234,7 @@ func (ph *faultPhase) probe(ctx context.Context, at int, watch []int, i int) (ti
 		ids[ph.c.nodes[w].Info.ID] = true
 	}
 	ns := nsName(i*ph.o.NSSize, ph.o.NSSize)
-	lat, _, missing, err := ph.s.runProbeOn(ctx, ph.c.nodes[at].Info, k, ns, 10*time.Second,
+	lat, _, missing, err := ph.s.runProbeOn(ctx, ph.c.nodes[at].Info, k, ns, within,
 		func(w *livePeer) bool { return ids[w.node] })
 	return lat, missing, err
 }
@@ -243,7 +244,7 @@ func (ph *faultPhase) probes(ctx context.Context, name string, at int, watch []i
 	var lat Latencies
 	missed, failed := 0, 0
 	for i := range n {
-		d, m, err := ph.probe(ctx, at, watch, i%max(1, ph.o.Peers/ph.o.NSSize))
+		d, m, err := ph.probe(ctx, at, watch, i%max(1, ph.o.Peers/ph.o.NSSize), 10*time.Second)
 		switch {
 		case err != nil:
 			failed++
@@ -434,14 +435,7 @@ func (ph *faultPhase) leaderKill(ctx context.Context, fault string) error {
 				stall = time.Since(t0)
 			}
 		}
-		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			return err
-		}
-		at, to := survivors[n%2], survivors[(n+1)%2]
-		ns := nsName(n%max(1, o.Peers/o.NSSize)*o.NSSize, o.NSSize)
-		d, _, missing, err := ph.s.runProbeOn(ctx, c.nodes[at].Info, k, ns, probeWait,
-			func(w *livePeer) bool { return w.node == c.nodes[to].Info.ID })
+		d, missing, err := ph.probe(ctx, survivors[n%2], survivors[(n+1)%2:(n+1)%2+1], n%max(1, o.Peers/o.NSSize), probeWait)
 		n++
 		switch {
 		case err != nil:
