@@ -103,6 +103,25 @@ func (p *population) removeRandom() *livePeer {
 	return gone
 }
 
+// removeWhere takes every peer for which f holds out of the population and
+// returns them; the caller stops them.
+func (p *population) removeWhere(f func(*livePeer) bool) []*livePeer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var gone []*livePeer
+	kept := p.peers[:0]
+	for _, lp := range p.peers {
+		if f(lp) {
+			gone = append(gone, lp)
+		} else {
+			kept = append(kept, lp)
+		}
+	}
+	clear(p.peers[len(kept):])
+	p.peers = kept
+	return gone
+}
+
 // add puts a peer that came up later into the population.
 func (p *population) add(lp *livePeer) {
 	p.mu.Lock()

@@ -81,9 +81,12 @@ type swarm struct {
 
 	overflows   atomic.Int64
 	closedViews atomic.Int64
-	failures    atomic.Int64
-	errMu       sync.Mutex
-	firstErr    error
+	// dupJoined and dupLeft count events a view should never get: a JOINED
+	// for a member it shows, a LEFT for one it does not.
+	dupJoined, dupLeft atomic.Int64
+	failures           atomic.Int64
+	errMu              sync.Mutex
+	firstErr           error
 
 	consumers sync.WaitGroup
 }
@@ -203,6 +206,9 @@ func (s *swarm) consume(p *livePeer) {
 		now := time.Now()
 		switch m := m.(type) {
 		case *wsstar.Update:
+			if !m.Snapshot && m.NS == p.ns {
+				s.countDuplicates(p, m)
+			}
 			changes := p.view.Apply(m)
 			if m.Snapshot {
 				// Members a snapshot brings are not joins, and those it
@@ -229,6 +235,30 @@ func (s *swarm) consume(p *livePeer) {
 			if m.Reason == pb.Closed_OVERFLOW {
 				s.overflows.Add(1)
 			}
+		}
+	}
+}
+
+// countDuplicates counts the events of u that repeat what p's view shows,
+// before u is applied (one update may join and leave the same member).
+func (s *swarm) countDuplicates(p *livePeer, u *wsstar.Update) {
+	shown := map[peer.ID]bool{}
+	for _, e := range u.Events {
+		was, ok := shown[e.Peer]
+		if !ok {
+			was = p.view.Has(e.Peer)
+		}
+		switch e.Kind {
+		case pb.PeerEvent_JOINED:
+			if was {
+				s.dupJoined.Add(1)
+			}
+			shown[e.Peer] = true
+		case pb.PeerEvent_LEFT:
+			if !was {
+				s.dupLeft.Add(1)
+			}
+			shown[e.Peer] = false
 		}
 	}
 }
@@ -309,7 +339,12 @@ func (s *swarm) runProbeOn(ctx context.Context, node peer.AddrInfo, key crypto.P
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	missing = len(pr.expect)
+	for w := range pr.expect {
+		// A watcher that left meanwhile (churn) could not see it.
+		if _, live := s.byNS[w.ns][w]; live {
+			missing++
+		}
+	}
 	if expected == 0 || missing > 0 {
 		return -1, expected, missing, nil
 	}

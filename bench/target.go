@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -106,7 +108,7 @@ func BenchConfig(dir, pprofAddr string) config.Config {
 // StartTarget connects to or starts the node.
 func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 	if o.Node != "" {
-		return externalTarget(o)
+		return externalTarget(o, netip.Prefix{})
 	}
 	if o.Dir == "" {
 		return nil, errors.New("bench: TargetOptions.Dir is required to start a node")
@@ -169,7 +171,9 @@ func (t *Target) LiveHeap() (uint64, error) {
 	return uint64(v), err
 }
 
-func externalTarget(o TargetOptions) (*Target, error) {
+// externalTarget is the node of o.Node; its addresses must be on loopback
+// or in subnet (a lab network the tool built, or the zero value).
+func externalTarget(o TargetOptions, subnet netip.Prefix) (*Target, error) {
 	a, err := ma.NewMultiaddr(o.Node)
 	if err != nil {
 		return nil, fmt.Errorf("--node: %w", err)
@@ -178,7 +182,7 @@ func externalTarget(o TargetOptions) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--node must end with /p2p/<peer-id>: %w", err)
 	}
-	if err := loopbackOnly(info.Addrs); err != nil {
+	if err := loopbackOnly(info.Addrs, subnet); err != nil {
 		return nil, err
 	}
 	t := &Target{Info: *info, Kind: "external", MetricsURL: metricsURL(info.Addrs)}
@@ -196,8 +200,13 @@ func externalTarget(o TargetOptions) (*Target, error) {
 
 // loopbackOnly keeps the load on this machine: the tool opens thousands of
 // connections and must not be pointed at someone else's node by accident.
-func loopbackOnly(addrs []ma.Multiaddr) error {
+// Addresses in subnet, a network the tool built here (internal/netlab), are
+// this machine's too.
+func loopbackOnly(addrs []ma.Multiaddr, subnet netip.Prefix) error {
 	for _, a := range addrs {
+		if ip, err := manet.ToIP(a); err == nil && nodeproc.InSubnet(&net.TCPAddr{IP: ip}, subnet) {
+			continue
+		}
 		if !manet.IsIPLoopback(a) {
 			return fmt.Errorf("bench: %s is not a loopback address", a)
 		}
@@ -206,7 +215,7 @@ func loopbackOnly(addrs []ma.Multiaddr) error {
 }
 
 // addAdvertised sets Info.Addrs to what the node's /addrs.json lists.
-func (t *Target) addAdvertised() error {
+func (t *Target) addAdvertised(subnet netip.Prefix) error {
 	ws := firstWS(t.Info.Addrs)
 	if ws == "" {
 		return errors.New("bench: no WebSocket address to read /addrs.json from")
@@ -233,7 +242,7 @@ func (t *Target) addAdvertised() error {
 		}
 		addrs = append(addrs, a.Decapsulate(ma.StringCast("/p2p/"+t.Info.ID.String())))
 	}
-	if err := loopbackOnly(addrs); err != nil {
+	if err := loopbackOnly(addrs, subnet); err != nil {
 		return err
 	}
 	t.Info.Addrs = addrs
@@ -274,6 +283,20 @@ const stopGrace = 15 * time.Second
 // startProcess runs the node binary with cfg, its log going to stderr, reads
 // its first address from stdout and stops it (SIGTERM, then SIGKILL) on Close.
 func startProcess(ctx context.Context, bin string, cfg config.Config, dir string, stderr io.Writer) (*Target, error) {
+	return startProcessWith(ctx, launch{}, bin, cfg, dir, stderr)
+}
+
+// launch says how a node the tool starts runs: on this machine's network,
+// or inside one of a lab's network namespaces.
+type launch struct {
+	// wrap, when set, is the command that runs bin with args (ip netns
+	// exec …); the process keeps the PID the command starts with.
+	wrap func(bin string, args []string) (string, []string)
+	// subnet is the lab's network, whose addresses the node may have.
+	subnet netip.Prefix
+}
+
+func startProcessWith(ctx context.Context, l launch, bin string, cfg config.Config, dir string, stderr io.Writer) (*Target, error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err
@@ -282,12 +305,16 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
-	p, err := nodeproc.Start(ctx, nodeproc.Options{Binary: bin, Args: []string{"--config", path}, Log: stderr, StartTimeout: 30 * time.Second})
+	name, args := bin, []string{"--config", path}
+	if l.wrap != nil {
+		name, args = l.wrap(bin, args)
+	}
+	p, err := nodeproc.Start(ctx, nodeproc.Options{Binary: name, Args: args, Log: stderr, StartTimeout: 30 * time.Second, Subnet: l.subnet, KillWithParent: l.wrap != nil})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	stop := func() error { return p.Stop(stopGrace) }
-	t, err := externalTarget(TargetOptions{Node: p.Addr.String(), PID: p.PID(), PprofAddr: cfg.Pprof.Addr})
+	t, err := externalTarget(TargetOptions{Node: p.Addr.String(), PID: p.PID(), PprofAddr: cfg.Pprof.Addr}, l.subnet)
 	if err != nil {
 		_ = stop()
 		return nil, err
@@ -299,7 +326,7 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 	if len(cfg.Listen) > 1 {
 		// The first line is the WebSocket address; the node lists the
 		// others, with their certhashes, at /addrs.json.
-		if err := t.addAdvertised(); err != nil {
+		if err := t.addAdvertised(l.subnet); err != nil {
 			_ = stop()
 			return nil, err
 		}
@@ -308,7 +335,7 @@ func startProcess(ctx context.Context, bin string, cfg config.Config, dir string
 		again := cfg
 		again.Listen = []string{ws} // the port the peers know, not a fresh one
 		t.relaunch = func(ctx context.Context) (*Target, error) {
-			return startProcess(ctx, bin, again, dir, stderr)
+			return startProcessWith(ctx, l, bin, again, dir, stderr)
 		}
 	}
 	return t, nil

@@ -258,6 +258,7 @@ func (r *Registry) renewLease() {
 	case err == nil:
 		r.leaseRev.Store(rev)
 		r.mt.LeaseRenewed()
+		r.checkWatch(rev, time.Now())
 		switch {
 		case !r.healthy.Load() && r.synced.Load():
 			r.requestResync() // JetStream is back: publish what waited, reload
@@ -296,7 +297,12 @@ func (r *Registry) putLease(last uint64) (uint64, error) {
 	if last != 0 {
 		popts = append(popts, jetstream.WithExpectLastSequencePerSubject(last))
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, r.heartbeatInterval())
+	// A lease TTL, not the heartbeat interval: a node 500 ms from the
+	// stream leader needs over a second for the round trips of one write,
+	// and with a 1 s deadline it never held its lease at all (see
+	// docs/reliability.md, Cluster faults). The lease loop waits meanwhile;
+	// the heartbeats do not.
+	ctx, cancel := context.WithTimeout(r.ctx, r.opts.lim.LeaseTTL.D())
 	defer cancel()
 	ack, err := r.js.PublishMsg(ctx, m, popts...)
 	if err != nil {

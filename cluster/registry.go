@@ -68,6 +68,8 @@ type Registry struct {
 	leaseRev  atomic.Uint64
 	republish atomic.Bool // the lease was lost: our keys may be gone
 	resync    chan struct{}
+	stalled   chan struct{} // the watch missed this node's own write (stall.go)
+	probe     watchProbe
 
 	appliedMu sync.Mutex
 	applied   uint64
@@ -131,6 +133,7 @@ func New(h host.Host, nc *nats.Conn, opts ...Option) (*Registry, error) {
 		nodes:     make(map[string]*nodeState),
 		pending:   make(map[string]pendingWrite),
 		resync:    make(chan struct{}, 1),
+		stalled:   make(chan struct{}, 1),
 	}
 	r.nodes[r.inst] = &nodeState{info: r.selfInfo(), alive: true, lastSeen: time.Now()}
 	if err := r.startHeartbeats(); err != nil {

@@ -146,6 +146,10 @@ func (r *Registry) session() error {
 	case <-r.resync:
 	default:
 	}
+	select {
+	case <-r.stalled:
+	default:
+	}
 
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
@@ -161,6 +165,8 @@ func (r *Registry) session() error {
 			return ctx.Err()
 		case <-r.resync:
 			return errResync
+		case <-r.stalled:
+			return errWatchStalled
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("watch ended")

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ws-star/rendezvous/cluster"
 )
@@ -22,6 +23,11 @@ const (
 	MaxReplicas = cluster.MaxReplicas
 	// MaxNATSNameLen bounds cluster.bucket and cluster.embedded.name.
 	MaxNATSNameLen = cluster.MaxNameLen
+	// MinSyncInterval and MaxSyncInterval bound cluster.embedded.sync_interval:
+	// below a second sync_always says it better; beyond 10 min the window
+	// of writes a power loss can take grows past any use.
+	MinSyncInterval = time.Second
+	MaxSyncInterval = 10 * time.Minute
 )
 
 // Enabled reports whether the node shares its registry through NATS.
@@ -152,6 +158,18 @@ func (c Cluster) validate(v *validator) {
 		v.Add("cluster.embedded.name", strconv.Quote(e.Name), needs)
 	} else {
 		v.natsName("cluster.embedded.name", e.Name)
+	}
+
+	def := Default().Cluster.Embedded
+	switch si := e.SyncInterval.D(); {
+	case !embedded && si != def.SyncInterval.D():
+		v.Add("cluster.embedded.sync_interval", strconv.Quote(e.SyncInterval.String()), needs)
+	case si < MinSyncInterval || si > MaxSyncInterval:
+		v.Add("cluster.embedded.sync_interval", strconv.Quote(e.SyncInterval.String()),
+			fmt.Sprintf("must be from %s to %s", Duration(MinSyncInterval), Duration(MaxSyncInterval)))
+	}
+	if !embedded && e.SyncAlways {
+		v.Add("cluster.embedded.sync_always", "true", needs)
 	}
 
 	v.Merge("cluster.", c.Limits.Validate())

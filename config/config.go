@@ -270,6 +270,10 @@ type Embedded struct {
 	ClientListen string `json:"client_listen"`
 	// Name is the NATS cluster name; every node of one cluster must use the same.
 	Name string `json:"name"`
+	// SyncInterval is how often JetStream fsyncs its files.
+	SyncInterval Duration `json:"sync_interval"`
+	// SyncAlways fsyncs every write before JetStream acknowledges it.
+	SyncAlways bool `json:"sync_always"`
 }
 
 // HTTP configures the HTTP endpoints served on the WebSocket port.

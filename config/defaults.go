@@ -102,7 +102,7 @@ func Default() Config {
 			Limits:    legacy.DefaultLimits(),
 		},
 		Cluster: Cluster{
-			Embedded: Embedded{Routes: []string{}, Name: "rendezvous"},
+			Embedded: Embedded{Routes: []string{}, Name: "rendezvous", SyncInterval: Duration(cluster.DefaultSyncInterval)},
 			Limits:   cluster.DefaultLimits(),
 		},
 		Deny:            Deny{Peers: []string{}, Subnets: []string{}},

@@ -180,6 +180,10 @@ func TestValidateReportsEachInvalidFieldWithItsPath(t *testing.T) {
 			c.Cluster.Embedded.ClientListen = "10.0.0.1:6222"
 		}, "cluster.embedded.client_listen", `"10.0.0.1:6222"`, "must differ from cluster.embedded.listen"},
 		{"cluster name without listen", func(c *Config) { c.Cluster.Embedded.Name = "eu" }, "cluster.embedded.name", `"eu"`, "needs cluster.embedded.listen"},
+		{"cluster sync_interval without listen", func(c *Config) { c.Cluster.Embedded.SyncInterval = Duration(time.Second) }, "cluster.embedded.sync_interval", `"1s"`, "needs cluster.embedded.listen"},
+		{"cluster sync_interval too short", func(c *Config) { embedded(c); c.Cluster.Embedded.SyncInterval = Duration(500 * time.Millisecond) }, "cluster.embedded.sync_interval", `"500ms"`, "from 1s to 10m"},
+		{"cluster sync_interval too long", func(c *Config) { embedded(c); c.Cluster.Embedded.SyncInterval = Duration(time.Hour) }, "cluster.embedded.sync_interval", `"1h"`, "from 1s to 10m"},
+		{"cluster sync_always without listen", func(c *Config) { c.Cluster.Embedded.SyncAlways = true }, "cluster.embedded.sync_always", "true", "needs cluster.embedded.listen"},
 		{"cluster name empty", func(c *Config) { embedded(c); c.Cluster.Embedded.Name = "" }, "cluster.embedded.name", `""`, "must not be empty"},
 		{"cluster name with a space", func(c *Config) { embedded(c); c.Cluster.Embedded.Name = "eu west" }, "cluster.embedded.name", `"eu west"`, "only letters, digits, - and _"},
 		{"cluster name too long", func(c *Config) { embedded(c); c.Cluster.Embedded.Name = strings.Repeat("n", 65) }, "cluster.embedded.name", "", "at most 64 characters"},

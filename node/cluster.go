@@ -24,6 +24,8 @@ func (n *Node) startCluster(policy registry.Policy, reg prometheus.Registerer) (
 			Routes:       c.Embedded.Routes,
 			StoreDir:     n.cfg.ClusterStoreDir(),
 			ClientListen: c.Embedded.ClientListen,
+			SyncInterval: c.Embedded.SyncInterval.D(),
+			SyncAlways:   c.Embedded.SyncAlways,
 			Logger:       log.With("component", "nats-server"),
 		})
 		if err != nil {

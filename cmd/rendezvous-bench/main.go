@@ -51,6 +51,16 @@ Scenarios:
                the other nodes, measure every node idle, SIGKILL the last node and
                time the LEFT of its peers on the survivors (ghosts after 15 s); with
                --baseline, then one node without cluster with --peers/--nodes peers
+  cluster-faults
+               three embedded nodes from --node-bin (required), each in a network
+               namespace of its own on a bridge the tool builds (needs root), --peers
+               (default 300) over them, churning --rate (default 5) peers/s; then the
+               faults of --scenario in turn: partition (node 3 cut off for --duration,
+               default 60s), stream-leader and meta-leader (SIGKILL, restart),
+               all-kill (every node SIGKILLed while registrations are written); or
+               latency alone (routes relayed through the tool: 100 ms between nodes,
+               then node 3 at 500 ms); the churn audit (lost events, ghosts,
+               duplicates) at the end
   pubsub       ramp to --peers pubsub-peer-discovery apps (gossipsub, relay reservation,
                one discovery topic, an announcement every --interval, pings every
                --ping-every), count the distinct others each learns from the node's
@@ -99,7 +109,9 @@ type opts struct {
 	interval, announceInterval time.Duration
 	windows                    int
 	verify, compare            bool
-	configure                  func(*config.Config) // of a node the tool starts
+	// cluster-faults
+	syncAlways bool
+	configure  func(*config.Config) // of a node the tool starts
 }
 
 func newFlags(o *opts, out io.Writer) *flag.FlagSet {
@@ -127,13 +139,14 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.rate, "rate", 20, "peers per second leaving, and joining (churn)")
 	fs.StringVar(&o.pairs, "pairs", "1,8", "comma-separated numbers of concurrent pairs (relay)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients (rendezvous)")
-	fs.DurationVar(&o.duration, "duration", 0, "churn time (default 60s), time per relay measurement (default 5s), rendezvous time (default 20s), least time of each abuse attack (default 5s)")
+	fs.DurationVar(&o.duration, "duration", 0, "churn time (default 60s), cluster-faults partition (default 60s), time per relay measurement (default 5s), rendezvous time (default 20s), least time of each abuse attack (default 5s)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "peer start-ups in flight")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "stop the whole run (a sweep: all its sizes) after this long")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.plot, "plot", "", "sweep: write SVG charts (RSS and idle CPU per peer against N, join-to-visible CDF per N) into this `directory`")
 	fs.BoolVar(&o.verbose, "v", false, "log the node's warnings (in-process node)")
-	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all)")
+	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all); cluster-faults: comma-separated faults (default partition, stream-leader, meta-leader, all-kill; latency on its own or with the leader faults)")
+	fs.BoolVar(&o.syncAlways, "sync-always", false, "cluster-faults: the nodes fsync every write (cluster.embedded.sync_always) instead of every cluster.embedded.sync_interval")
 	fs.IntVar(&o.attackers, "attackers", 200, "abuse: attacking peer IDs of the join, register and reservation floods, circuit-flood's initiators (and half as many targets), up to 50 stuck readers and 50 churners")
 	fs.IntVar(&o.conns, "conns", 500, "abuse: stalled connections of each slowloris and tls-slowloris kind (h2c: at most 16 of each kind)")
 	fs.StringVar(&o.attackerIP, "attacker-ip", "127.0.0.2", "abuse: loopback source address of the slowloris, tls-slowloris, h2c and http connections; a node the tool starts trusts only 127.0.0.1, so the per-IP caps apply to any other (127.0.0.1 shows a source the caps exempt)")
@@ -161,6 +174,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		o.sizes, o.probes = sizeList{2000}, 10
 	case "pubsub":
 		o.probes = 10
+	case "cluster-faults":
+		o.sizes, o.rate = sizeList{300}, 5
 	}
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
@@ -244,8 +259,10 @@ func runScenario(ctx context.Context, scenario string, o opts, stderr io.Writer)
 		return report(runPubsub(ctx, o, prog, stderr))
 	case "cluster":
 		return report(runCluster(ctx, o, prog))
+	case "cluster-faults":
+		return report(runClusterFaults(ctx, o, prog))
 	default:
-		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster, pubsub, legacy or abuse)", scenario)}
+		return nil, usageError{fmt.Errorf("unknown scenario %q (want capacity, sweep, churn, restart, relay, rendezvous, cluster, cluster-faults, pubsub, legacy or abuse)", scenario)}
 	}
 	pairs, err := parsePairs(o.pairs)
 	if err != nil {
@@ -487,6 +504,34 @@ func runCluster(ctx context.Context, o opts, prog *bench.Progress) (*bench.Repor
 		Nodes:           o.nodes, Binary: o.nodeBin, Dir: dir,
 		Baseline: o.baseline,
 	})
+}
+
+func runClusterFaults(ctx context.Context, o opts, prog *bench.Progress) (*bench.Report, error) {
+	switch {
+	case o.node != "" || o.pid != 0:
+		return nil, usageError{errors.New("cluster-faults starts its own nodes: --node and --pid do not apply")}
+	case o.nodeBin == "":
+		return nil, usageError{errors.New("cluster-faults needs --node-bin (the rendezvous binary each node runs)")}
+	case o.peers < 3:
+		return nil, usageError{fmt.Errorf("--peers %d: want at least one per node", o.peers)}
+	}
+	var faults []string
+	if o.scenarios != "" {
+		faults = strings.Split(o.scenarios, ",")
+	}
+	ctx, dir, done, err := prepareRun(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	fo := bench.FaultsOptions{
+		Peers: o.peers, NSSize: o.nsSize, Rate: o.rate, Concurrency: o.concurrency,
+		Faults: faults, Partition: o.duration, Binary: o.nodeBin, Dir: dir, Progress: prog,
+	}
+	if o.syncAlways {
+		fo.Configure = func(c *config.Config) { c.Cluster.Embedded.SyncAlways = true }
+	}
+	return bench.ClusterFaults(ctx, fo)
 }
 
 // sizeList is --peers: one number, or for sweep several, comma-separated.

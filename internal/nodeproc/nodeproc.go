@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,6 +39,14 @@ type Options struct {
 	Log io.Writer
 	// StartTimeout bounds the wait for its first address (default 1 min).
 	StartTimeout time.Duration
+	// Subnet, when valid, is a network the caller built on this machine (a
+	// network namespace's, see internal/netlab) whose addresses are
+	// accepted beside loopback for the node's HTTP endpoints.
+	Subnet netip.Prefix
+	// KillWithParent ends the node when this process dies, however it
+	// dies (Linux): a node in a network namespace would otherwise run on
+	// unreachable after a killed test.
+	KillWithParent bool
 }
 
 // tailBytes is how much of a node's output is kept for failure messages.
@@ -50,6 +60,7 @@ type Proc struct {
 	Info peer.AddrInfo
 
 	cmd     *exec.Cmd
+	subnet  netip.Prefix
 	out     *Tail
 	exited  chan struct{}
 	waitErr error
@@ -70,7 +81,10 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 		cmd.Env = append(os.Environ(), o.Env...)
 	}
 	ownGroup(cmd)
-	p := &Proc{cmd: cmd, out: NewTail(tailBytes), exited: make(chan struct{})}
+	if o.KillWithParent {
+		killWithParent(cmd)
+	}
+	p := &Proc{cmd: cmd, subnet: o.Subnet, out: NewTail(tailBytes), exited: make(chan struct{})}
 	cmd.Stderr = p.out
 	if o.Log != nil {
 		cmd.Stderr = io.MultiWriter(p.out, o.Log)
@@ -143,16 +157,28 @@ func (p *Proc) withOutput(err error) error {
 }
 
 // HTTPAddr is the host:port of the node's HTTP endpoints: those of the
-// WebSocket address it printed, which must be on loopback.
+// WebSocket address it printed, which must be on loopback or in
+// Options.Subnet.
 func (p *Proc) HTTPAddr() (string, error) {
 	na, err := manet.ToNetAddr(p.Addr.Decapsulate(ma.StringCast("/ws")))
 	if err != nil {
 		return "", fmt.Errorf("nodeproc: no HTTP port in %s: %w", p.Addr, err)
 	}
-	if !manet.IsIPLoopback(p.Addr) {
+	if !manet.IsIPLoopback(p.Addr) && !InSubnet(na, p.subnet) {
 		return "", fmt.Errorf("nodeproc: %s is not a loopback address", p.Addr)
 	}
 	return na.String(), nil
+}
+
+// InSubnet reports whether a is a TCP address in subnet (false when subnet
+// is the zero value).
+func InSubnet(a net.Addr, subnet netip.Prefix) bool {
+	t, ok := a.(*net.TCPAddr)
+	if !ok || !subnet.IsValid() {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(t.IP)
+	return ok && subnet.Contains(ip.Unmap())
 }
 
 var readyClient = &http.Client{Timeout: 5 * time.Second}
