@@ -19,6 +19,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/ws-star/rendezvous/config"
+	"github.com/ws-star/rendezvous/internal/testhost"
 	"github.com/ws-star/rendezvous/protocols/legacy"
 )
 
@@ -377,6 +378,10 @@ func TestBadInputGetsAnErrorReplyNamingTheProblem(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("socket not closed after an oversized frame")
 	}
+	// The socket may close (the read fails) before the refusal is counted.
+	testhost.Eventually(t, "the oversized frame counted", func() bool {
+		return counterValue(t, n, "rendezvous_legacy_refusals_total", "reason", "max_frame_bytes") >= 1
+	})
 	if got := counterValue(t, n, "rendezvous_legacy_refusals_total", "reason", "max_frame_bytes"); got != 1 {
 		t.Errorf("max_frame_bytes refusals %v, want 1", got)
 	}
