@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -104,4 +105,43 @@ func (l *Lab) nft(ctx context.Context, i int, script string) error {
 		return fmt.Errorf("netlab: nft in %s: %w: %s", l.nodes[i].NS, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// Retransmits is the TCP segments node i's namespace has retransmitted
+// (RetransSegs of its /proc/net/snmp): what a loss costs its connections.
+func (l *Lab) Retransmits(i int) (uint64, error) {
+	var b []byte
+	err := l.inNS(i, func() error {
+		var err error
+		// thread-self: /proc/self/net is the main thread's namespace.
+		b, err = os.ReadFile("/proc/thread-self/net/snmp")
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return snmpField(string(b), "Tcp", "RetransSegs")
+}
+
+// snmpField reads one counter of /proc/net/snmp, where each protocol has a
+// line of names followed by a line of values.
+func snmpField(snmp, proto, name string) (uint64, error) {
+	var names []string
+	for _, line := range strings.Split(snmp, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != proto+":" {
+			continue
+		}
+		if names == nil {
+			names = f[1:]
+			continue
+		}
+		for k, n := range names {
+			if n == name && k+1 < len(f) {
+				return strconv.ParseUint(f[k+1], 10, 64)
+			}
+		}
+		break
+	}
+	return 0, fmt.Errorf("netlab: no %s %s in /proc/net/snmp", proto, name)
 }

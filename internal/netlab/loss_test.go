@@ -124,3 +124,17 @@ func TestLossRejectsAShareOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+func TestRetransmitsReadsTheTCPCounterOfTheNamespace(t *testing.T) {
+	const snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm ActiveOpens RetransSegs InErrs\nTcp: 1 7 42 0\nUdp: InDatagrams\nUdp: 3\n"
+	if got, err := snmpField(snmp, "Tcp", "RetransSegs"); err != nil || got != 42 {
+		t.Errorf("snmpField = %d, %v; want 42", got, err)
+	}
+	if _, err := snmpField(snmp, "Tcp", "Nope"); err == nil {
+		t.Error("a missing counter gave no error")
+	}
+	l := newLab(t, 1)
+	if _, err := l.Retransmits(0); err != nil {
+		t.Error(err)
+	}
+}
