@@ -106,15 +106,20 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 	case o.Dir == "":
 		return nil, errors.New("bench: FaultsOptions.Dir is required")
 	}
-	if slices.Contains(o.Faults, FaultLatency) && slices.Contains(o.Faults, FaultPartition) {
-		return nil, errors.New("bench: the latency fault relays the routes and runs without partition")
+	relayed := slices.Contains(o.Faults, FaultLatency) || slices.Contains(o.Faults, FaultLoss)
+	if relayed && slices.Contains(o.Faults, FaultPartition) {
+		return nil, errors.New("bench: the latency and loss faults relay the routes and run without partition")
 	}
 	for _, f := range o.Faults {
-		if !slices.Contains(AllFaults, f) && f != FaultLatency {
-			return nil, fmt.Errorf("bench: unknown fault %q (want %s)", f, strings.Join(AllFaults, ", "))
+		if !slices.Contains(AllFaults, f) && f != FaultLatency && f != FaultLoss {
+			return nil, fmt.Errorf("bench: unknown fault %q (want %s, or %s, %s)", f, strings.Join(AllFaults, ", "), FaultLatency, FaultLoss)
 		}
 	}
-	if err := netlab.Available(); err != nil {
+	available := netlab.Available
+	if slices.Contains(o.Faults, FaultLoss) {
+		available = netlab.LossAvailable
+	}
+	if err := available(); err != nil {
 		return nil, err
 	}
 	r := newReport("cluster-faults", "process", map[string]any{
@@ -125,7 +130,6 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 
 	progress("building the network and starting %d nodes", faultNodes)
 	st := time.Now()
-	relayed := slices.Contains(o.Faults, FaultLatency)
 	c, err := startLabCluster(ctx, o.Binary, o.Dir, faultNodes, o.NodeLog, o.Configure, relayed)
 	if err != nil {
 		return nil, err
@@ -174,6 +178,8 @@ func ClusterFaults(ctx context.Context, o FaultsOptions) (*Report, error) {
 			err = ph.leaderKill(ctx, fault)
 		case FaultLatency:
 			err = ph.latency(ctx)
+		case FaultLoss:
+			err = ph.loss(ctx)
 		default:
 			continue
 		}

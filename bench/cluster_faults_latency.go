@@ -26,38 +26,17 @@ const (
 func (ph *faultPhase) latency(ctx context.Context) error {
 	c, o := ph.c, ph.o
 	rl := c.relays
-	setAll := func(d time.Duration) {
-		for i := range c.nodes {
-			for j := i + 1; j < len(c.nodes); j++ {
-				rl.setDelay(i, j, d)
-			}
-		}
-	}
+	setAll := rl.setAllDelays
 	defer setAll(0)
 	t0 := time.Now()
 	hl := c.watchHealth(ctx, t0)
 	defer hl.end()
-	renewals := func() (ok, failed float64) {
-		for _, t := range c.nodes {
-			a, _ := scrapeSeries(t.MetricsURL, renewalsTotal("ok"))
-			b, _ := scrapeSeries(t.MetricsURL, renewalsTotal("failed"))
-			ok, failed = ok+a, failed+b
-		}
-		return ok, failed
-	}
 	var phaseAt []string
 	// Each latency is held for a while before its probes: what the nodes
 	// do with it shows in their health and lease renewals.
 	phase := func(what string) error {
 		phaseAt = append(phaseAt, fmt.Sprintf("%+.1f s %s", time.Since(t0).Seconds(), what))
-		ok0, f0 := renewals()
-		if err := sleep(ctx, latencyHold); err != nil {
-			return err
-		}
-		ok1, f1 := renewals()
-		ph.r.add("latency: "+what+", lease renewals ok / failed", ok1-ok0, "renewals").
-			note(fmt.Sprintf("%.0f failed in the %s held before the probes, over the three nodes", f1-f0, latencyHold))
-		return nil
+		return ph.holdRenewals(ctx, "latency: "+what, latencyHold)
 	}
 
 	o.Progress.Logf("latency: none added (the relays only)")
@@ -105,5 +84,38 @@ func (ph *faultPhase) latency(ctx context.Context) error {
 	for i, l := range hl.end() {
 		ph.r.add(fmt.Sprintf("latency: node %d health", i+1), math.NaN(), "").note(l)
 	}
+	return nil
+}
+
+// setAllDelays sets the one-way delay of every link between two nodes.
+func (r *routeRelays) setAllDelays(d time.Duration) {
+	for i := range r.n {
+		for j := i + 1; j < r.n; j++ {
+			r.setDelay(i, j, d)
+		}
+	}
+}
+
+// renewals sums the nodes' lease renewals that succeeded and failed.
+func (c *labCluster) renewals() (ok, failed float64) {
+	for _, t := range c.nodes {
+		a, _ := scrapeSeries(t.MetricsURL, renewalsTotal("ok"))
+		b, _ := scrapeSeries(t.MetricsURL, renewalsTotal("failed"))
+		ok, failed = ok+a, failed+b
+	}
+	return ok, failed
+}
+
+// holdRenewals holds the current fault for hold and adds the row of the
+// lease renewals the nodes made meanwhile: what the fault does to them
+// shows there before any probe.
+func (ph *faultPhase) holdRenewals(ctx context.Context, name string, hold time.Duration) error {
+	ok0, f0 := ph.c.renewals()
+	if err := sleep(ctx, hold); err != nil {
+		return err
+	}
+	ok1, f1 := ph.c.renewals()
+	ph.r.add(name+", lease renewals ok / failed", ok1-ok0, "renewals").
+		note(fmt.Sprintf("%.0f failed in the %s held before the probes, over the three nodes", f1-f0, hold))
 	return nil
 }

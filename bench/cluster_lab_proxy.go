@@ -57,6 +57,18 @@ func newRouteRelays(gw netip.Addr, to []string) (*routeRelays, error) {
 // Addr is where node from dials node to.
 func (r *routeRelays) Addr(from, to int) string { return r.lns[from*r.n+to].Addr().String() }
 
+// ports are the relays' listening ports: with the nodes' route port, what
+// the traffic between the nodes comes to or from in their namespaces.
+func (r *routeRelays) ports() []uint16 {
+	var ps []uint16
+	for _, ln := range r.lns {
+		if ln != nil {
+			ps = append(ps, uint16(ln.Addr().(*net.TCPAddr).Port))
+		}
+	}
+	return ps
+}
+
 // setDelay sets the one-way delay of every link between i and j, both ways.
 func (r *routeRelays) setDelay(i, j int, d time.Duration) {
 	r.delay[i*r.n+j].Store(int64(d))

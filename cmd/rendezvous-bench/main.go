@@ -59,8 +59,9 @@ Scenarios:
                default 60s), stream-leader and meta-leader (SIGKILL, restart),
                all-kill (every node SIGKILLed while registrations are written); or
                latency alone (routes relayed through the tool: 100 ms between nodes,
-               then node 3 at 500 ms); the churn audit (lost events, ghosts,
-               duplicates) at the end
+               then node 3 at 500 ms); loss (the same relays at 100 ms, and 5 % of
+               the packets between the nodes dropped with nft); the churn audit
+               (lost events, ghosts, duplicates) at the end
   pubsub       ramp to --peers pubsub-peer-discovery apps (gossipsub, relay reservation,
                one discovery topic, an announcement every --interval, pings every
                --ping-every), count the distinct others each learns from the node's
@@ -145,7 +146,7 @@ func newFlags(o *opts, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.plot, "plot", "", "sweep: write SVG charts (RSS and idle CPU per peer against N, join-to-visible CDF per N) into this `directory`")
 	fs.BoolVar(&o.verbose, "v", false, "log the node's warnings (in-process node)")
-	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all); cluster-faults: comma-separated faults (default partition, stream-leader, meta-leader, all-kill; latency on its own or with the leader faults)")
+	fs.StringVar(&o.scenarios, "scenario", "", "abuse: comma-separated attacks to run (default all); cluster-faults: comma-separated faults (default partition, stream-leader, meta-leader, all-kill; latency and loss on their own or with the leader faults)")
 	fs.BoolVar(&o.syncAlways, "sync-always", false, "cluster-faults: the nodes fsync every write (cluster.embedded.sync_always) instead of every cluster.embedded.sync_interval")
 	fs.IntVar(&o.attackers, "attackers", 200, "abuse: attacking peer IDs of the join, register and reservation floods, circuit-flood's initiators (and half as many targets), up to 50 stuck readers and 50 churners")
 	fs.IntVar(&o.conns, "conns", 500, "abuse: stalled connections of each slowloris and tls-slowloris kind (h2c: at most 16 of each kind)")
