@@ -15,7 +15,7 @@ const tabs = chromiumTabs()
 const open = (...args) => tabs.open(...args)
 const openServed = (...args) => tabs.openServed(...args)
 
-describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
+describe('the browser demo in headless Chromium', { timeout: 420_000 }, () => {
   const step = scenario()
   let node, pageA, pageB, pageC, pageD, idA, idB, idC, idD
 
@@ -41,12 +41,12 @@ describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
     assert.equal(await pageB.textContent('#peer-count'), '1')
   })
 
-  step('each tab learns the other\'s WebRTC address through the node and upgrades to a direct connection', { timeout: 60_000 }, async (t) => {
+  step('each tab learns the other\'s WebRTC address through the node and upgrades to a direct connection', { timeout: 150_000 }, async (t) => {
     for (const [page, other] of [[pageA, idB], [pageB, idA]]) {
       // The circuit and WebRTC-over-circuit addresses through the node reached the dialer.
       // (A tab announces again when its /webrtc listen address appears.)
       await listedWith(page, other, [`${node.addr}/p2p-circuit`, `${node.addr}/p2p-circuit/webrtc`])
-      await page.waitForSelector(`${peerRow(other)}[data-route="direct"]`, { timeout: 20_000 })
+      await page.waitForSelector(`${peerRow(other)}[data-route="direct"]`, { timeout: 40_000 })
       assert.equal(await page.textContent(`${peerRow(other)} .via`), 'direct (WebRTC)')
       const addr = await page.getAttribute(peerRow(other), 'data-conn-addr')
       t.diagnostic(`connection in use: ${addr}`)
@@ -54,7 +54,7 @@ describe('the browser demo in headless Chromium', { timeout: 240_000 }, () => {
       t.diagnostic(`tab log: ${(await page.$$eval('.message.system', (els) => els.map((e) => e.textContent))).join(' | ')}`)
       // The relayed connection is closed once the direct one is open: the
       // node's circuit is free again.
-      await page.waitForSelector(`${peerRow(other)}[data-connections="1"]`, { timeout: 10_000 })
+      await page.waitForSelector(`${peerRow(other)}[data-connections="1"]`, { timeout: 30_000 })
     }
   })
 
@@ -169,7 +169,7 @@ describe('the demo served by the node at /demo/', { timeout: 120_000 }, () => {
   })
 })
 
-describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { timeout: 180_000 }, () => {
+describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { timeout: 300_000 }, () => {
   const step = scenario()
   let node
   const tabs = []
@@ -200,7 +200,7 @@ describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { 
   /** The other tab lists this one with its reservation on the node at addr: <addr>/p2p-circuit. */
   const seesReservedPeer = (page, id, addr) => listedWith(page, id, [`${addr}/p2p-circuit`])
 
-  step('a WebRTC-direct tab and a WebTransport tab reserve, join, see each other and go direct', { timeout: 90_000 }, async (t) => {
+  step('a WebRTC-direct tab and a WebTransport tab reserve, join, see each other and go direct', { timeout: 180_000 }, async (t) => {
     const ns = `${NS}-udp`
     const rtc = await openOver('webrtc-direct', node.addrs.webrtcDirect, 'webrtc-direct', ns)
     const wt = await openOver('webtransport', node.addrs.webtransport, 'webtransport', ns)
@@ -213,8 +213,8 @@ describe('tabs that reach the node over WebRTC-direct or WebTransport alone', { 
     // As in the first suite: chat once the relayed connection has given way
     // to the direct one (a message sent while connections change may be lost
     // with the one that closes).
-    await rtc.page.waitForSelector(`${peerRow(wt.id)}[data-connections="1"]`, { timeout: 10_000 })
-    await wt.page.waitForSelector(`${peerRow(rtc.id)}[data-connections="1"]`, { timeout: 10_000 })
+    await rtc.page.waitForSelector(`${peerRow(wt.id)}[data-connections="1"]`, { timeout: 30_000 })
+    await wt.page.waitForSelector(`${peerRow(rtc.id)}[data-connections="1"]`, { timeout: 30_000 })
     const { sent, received } = await chat(rtc.page, wt.page, wt.id, 'from WebRTC-direct to WebTransport')
     t.diagnostic(`sent over ${sent.addr}, received over ${received.addr}`)
     for (const side of [sent, received]) assert.match(side.addr, WEBRTC_ADDR)
