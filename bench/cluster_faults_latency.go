@@ -78,13 +78,20 @@ func (ph *faultPhase) latency(ctx context.Context) error {
 	ph.probes(ctx, name+" node 1 to 3", 0, []int{2}, latencyProbes)
 	setAll(0)
 	phaseAt = append(phaseAt, fmt.Sprintf("%+.1f s none added", time.Since(t0).Seconds()))
-	took := c.allReady(ctx, o.Recover)
-	ph.r.add("latency: removed, to all nodes ready", took, "s").note("every node's /readyz 200 and rendezvous_cluster_nodes 3")
-	ph.r.add("latency: phases", math.NaN(), "").note(strings.Join(phaseAt, "; "))
-	for i, l := range hl.end() {
-		ph.r.add(fmt.Sprintf("latency: node %d health", i+1), math.NaN(), "").note(l)
-	}
+	ph.recovered(ctx, "latency", phaseAt, hl)
 	return nil
+}
+
+// recovered reports, once a fault is lifted, the time until every node is
+// ready again, the fault's phases and each node's health over the run; name
+// prefixes the rows.
+func (ph *faultPhase) recovered(ctx context.Context, name string, phaseAt []string, hl *healthLog) {
+	took := ph.c.allReady(ctx, ph.o.Recover)
+	ph.r.add(name+": removed, to all nodes ready", took, "s").note("every node's /readyz 200 and rendezvous_cluster_nodes 3")
+	ph.r.add(name+": phases", math.NaN(), "").note(strings.Join(phaseAt, "; "))
+	for i, l := range hl.end() {
+		ph.r.add(fmt.Sprintf("%s: node %d health", name, i+1), math.NaN(), "").note(l)
+	}
 }
 
 // setAllDelays sets the one-way delay of every link between two nodes.

@@ -79,12 +79,7 @@ func (ph *faultPhase) loss(ctx context.Context) error {
 	removed = true
 	c.relays.setAllDelays(0)
 	phaseAt = append(phaseAt, fmt.Sprintf("%+.1f s none", time.Since(t0).Seconds()))
-	took := c.allReady(ctx, o.Recover)
-	ph.r.add("loss: removed, to all nodes ready", took, "s").note("every node's /readyz 200 and rendezvous_cluster_nodes 3")
-	ph.r.add("loss: phases", math.NaN(), "").note(strings.Join(phaseAt, "; "))
-	for i, l := range hl.end() {
-		ph.r.add(fmt.Sprintf("loss: node %d health", i+1), math.NaN(), "").note(l)
-	}
+	ph.recovered(ctx, "loss", phaseAt, hl)
 	return nil
 }
 
